@@ -1,0 +1,198 @@
+//! The per-frame analysis shared by replay and live capture: pitch, loudness,
+//! speech and speaking rate for each party, frame by frame, in lockstep.
+//!
+//! Each frame is measured in two steps. First every channel is measured on
+//! its own (pitch, loudness, vowel-band level). Then the decisions that need
+//! both parties are taken: a frame is speech only if it is not the other
+//! party's bleed, and only speech frames carry a pitch and count towards the
+//! speaking rate.
+//!
+//! Real-time safety: [`CallAnalyzer::new`] allocates; [`CallAnalyzer::process`]
+//! never allocates, locks or blocks (proved by `tests/no_alloc.rs`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AnalysisConfig, ConfigError, FrameGeometry};
+use crate::pitch::PitchEstimator;
+use crate::rate::RateTracker;
+use crate::speech::{CROSSTALK_FRAMES, SpeechDetector};
+
+/// Loudness reported for a digitally silent frame.
+pub const SILENCE_DB: f32 = -120.0;
+/// A frame whose NSDF clarity reaches this is voiced (if it is speech).
+pub const VOICED_CLARITY: f32 = 0.6;
+/// Most channels in one call.
+pub const MAX_CHANNELS: usize = 2;
+
+/// Who is talking on a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Speaker {
+    /// The contact-centre agent (their microphone).
+    Agent,
+    /// The caller (the line's far end).
+    Customer,
+}
+
+impl Speaker {
+    /// Lower-case name as used in JSON and on the command line.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Customer => "customer",
+        }
+    }
+}
+
+/// What one frame of one channel says.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FrameFeatures {
+    /// Fundamental frequency, on voiced speech frames only.
+    pub f0_hz: Option<f32>,
+    /// Periodicity of the frame in [0, 1] (NSDF clarity of the chosen
+    /// period): how sure the frame is voiced.
+    pub voiced_p: f32,
+    /// RMS level of the analysis-band signal in dB relative to a full-scale
+    /// sine (dBFS as in AES17: a ±1.0 sine reads 0 dB, ±1.0 square +3 dB).
+    pub loudness_db: f32,
+    /// This party is talking (above their noise floor, not the other's bleed).
+    pub speech: bool,
+    /// Syllables per second of speech over the rate window.
+    pub rate_sps: Option<f32>,
+    /// Level of the vowel band (300–2500 Hz), same reference as loudness.
+    pub vowel_band_db: f32,
+    /// A syllable nucleus was confirmed on this frame.
+    pub nucleus: bool,
+}
+
+/// `10·log10(mean square) + 3.01`: dB re a full-scale sine.
+#[must_use]
+pub fn mean_square_to_db(ms: f32) -> f32 {
+    if ms > 0.0 {
+        (10.0 * ms.log10() + 3.0103).max(SILENCE_DB)
+    } else {
+        SILENCE_DB
+    }
+}
+
+struct Channel {
+    pitch: PitchEstimator,
+    speech: SpeechDetector,
+    rate: RateTracker,
+    recent_db: [f32; CROSSTALK_FRAMES],
+}
+
+/// Analyses the frames of a call with one or two parties.
+pub struct CallAnalyzer {
+    geom: FrameGeometry,
+    channels: Vec<Channel>,
+    frame: u64,
+}
+
+impl std::fmt::Debug for CallAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallAnalyzer")
+            .field("geom", &self.geom)
+            .field("channels", &self.channels.len())
+            .field("frame", &self.frame)
+            .finish()
+    }
+}
+
+impl CallAnalyzer {
+    /// An analyser for `channels` parties (1 or 2).
+    ///
+    /// # Errors
+    /// A setting out of range, by key.
+    ///
+    /// # Panics
+    /// If `channels` is not 1 or 2.
+    pub fn new(cfg: &AnalysisConfig, channels: usize) -> Result<Self, ConfigError> {
+        assert!(
+            (1..=MAX_CHANNELS).contains(&channels),
+            "a call has one or two channels"
+        );
+        let geom = cfg.geometry()?;
+        let channels = (0..channels)
+            .map(|_| Channel {
+                pitch: PitchEstimator::new(geom),
+                speech: SpeechDetector::new(cfg, &geom),
+                rate: RateTracker::new(cfg, &geom),
+                recent_db: [SILENCE_DB; CROSSTALK_FRAMES],
+            })
+            .collect();
+        Ok(Self {
+            geom,
+            channels,
+            frame: 0,
+        })
+    }
+
+    /// The fixed sizes this analyser runs on.
+    #[must_use]
+    pub fn geometry(&self) -> &FrameGeometry {
+        &self.geom
+    }
+
+    /// Number of channels.
+    #[must_use]
+    pub fn channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Time of the next frame's centre, in seconds from the start.
+    #[must_use]
+    pub fn next_frame_time_s(&self) -> f64 {
+        self.frame as f64 * self.geom.hop_s()
+    }
+
+    /// Analyses one frame: `windows[c]` is channel `c`'s window of
+    /// `window_samples`; results go to `out[c]`. Returns the frame's time.
+    /// Real-time safe: no allocation.
+    ///
+    /// # Panics
+    /// If the slice counts differ from the channel count.
+    pub fn process(&mut self, windows: &[&[f32]], out: &mut [FrameFeatures]) -> f64 {
+        assert_eq!(windows.len(), self.channels.len());
+        assert_eq!(out.len(), self.channels.len());
+        let t = self.next_frame_time_s();
+        let slot = (self.frame % CROSSTALK_FRAMES as u64) as usize;
+        self.frame += 1;
+
+        let mut estimates = [None; MAX_CHANNELS];
+        for (c, ch) in self.channels.iter_mut().enumerate() {
+            let p = ch.pitch.estimate(windows[c]);
+            let loudness_db = mean_square_to_db(p.mean_square);
+            ch.recent_db[slot] = loudness_db;
+            estimates[c] = Some((p, loudness_db));
+        }
+        let loudest_recent: [f32; MAX_CHANNELS] = std::array::from_fn(|c| {
+            self.channels.get(c).map_or(SILENCE_DB, |ch| {
+                ch.recent_db.iter().fold(SILENCE_DB, |a, &b| a.max(b))
+            })
+        });
+
+        let n = self.channels.len();
+        for (c, ch) in self.channels.iter_mut().enumerate() {
+            let (p, loudness_db) = estimates[c].expect("measured above");
+            let other_db = (n == 2).then(|| loudest_recent[1 - c]);
+            let speech = ch.speech.update(loudness_db, other_db);
+            let voiced = speech && p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
+            let f0_hz = if voiced { p.f0_hz } else { None };
+            ch.pitch.confirm(f0_hz);
+            let vowel_band_db = mean_square_to_db(p.vowel_band_mean_square);
+            let r = ch.rate.update(vowel_band_db, voiced, speech);
+            out[c] = FrameFeatures {
+                f0_hz,
+                voiced_p: p.clarity.clamp(0.0, 1.0),
+                loudness_db,
+                speech,
+                rate_sps: r.rate_sps,
+                vowel_band_db,
+                nucleus: r.nucleus,
+            };
+        }
+        t
+    }
+}

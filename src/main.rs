@@ -1,0 +1,215 @@
+//! `tonewatch`: the command line. All the work is in the library; this file
+//! turns arguments into settings, runs them, and maps errors to exit codes:
+//! 0 done (also when the reader of stdout went away), 1 could not write the
+//! output, 2 bad input or bad usage.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use tonewatch::record::{FrameRecord, Record};
+use tonewatch::replay::{CallInput, Replay, ReplayError, Side};
+use tonewatch::{AnalysisConfig, Speaker};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tonewatch",
+    version,
+    about = "Hears when an agent's voice gives way to pressure on a call",
+    long_about = "Hears when an agent's voice gives way to pressure on a call.\n\n\
+        Measures pitch, loudness, speech and speaking rate of each party every 10 ms \
+        and prints JSON Lines. Audio never leaves the machine."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyse a recorded call (WAV) as fast as the disk allows.
+    ///
+    /// Reads 8/16/24/32-bit PCM, 32-bit float, G.711 μ-law and A-law WAV at
+    /// 8–96 kHz. A stereo file holds both parties (agent left unless
+    /// --agent-channel right); a mono file holds one (--speaker); or give one
+    /// mono file per party with --agent and --customer.
+    ///
+    /// Prints a summary line at the end; --frames adds one line per 10 ms
+    /// frame and speaker. Exit code 2 on bad input, with one line on stderr
+    /// naming the file and the reason.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// The recorded call: stereo (both parties) or mono (one party).
+    #[arg(required_unless_present_all = ["agent", "customer"], conflicts_with_all = ["agent", "customer"])]
+    call: Option<PathBuf>,
+
+    /// Mono recording of the agent (with --customer).
+    #[arg(long, value_name = "WAV", requires = "customer")]
+    agent: Option<PathBuf>,
+
+    /// Mono recording of the customer (with --agent).
+    #[arg(long, value_name = "WAV", requires = "agent")]
+    customer: Option<PathBuf>,
+
+    /// Which side of a stereo file is the agent.
+    #[arg(long, value_enum, default_value_t = Side::Left)]
+    agent_channel: Side,
+
+    /// Who is talking in a mono file.
+    #[arg(long, value_enum, default_value = "agent")]
+    speaker: SpeakerArg,
+
+    /// Print every analysis frame, not only the summary.
+    #[arg(long)]
+    frames: bool,
+
+    /// Analyse even when over 1 % of a channel is clipped at full scale.
+    #[arg(long)]
+    allow_clipped: bool,
+
+    /// Distance between frames, in milliseconds.
+    #[arg(long, default_value_t = AnalysisConfig::default().hop_ms, value_name = "MS")]
+    hop_ms: f32,
+
+    /// Samples each frame looks at, in milliseconds (at least two periods of
+    /// the lowest pitch, 75 Hz).
+    #[arg(long, default_value_t = AnalysisConfig::default().window_ms, value_name = "MS")]
+    window_ms: f32,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SpeakerArg {
+    Agent,
+    Customer,
+}
+
+impl From<SpeakerArg> for Speaker {
+    fn from(s: SpeakerArg) -> Self {
+        match s {
+            SpeakerArg::Agent => Speaker::Agent,
+            SpeakerArg::Customer => Speaker::Customer,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Replay(args) => replay(&args),
+    }
+}
+
+/// Progress on stderr for long replays, only when a person is watching.
+struct Progress {
+    enabled: bool,
+    total_s: f64,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(total_s: f64) -> Self {
+        let now = Instant::now();
+        Self {
+            enabled: io::stderr().is_terminal(),
+            total_s,
+            started: now,
+            last: now,
+        }
+    }
+
+    fn tick(&mut self, t_s: f64) {
+        if !self.enabled || self.last.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        self.last = Instant::now();
+        let speed = t_s / self.started.elapsed().as_secs_f64().max(1e-9);
+        eprint!(
+            "\rreplay: {} of {} ({:.0}× real time)",
+            clock(t_s),
+            clock(self.total_s),
+            speed
+        );
+    }
+
+    fn done(&self) {
+        if self.enabled && self.started.elapsed() >= Duration::from_millis(500) {
+            eprintln!();
+        }
+    }
+}
+
+fn clock(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn replay(args: &ReplayArgs) -> ExitCode {
+    let cfg = AnalysisConfig {
+        hop_ms: args.hop_ms,
+        window_ms: args.window_ms,
+        ..AnalysisConfig::default()
+    };
+    let input = match (&args.call, &args.agent, &args.customer) {
+        (Some(path), _, _) => CallInput::File {
+            path: path.clone(),
+            agent_channel: args.agent_channel,
+            mono_speaker: args.speaker.into(),
+        },
+        (None, Some(agent), Some(customer)) => CallInput::Pair {
+            agent: agent.clone(),
+            customer: customer.clone(),
+        },
+        _ => unreachable!("clap requires a call or both parties"),
+    };
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout);
+    let result = Replay::open(&input, &cfg).and_then(|replay| {
+        let speakers = replay.speakers().to_vec();
+        let mut progress = Progress::new(replay.duration_s());
+        let summary = replay.run(args.allow_clipped, |t, frames| {
+            progress.tick(t);
+            if args.frames {
+                for (&speaker, f) in speakers.iter().zip(frames) {
+                    let rec = Record::Frame(FrameRecord::new(t, speaker, f));
+                    serde_json::to_writer(&mut out, &rec)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            Ok(())
+        });
+        progress.done();
+        let summary = summary?;
+        serde_json::to_writer(&mut out, &Record::Summary(summary)).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(ReplayError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e @ ReplayError::Output(_)) => {
+            eprintln!("tonewatch: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            // Frames already printed stay valid; make sure they are out.
+            let _ = out.flush();
+            eprintln!("tonewatch: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

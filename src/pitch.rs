@@ -1,0 +1,355 @@
+//! Fundamental frequency from the normalised square difference function
+//! (NSDF, McLeod & Wyvill 2005), computed through one forward and one inverse
+//! real FFT per frame.
+//!
+//! For a frame `x` of `S` samples and a lag `τ`:
+//!
+//! ```text
+//! r(τ) = Σ_{j<S-τ} x_j x_{j+τ}              autocorrelation (FFT)
+//! m(τ) = Σ_{j<S-τ} x_j² + x_{j+τ}²          energy of both overlapping parts
+//! n(τ) = 2 r(τ) / m(τ)  ∈ [-1, 1]           1 − n(τ) = Σ (x_j − x_{j+τ})² / m(τ)
+//! ```
+//!
+//! Candidates are the highest point of each positive lobe of `n` after its
+//! first negative dip (so the zero-lag lobe is never taken); the period is the
+//! first candidate within a fixed share of the best one, which keeps the
+//! tracker off sub-octaves, with a small preference for a candidate that
+//! continues the previous frame's pitch, which keeps it off octave jumps.
+//! The peak is refined by parabolic interpolation.
+//!
+//! The same forward spectrum gives the frame's energy in the vowel band used by
+//! the speaking-rate tracker, so that costs nothing extra.
+//!
+//! Real-time safety: [`PitchEstimator::new`] allocates every buffer and plans
+//! both FFTs; [`PitchEstimator::estimate`] never allocates, locks or blocks.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use crate::config::FrameGeometry;
+
+/// Lower edge of the vowel band whose energy drives syllable detection.
+const VOWEL_BAND_LOW_HZ: f32 = 300.0;
+/// Upper edge of the vowel band.
+const VOWEL_BAND_HIGH_HZ: f32 = 2500.0;
+/// A lobe peak below this clarity is not a candidate period.
+const MIN_CANDIDATE_CLARITY: f32 = 0.3;
+/// The first candidate at least this share of the best one wins (MPM's k).
+const FIRST_PEAK_SHARE: f32 = 0.88;
+/// Most lobe peaks kept per frame.
+const MAX_CANDIDATES: usize = 16;
+
+/// What one frame says about pitch and energy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PitchEstimate {
+    /// Best period as a frequency, whatever its clarity; `None` when no lobe
+    /// qualified. Whether the frame is voiced is the caller's decision.
+    pub f0_hz: Option<f32>,
+    /// NSDF value at the chosen period: near 1 for a clean periodic frame.
+    pub clarity: f32,
+    /// Mean square of the (DC-removed) frame.
+    pub mean_square: f32,
+    /// Mean square of the frame's content in the vowel band.
+    pub vowel_band_mean_square: f32,
+}
+
+/// Per-channel pitch estimator; owns its FFT plans and scratch.
+pub struct PitchEstimator {
+    geom: FrameGeometry,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
+    time: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    prefix_sq: Vec<f32>,
+    nsdf: Vec<f32>,
+    band_bins: (usize, usize),
+    prev_f0_hz: Option<f32>,
+}
+
+impl std::fmt::Debug for PitchEstimator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PitchEstimator")
+            .field("geom", &self.geom)
+            .field("prev_f0_hz", &self.prev_f0_hz)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PitchEstimator {
+    /// Plans the FFTs and allocates all scratch for frames of `geom`.
+    #[must_use]
+    pub fn new(geom: FrameGeometry) -> Self {
+        let mut planner = RealFftPlanner::<f32>::new();
+        let forward = planner.plan_fft_forward(geom.fft_len);
+        let inverse = planner.plan_fft_inverse(geom.fft_len);
+        let scratch_len = forward.get_scratch_len().max(inverse.get_scratch_len());
+        let bin_hz = geom.rate_hz as f32 / geom.fft_len as f32;
+        let nyquist_bin = geom.fft_len / 2;
+        let band_bins = (
+            ((VOWEL_BAND_LOW_HZ / bin_hz).round() as usize).min(nyquist_bin),
+            ((VOWEL_BAND_HIGH_HZ / bin_hz).round() as usize).min(nyquist_bin),
+        );
+        Self {
+            geom,
+            time: forward.make_input_vec(),
+            spectrum: forward.make_output_vec(),
+            scratch: vec![Complex::default(); scratch_len],
+            forward,
+            inverse,
+            prefix_sq: vec![0.0; geom.window_samples + 1],
+            nsdf: vec![0.0; geom.lag_max_samples + 2],
+            band_bins,
+            prev_f0_hz: None,
+        }
+    }
+
+    /// Forgets the previous frame's pitch (after a gap in the audio).
+    pub fn reset(&mut self) {
+        self.prev_f0_hz = None;
+    }
+
+    /// Tells the estimator whether the frame it just measured was judged
+    /// voiced speech, so that continuity only follows real pitch.
+    pub fn confirm(&mut self, voiced_f0_hz: Option<f32>) {
+        self.prev_f0_hz = voiced_f0_hz;
+    }
+
+    /// Measures one frame of exactly `window_samples` samples.
+    ///
+    /// Real-time safe: no allocation.
+    ///
+    /// # Panics
+    /// If `frame` is not `window_samples` long (a programming error).
+    pub fn estimate(&mut self, frame: &[f32]) -> PitchEstimate {
+        let s = self.geom.window_samples;
+        assert_eq!(frame.len(), s, "frame length must equal the window");
+        let mean = frame.iter().sum::<f32>() / s as f32;
+        let mut acc = 0.0f32;
+        self.prefix_sq[0] = 0.0;
+        for (i, (&x, t)) in frame.iter().zip(self.time.iter_mut()).enumerate() {
+            let v = x - mean;
+            *t = v;
+            acc += v * v;
+            self.prefix_sq[i + 1] = acc;
+        }
+        self.time[s..].fill(0.0);
+        let energy = acc;
+        let mean_square = energy / s as f32;
+        if energy <= f32::MIN_POSITIVE * s as f32 * 1e6 {
+            return PitchEstimate {
+                f0_hz: None,
+                clarity: 0.0,
+                mean_square,
+                vowel_band_mean_square: 0.0,
+            };
+        }
+
+        // The FFT lengths always match the buffers made from the same plans,
+        // so these calls cannot fail.
+        self.forward
+            .process_with_scratch(&mut self.time, &mut self.spectrum, &mut self.scratch)
+            .expect("forward FFT buffers sized by its own plan");
+
+        let n = self.geom.fft_len as f32;
+        let (lo, hi) = self.band_bins;
+        let band: f32 = self.spectrum[lo..=hi].iter().map(|c| c.norm_sqr()).sum();
+        // Parseval, one-sided: each bin inside the band stands for two.
+        let vowel_band_mean_square = 2.0 * band / (n * s as f32);
+
+        for c in &mut self.spectrum {
+            *c = Complex::new(c.norm_sqr(), 0.0);
+        }
+        // The inverse transform insists on exactly real DC and Nyquist bins.
+        self.spectrum[0].im = 0.0;
+        if let Some(last) = self.spectrum.last_mut() {
+            last.im = 0.0;
+        }
+        self.inverse
+            .process_with_scratch(&mut self.spectrum, &mut self.time, &mut self.scratch)
+            .expect("inverse FFT buffers sized by its own plan");
+
+        // time[τ] now holds N·r(τ).
+        let lag_end = (self.geom.lag_max_samples + 1).min(s - 1);
+        let total = self.prefix_sq[s];
+        for tau in 0..=lag_end {
+            let m = self.prefix_sq[s - tau] + (total - self.prefix_sq[tau]);
+            self.nsdf[tau] = if m > 0.0 {
+                2.0 * self.time[tau] / (n * m)
+            } else {
+                0.0
+            };
+        }
+
+        let (f0_hz, clarity) = self.pick_period(lag_end);
+        PitchEstimate {
+            f0_hz,
+            clarity,
+            mean_square,
+            vowel_band_mean_square,
+        }
+    }
+
+    fn pick_period(&self, lag_end: usize) -> (Option<f32>, f32) {
+        let nsdf = &self.nsdf[..=lag_end];
+        let lag_min = self.geom.lag_min_samples;
+        let lag_max = self.geom.lag_max_samples.min(lag_end - 1);
+
+        let mut cands = [(0.0f32, 0.0f32); MAX_CANDIDATES];
+        let mut count = 0;
+        let mut best = 0.0f32;
+        // Skip the zero-lag lobe: candidates start after the first dip below 0.
+        let Some(first_neg) = nsdf.iter().position(|&v| v < 0.0) else {
+            return (None, 0.0);
+        };
+        let mut tau = first_neg;
+        while tau <= lag_max && count < MAX_CANDIDATES {
+            // Walk to the start of the next positive lobe.
+            while tau <= lag_max && nsdf[tau] <= 0.0 {
+                tau += 1;
+            }
+            let mut peak = tau;
+            while tau <= lag_end && nsdf[tau] > 0.0 {
+                if nsdf[tau] > nsdf[peak] {
+                    peak = tau;
+                }
+                tau += 1;
+            }
+            if peak < lag_min || peak > lag_max || peak == 0 || peak + 1 > lag_end {
+                continue;
+            }
+            let (a, b, c) = (nsdf[peak - 1], nsdf[peak], nsdf[peak + 1]);
+            if b < MIN_CANDIDATE_CLARITY {
+                continue;
+            }
+            let denom = a - 2.0 * b + c;
+            let (shift, value) = if denom < 0.0 {
+                let d = (0.5 * (a - c) / denom).clamp(-0.5, 0.5);
+                (d, b - 0.25 * (a - c) * d)
+            } else {
+                (0.0, b)
+            };
+            cands[count] = (peak as f32 + shift, value.min(1.0));
+            best = best.max(cands[count].1);
+            count += 1;
+        }
+        if count == 0 {
+            return (None, 0.0);
+        }
+        let cands = &cands[..count];
+        let rate = self.geom.rate_hz as f32;
+        let threshold = FIRST_PEAK_SHARE * best;
+        let &(mut lag, mut value) = cands
+            .iter()
+            .find(|c| c.1 >= threshold)
+            .expect("the best candidate passes its own threshold");
+
+        // Continuity: a candidate within a semitone and a half of the last
+        // voiced frame, nearly as clear as the pick, continues the contour.
+        if let Some(prev) = self.prev_f0_hz {
+            let prev_lag = rate / prev;
+            let near = cands
+                .iter()
+                .filter(|c| (c.0 / prev_lag).ln().abs() < 0.09)
+                .max_by(|x, y| x.1.total_cmp(&y.1));
+            if let Some(&(l, v)) = near
+                && v >= 0.8 * best
+                && l != lag
+            {
+                lag = l;
+                value = v;
+            }
+        }
+        (Some(rate / lag), value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AnalysisConfig;
+
+    fn geometry() -> FrameGeometry {
+        AnalysisConfig::default().geometry().unwrap()
+    }
+
+    fn harmonic_frame(f0: f32, geom: &FrameGeometry, first: u32, last: u32) -> Vec<f32> {
+        let sr = geom.rate_hz as f32;
+        (0..geom.window_samples)
+            .map(|i| {
+                let t = i as f32 / sr;
+                (first..=last)
+                    .filter(|&h| h as f32 * f0 < sr / 2.0)
+                    .map(|h| (std::f32::consts::TAU * h as f32 * f0 * t).sin() / h as f32)
+                    .sum::<f32>()
+                    * 0.3
+            })
+            .collect()
+    }
+
+    fn cents(a: f32, b: f32) -> f32 {
+        1200.0 * (a / b).log2()
+    }
+
+    #[test]
+    fn harmonic_tones_are_found_within_ten_cents() {
+        let geom = geometry();
+        let mut est = PitchEstimator::new(geom);
+        for f0 in [80.0, 110.0, 147.3, 220.0, 310.0, 440.0, 490.0] {
+            let p = est.estimate(&harmonic_frame(f0, &geom, 1, 20));
+            let got = p.f0_hz.expect("voiced");
+            assert!(cents(got, f0).abs() < 10.0, "{f0} Hz read as {got}");
+            assert!(p.clarity > 0.9, "{f0} Hz clarity {}", p.clarity);
+        }
+    }
+
+    #[test]
+    fn a_missing_fundamental_is_still_the_pitch() {
+        // Telephone band: harmonics 3..20 only, no energy at F0 itself.
+        let geom = geometry();
+        let mut est = PitchEstimator::new(geom);
+        for f0 in [100.0, 120.0, 210.0] {
+            let got = est
+                .estimate(&harmonic_frame(f0, &geom, 3, 20))
+                .f0_hz
+                .unwrap();
+            assert!(cents(got, f0).abs() < 10.0, "{f0} Hz read as {got}");
+        }
+    }
+
+    #[test]
+    fn white_noise_has_low_clarity_and_silence_none() {
+        let geom = geometry();
+        let mut est = PitchEstimator::new(geom);
+        let mut seed = 0x2545_f491_u32;
+        let noise: Vec<f32> = (0..geom.window_samples)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                (seed as f32 / u32::MAX as f32) - 0.5
+            })
+            .collect();
+        assert!(est.estimate(&noise).clarity < 0.5);
+        let silent = vec![0.0; geom.window_samples];
+        let p = est.estimate(&silent);
+        assert_eq!(p.f0_hz, None);
+        assert_eq!(p.mean_square, 0.0);
+    }
+
+    #[test]
+    fn mean_square_of_a_sine_is_half_its_peak_squared() {
+        let geom = geometry();
+        let mut est = PitchEstimator::new(geom);
+        // 200 Hz at 8 kHz: the 320-sample window holds exactly 8 periods.
+        let frame: Vec<f32> = (0..geom.window_samples)
+            .map(|i| 0.5 * (std::f32::consts::TAU * 200.0 * i as f32 / 8000.0).sin())
+            .collect();
+        let p = est.estimate(&frame);
+        assert!((p.mean_square - 0.125).abs() < 1e-4, "{}", p.mean_square);
+        // 200 Hz lies below the vowel band: almost none of it is counted.
+        assert!(p.vowel_band_mean_square < 0.05 * p.mean_square);
+    }
+}

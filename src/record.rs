@@ -1,0 +1,231 @@
+//! The JSON Lines that `tonewatch` prints: one object per line, each with a
+//! `"type"`.
+//!
+//! ## `frame` (with `--frames`)
+//! One per analysis frame (every `hop_ms`, 10 ms by default) and speaker:
+//!
+//! ```json
+//! {"type":"frame","t":12.34,"speaker":"agent","f0_hz":182.4,"voiced_p":0.93,"loudness_db":-23.1,"speech":true,"rate_sps":4.8}
+//! ```
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `t` | frame centre, seconds from the start of the call (audio clock) |
+//! | `speaker` | `"agent"` or `"customer"` |
+//! | `f0_hz` | fundamental frequency on voiced speech frames, else `null` |
+//! | `voiced_p` | periodicity in [0, 1]; voiced when ≥ 0.6 and speech |
+//! | `loudness_db` | RMS level in dB re a full-scale sine (AES17 dBFS), of the signal in the analysis band (0–4 kHz by default); −120 for digital silence |
+//! | `speech` | this party is talking (above their adaptive noise floor, not the other party's bleed) |
+//! | `rate_sps` | syllables per second of speech over the last `rate_window_s` (4 s), `null` with under 1 s of speech in it |
+//!
+//! ## `summary` (always, last line)
+//!
+//! ```json
+//! {"type":"summary","duration_s":241.3,"frames":24130,"speakers":[{"speaker":"agent","talk_s":96.2,"f0_median_hz":121.5,"rate_sps":4.6,"loudness_median_db":-24.0}]}
+//! ```
+//!
+//! Per speaker: `talk_s` seconds of speech, `f0_median_hz` median pitch of
+//! voiced speech, `rate_sps` syllables per second of speech over the whole
+//! call, `loudness_median_db` median loudness of speech frames; each `null`
+//! when the speaker never spoke.
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{FrameFeatures, Speaker};
+
+/// One line of output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Record {
+    /// One speaker's analysis frame.
+    Frame(FrameRecord),
+    /// The whole call, at its end.
+    Summary(SummaryRecord),
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameRecord {
+    /// Seconds from the start of the call.
+    pub t: f64,
+    /// Who.
+    pub speaker: Speaker,
+    /// Fundamental frequency on voiced speech frames.
+    pub f0_hz: Option<f64>,
+    /// Periodicity in [0, 1].
+    pub voiced_p: f64,
+    /// dB re full-scale sine.
+    pub loudness_db: f64,
+    /// Talking.
+    pub speech: bool,
+    /// Syllables per second of speech.
+    pub rate_sps: Option<f64>,
+}
+
+/// Rounds to `decimals` places for compact, stable output.
+fn round(v: f64, decimals: i32) -> f64 {
+    let p = 10f64.powi(decimals);
+    (v * p).round() / p
+}
+
+impl FrameRecord {
+    /// The record for one frame.
+    #[must_use]
+    pub fn new(t: f64, speaker: Speaker, f: &FrameFeatures) -> Self {
+        Self {
+            t: round(t, 3),
+            speaker,
+            f0_hz: f.f0_hz.map(|v| round(f64::from(v), 1)),
+            voiced_p: round(f64::from(f.voiced_p), 2),
+            loudness_db: round(f64::from(f.loudness_db), 1),
+            speech: f.speech,
+            rate_sps: f.rate_sps.map(|v| round(f64::from(v), 2)),
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryRecord {
+    /// Length of the call in seconds.
+    pub duration_s: f64,
+    /// Frames analysed per speaker.
+    pub frames: u64,
+    /// One entry per speaker.
+    pub speakers: Vec<SpeakerSummary>,
+}
+
+/// One speaker's figures over the whole call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeakerSummary {
+    /// Who.
+    pub speaker: Speaker,
+    /// Seconds of speech.
+    pub talk_s: f64,
+    /// Median pitch of voiced speech.
+    pub f0_median_hz: Option<f64>,
+    /// Syllables per second of speech, whole call.
+    pub rate_sps: Option<f64>,
+    /// Median loudness of speech frames.
+    pub loudness_median_db: Option<f64>,
+}
+
+/// Histogram bins per semitone for the pitch median.
+const F0_BINS_PER_ST: f64 = 10.0;
+/// Lowest pitch the histogram holds.
+const F0_HIST_MIN_HZ: f64 = 30.0;
+/// Pitch histogram size: 30 Hz up to 30·2^(60/12) = 960 Hz.
+const F0_BINS: usize = 600;
+/// Loudness histogram: 0.1 dB bins from −130 to +10 dB.
+const DB_BINS: usize = 1400;
+const DB_HIST_MIN: f64 = -130.0;
+
+/// Accumulates one speaker's summary in fixed memory, frame by frame.
+#[derive(Debug, Clone)]
+pub struct SpeakerTally {
+    speaker: Speaker,
+    speech_frames: u64,
+    nuclei: u64,
+    f0_hist: Vec<u32>,
+    db_hist: Vec<u32>,
+}
+
+fn hist_median(hist: &[u32]) -> Option<usize> {
+    let total: u64 = hist.iter().map(|&c| u64::from(c)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut seen = 0u64;
+    hist.iter().position(|&c| {
+        seen += u64::from(c);
+        2 * seen >= total
+    })
+}
+
+impl SpeakerTally {
+    /// An empty tally.
+    #[must_use]
+    pub fn new(speaker: Speaker) -> Self {
+        Self {
+            speaker,
+            speech_frames: 0,
+            nuclei: 0,
+            f0_hist: vec![0; F0_BINS],
+            db_hist: vec![0; DB_BINS],
+        }
+    }
+
+    /// Counts one frame.
+    pub fn add(&mut self, f: &FrameFeatures) {
+        self.nuclei += u64::from(f.nucleus);
+        if !f.speech {
+            return;
+        }
+        self.speech_frames += 1;
+        let db_bin = ((f64::from(f.loudness_db) - DB_HIST_MIN) * 10.0).floor();
+        self.db_hist[(db_bin.max(0.0) as usize).min(DB_BINS - 1)] += 1;
+        if let Some(f0) = f.f0_hz {
+            let st = 12.0 * (f64::from(f0) / F0_HIST_MIN_HZ).log2();
+            let bin = (st * F0_BINS_PER_ST).floor().max(0.0) as usize;
+            self.f0_hist[bin.min(F0_BINS - 1)] += 1;
+        }
+    }
+
+    /// The speaker's summary, for frames `hop_s` apart.
+    #[must_use]
+    pub fn summary(&self, hop_s: f64) -> SpeakerSummary {
+        let talk_s = self.speech_frames as f64 * hop_s;
+        let f0 = hist_median(&self.f0_hist).map(|b| {
+            let st = (b as f64 + 0.5) / F0_BINS_PER_ST;
+            round(F0_HIST_MIN_HZ * 2f64.powf(st / 12.0), 1)
+        });
+        let db =
+            hist_median(&self.db_hist).map(|b| round(DB_HIST_MIN + (b as f64 + 0.5) / 10.0, 1));
+        SpeakerSummary {
+            speaker: self.speaker,
+            talk_s: round(talk_s, 2),
+            f0_median_hz: f0,
+            rate_sps: (talk_s > 0.0).then(|| round(self.nuclei as f64 / talk_s, 2)),
+            loudness_median_db: db,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_come_from_the_histograms() {
+        let mut t = SpeakerTally::new(Speaker::Agent);
+        for f0 in [100.0, 110.0, 120.0, 200.0, 210.0] {
+            t.add(&FrameFeatures {
+                f0_hz: Some(f0),
+                loudness_db: -20.0,
+                speech: true,
+                nucleus: f0 > 150.0,
+                ..FrameFeatures::default()
+            });
+        }
+        t.add(&FrameFeatures::default());
+        let s = t.summary(0.01);
+        assert_eq!(s.talk_s, 0.05);
+        // Median 120 Hz, within the 0.1-semitone bin width.
+        let f0 = s.f0_median_hz.unwrap();
+        assert!((f0 / 120.0 - 1.0).abs() < 0.006, "{f0}");
+        assert!((s.loudness_median_db.unwrap() + 20.0).abs() <= 0.1);
+        // Two nuclei in 0.05 s of speech.
+        assert_eq!(s.rate_sps, Some(40.0));
+    }
+
+    #[test]
+    fn a_silent_speaker_has_no_figures() {
+        let s = SpeakerTally::new(Speaker::Customer).summary(0.01);
+        assert_eq!(s.talk_s, 0.0);
+        assert_eq!(s.f0_median_hz, None);
+        assert_eq!(s.rate_sps, None);
+    }
+}

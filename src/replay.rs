@@ -1,0 +1,395 @@
+//! Offline replay: recorded calls through the same [`ChannelInput`] →
+//! [`CallAnalyzer`] path that live capture uses, as fast as the disk allows.
+//!
+//! Inputs are a stereo file (one party per side), two mono files (one per
+//! party, time-aligned from their first sample) or one mono file (one party).
+//! A shorter file is treated as silence after its end.
+
+use std::path::{Path, PathBuf};
+
+use crate::analysis::{CallAnalyzer, FrameFeatures, MAX_CHANNELS, Speaker};
+use crate::config::{AnalysisConfig, ConfigError};
+use crate::frontend::{ChannelInput, ResampleSetupError};
+use crate::record::{SpeakerTally, SummaryRecord};
+use crate::wav::{InputError, InputProblem, MAX_BLOCK_FRAMES, WavSource};
+
+/// Which side of a stereo file the agent is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Side {
+    /// Left channel (the usual recorder convention).
+    #[default]
+    Left,
+    /// Right channel.
+    Right,
+}
+
+/// Where a call's audio comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallInput {
+    /// One file: stereo = both parties, mono = one party.
+    File {
+        /// The WAV file.
+        path: PathBuf,
+        /// Stereo: the agent's side.
+        agent_channel: Side,
+        /// Mono: who is talking.
+        mono_speaker: Speaker,
+    },
+    /// One mono file per party.
+    Pair {
+        /// The agent's file.
+        agent: PathBuf,
+        /// The customer's file.
+        customer: PathBuf,
+    },
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Bad input audio.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Bad settings.
+    #[error("bad setting {0}")]
+    Config(#[from] ConfigError),
+    /// A rate rubato cannot convert.
+    #[error("{}: {source}", path.display())]
+    Resample {
+        /// The file.
+        path: PathBuf,
+        /// rubato's complaint.
+        source: ResampleSetupError,
+    },
+    /// Writing the results failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Checks on a channel's samples: silence and clipping.
+#[derive(Debug, Clone, Copy)]
+struct LevelCheck {
+    full_scale: f32,
+    peak: f32,
+    samples: u64,
+    clipped: u64,
+    run: u32,
+}
+
+/// Samples in a row at full scale before they count as clipped.
+const CLIP_RUN: u32 = 3;
+/// Share of clipped samples that makes a channel unusable.
+const CLIPPED_LIMIT: f64 = 0.01;
+/// A file whose loudest sample is below this holds no sound.
+const SILENT_PEAK: f32 = 1e-4;
+
+impl LevelCheck {
+    fn new(full_scale: f32) -> Self {
+        Self {
+            full_scale: full_scale * 0.9999,
+            peak: 0.0,
+            samples: 0,
+            clipped: 0,
+            run: 0,
+        }
+    }
+
+    fn add(&mut self, x: f32) {
+        let a = x.abs();
+        self.peak = self.peak.max(a);
+        self.samples += 1;
+        if a >= self.full_scale {
+            self.run += 1;
+            if self.run == CLIP_RUN {
+                self.clipped += u64::from(CLIP_RUN);
+            } else if self.run > CLIP_RUN {
+                self.clipped += 1;
+            }
+        } else {
+            self.run = 0;
+        }
+    }
+}
+
+struct Feed {
+    source: WavSource,
+    block: Vec<f32>,
+    split: [Vec<f32>; MAX_CHANNELS],
+    len: usize,
+    pos: usize,
+    /// (channel in the file, analysis channel)
+    targets: Vec<(usize, usize)>,
+    checks: [LevelCheck; MAX_CHANNELS],
+    done: bool,
+}
+
+/// A call opened for replay.
+pub struct Replay {
+    feeds: Vec<Feed>,
+    inputs: Vec<ChannelInput>,
+    speakers: Vec<Speaker>,
+    analyzer: CallAnalyzer,
+    duration_s: f64,
+}
+
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay")
+            .field("speakers", &self.speakers)
+            .field("duration_s", &self.duration_s)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_source(path: &Path) -> Result<WavSource, ReplayError> {
+    Ok(WavSource::open(path)?)
+}
+
+impl Replay {
+    /// Opens the input files and sets up the analysis.
+    ///
+    /// # Errors
+    /// Any input or setting problem, before any audio is analysed.
+    pub fn open(input: &CallInput, cfg: &AnalysisConfig) -> Result<Self, ReplayError> {
+        let geom = cfg.geometry()?;
+        // (source, its channel → analysis channel) and the speaker of each.
+        let (sources, routes, speakers) = match input {
+            CallInput::File {
+                path,
+                agent_channel,
+                mono_speaker,
+            } => {
+                let src = open_source(path)?;
+                if src.info().channels == 2 {
+                    let (a, c) = match agent_channel {
+                        Side::Left => (0, 1),
+                        Side::Right => (1, 0),
+                    };
+                    (
+                        vec![src],
+                        vec![vec![(a, 0), (c, 1)]],
+                        vec![Speaker::Agent, Speaker::Customer],
+                    )
+                } else {
+                    (vec![src], vec![vec![(0, 0)]], vec![*mono_speaker])
+                }
+            }
+            CallInput::Pair { agent, customer } => {
+                let a = open_source(agent)?;
+                let c = open_source(customer)?;
+                for s in [&a, &c] {
+                    if s.info().channels != 1 {
+                        return Err(s
+                            .error(InputProblem::Unsupported(
+                                "a stereo file given as one party (--agent/--customer take mono files)"
+                                    .into(),
+                            ))
+                            .into());
+                    }
+                }
+                (
+                    vec![a, c],
+                    vec![vec![(0, 0)], vec![(0, 1)]],
+                    vec![Speaker::Agent, Speaker::Customer],
+                )
+            }
+        };
+        let mut inputs: Vec<Option<ChannelInput>> = speakers.iter().map(|_| None).collect();
+        let mut duration_s = 0.0f64;
+        for (src, targets) in sources.iter().zip(&routes) {
+            duration_s = duration_s.max(src.info().duration_s());
+            for &(file_ch, an_ch) in targets {
+                let ch = ChannelInput::new(src.info().rate_hz, &geom).map_err(|source| {
+                    ReplayError::Resample {
+                        path: src.path().to_path_buf(),
+                        source,
+                    }
+                })?;
+                debug_assert!(file_ch < src.info().channels);
+                inputs[an_ch] = Some(ch);
+            }
+        }
+        let feeds = sources
+            .into_iter()
+            .zip(routes)
+            .map(|(source, targets)| Feed {
+                checks: [LevelCheck::new(source.info().encoding.full_scale()); MAX_CHANNELS],
+                block: vec![0.0; MAX_BLOCK_FRAMES * source.info().channels],
+                split: std::array::from_fn(|_| vec![0.0; MAX_BLOCK_FRAMES]),
+                source,
+                len: 0,
+                pos: 0,
+                targets,
+                done: false,
+            })
+            .collect();
+        Ok(Self {
+            feeds,
+            inputs: inputs
+                .into_iter()
+                .map(|c| c.expect("every channel routed"))
+                .collect(),
+            analyzer: CallAnalyzer::new(cfg, speakers.len())?,
+            speakers,
+            duration_s,
+        })
+    }
+
+    /// The parties, in analysis-channel order.
+    #[must_use]
+    pub fn speakers(&self) -> &[Speaker] {
+        &self.speakers
+    }
+
+    /// Length of the call (the longest input) in seconds.
+    #[must_use]
+    pub fn duration_s(&self) -> f64 {
+        self.duration_s
+    }
+
+    /// Runs the whole call. `on_frame(t, features)` gets every frame, one
+    /// entry per speaker in [`speakers`](Self::speakers) order.
+    ///
+    /// # Errors
+    /// A read or decode problem, an all-silent or (without `allow_clipped`)
+    /// clipped input, or an error returned by `on_frame`.
+    pub fn run(
+        mut self,
+        allow_clipped: bool,
+        mut on_frame: impl FnMut(f64, &[FrameFeatures]) -> std::io::Result<()>,
+    ) -> Result<SummaryRecord, ReplayError> {
+        let n = self.inputs.len();
+        let mut tallies: Vec<SpeakerTally> = self
+            .speakers
+            .iter()
+            .map(|&s| SpeakerTally::new(s))
+            .collect();
+        let mut out = [FrameFeatures::default(); MAX_CHANNELS];
+        let mut frames = 0u64;
+        loop {
+            // Analyse every frame all channels have.
+            let total = self
+                .inputs
+                .iter()
+                .map(ChannelInput::frames_total)
+                .try_fold(0u64, |m, t| t.map(|t| m.max(t)));
+            if total.is_some_and(|t| frames >= t) {
+                break;
+            }
+            if self.inputs.iter().all(ChannelInput::has_frame) {
+                let mut windows: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
+                for (w, ch) in windows.iter_mut().zip(self.inputs.iter_mut()) {
+                    *w = ch.frame().expect("checked above");
+                }
+                let t = self.analyzer.process(&windows[..n], &mut out[..n]);
+                for ch in &mut self.inputs {
+                    ch.advance();
+                }
+                for (tally, f) in tallies.iter_mut().zip(&out[..n]) {
+                    tally.add(f);
+                }
+                on_frame(t, &out[..n])?;
+                frames += 1;
+                continue;
+            }
+            self.feed_one()?;
+        }
+        self.check_levels(allow_clipped)?;
+        let hop_s = self.analyzer.geometry().hop_s();
+        Ok(SummaryRecord {
+            duration_s: (frames as f64 * hop_s * 1000.0).round() / 1000.0,
+            frames,
+            speakers: tallies.iter().map(|t| t.summary(hop_s)).collect(),
+        })
+    }
+
+    /// Moves one block of samples from the file a waiting channel reads.
+    fn feed_one(&mut self) -> Result<(), ReplayError> {
+        let inputs = &mut self.inputs;
+        let feed = self
+            .feeds
+            .iter_mut()
+            .find(|f| !f.done && f.targets.iter().any(|&(_, a)| !inputs[a].has_frame()))
+            .expect("a channel without a frame has a file still feeding it");
+        if feed.pos == feed.len {
+            let frames = feed.source.read(&mut feed.block)?;
+            if frames == 0 {
+                for &(_, a) in &feed.targets {
+                    inputs[a].finish();
+                }
+                feed.done = true;
+                return Ok(());
+            }
+            let ch = feed.source.info().channels;
+            for (i, frame) in feed.block[..frames * ch].chunks_exact(ch).enumerate() {
+                for (c, &v) in frame.iter().enumerate() {
+                    feed.split[c][i] = v;
+                }
+            }
+            for (c, check) in feed.checks[..ch].iter_mut().enumerate() {
+                for &v in &feed.split[c][..frames] {
+                    check.add(v);
+                }
+            }
+            feed.len = frames;
+            feed.pos = 0;
+        }
+        // Channels of one file are framed in lockstep, so each takes as much.
+        let mut took = None;
+        for &(file_ch, a) in &feed.targets {
+            let t = inputs[a].push(&feed.split[file_ch][feed.pos..feed.len]);
+            debug_assert!(
+                took.is_none_or(|p| p == t),
+                "channels of one file out of step"
+            );
+            took = Some(t);
+        }
+        feed.pos += took.unwrap_or(0);
+        Ok(())
+    }
+
+    /// After the whole call: refuses all-silent input, and clipped input
+    /// unless allowed.
+    fn check_levels(&self, allow_clipped: bool) -> Result<(), ReplayError> {
+        let peak = self
+            .feeds
+            .iter()
+            .flat_map(|f| &f.checks[..f.source.info().channels])
+            .fold(0.0f32, |m, c| m.max(c.peak));
+        if peak < SILENT_PEAK {
+            let feed = &self.feeds[0];
+            let peak_db = if peak > 0.0 {
+                20.0 * peak.log10()
+            } else {
+                -120.0
+            };
+            return Err(feed.source.error(InputProblem::Silent { peak_db }).into());
+        }
+        for feed in &self.feeds {
+            for (c, check) in feed.checks[..feed.source.info().channels]
+                .iter()
+                .enumerate()
+            {
+                let share = check.clipped as f64 / check.samples.max(1) as f64;
+                if share > CLIPPED_LIMIT && !allow_clipped {
+                    return Err(feed
+                        .source
+                        .error(InputProblem::Clipped {
+                            percent: (share * 100.0) as f32,
+                            channel: c + 1,
+                        })
+                        .into());
+                }
+                if check.clipped > 0 {
+                    tracing::warn!(
+                        file = %feed.source.path().display(),
+                        channel = c + 1,
+                        "{:.3} % of samples clipped",
+                        share * 100.0
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}

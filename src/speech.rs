@@ -1,0 +1,165 @@
+//! Speech / non-speech per frame against an adaptive noise floor, with the
+//! other party's bleed rejected.
+//!
+//! The noise floor is the minimum frame loudness over the last few seconds
+//! (minimum statistics): pauses between words and phrases pull it down to the
+//! line's noise, speech never does. A frame is speech when it stands
+//! `speech_margin_db` above that floor, and stays speech, with a short
+//! hangover, while it holds a few dB less.
+//!
+//! On a two-channel call each side hears the other faintly (≈ −30 dB
+//! crosstalk from the headset or the line). A frame that is
+//! `crosstalk_margin_db` quieter than the other channel around the same time
+//! is that bleed, not this party talking.
+//!
+//! Real-time safe: fixed-size state, no allocation after `new`.
+
+use crate::config::{AnalysisConfig, FrameGeometry};
+
+/// Frames quieter than this are treated as this loud for the floor, so that
+/// digital silence does not make every later hiss look like speech.
+const FLOOR_CLAMP_DB: f32 = -90.0;
+/// Seconds of history the floor is the minimum of.
+const FLOOR_MEMORY_S: f64 = 5.0;
+/// Number of blocks that history is kept in.
+const FLOOR_BLOCKS: usize = 20;
+/// Speech stays speech while this many dB less than the onset margin.
+const RELEASE_DB: f32 = 4.0;
+/// Speech is held this long after the level falls (covers stop closures).
+const HANGOVER_S: f64 = 0.12;
+/// Frames of the other channel's loudness that count as "the same time".
+pub const CROSSTALK_FRAMES: usize = 3;
+
+/// Decides speech for one channel, frame by frame.
+#[derive(Debug, Clone)]
+pub struct SpeechDetector {
+    margin_db: f32,
+    crosstalk_margin_db: f32,
+    block_len: usize,
+    block_min: [f32; FLOOR_BLOCKS],
+    block_pos: usize,
+    in_block: usize,
+    current_min: f32,
+    blocks_filled: usize,
+    hangover_frames: u32,
+    hang: u32,
+    active: bool,
+}
+
+impl SpeechDetector {
+    /// A detector for frames of `geom`.
+    #[must_use]
+    pub fn new(cfg: &AnalysisConfig, geom: &FrameGeometry) -> Self {
+        let frames = (FLOOR_MEMORY_S / geom.hop_s()).round() as usize;
+        Self {
+            margin_db: cfg.speech_margin_db,
+            crosstalk_margin_db: cfg.crosstalk_margin_db,
+            block_len: (frames / FLOOR_BLOCKS).max(1),
+            block_min: [f32::INFINITY; FLOOR_BLOCKS],
+            block_pos: 0,
+            in_block: 0,
+            current_min: f32::INFINITY,
+            blocks_filled: 0,
+            hangover_frames: (HANGOVER_S / geom.hop_s()).round() as u32,
+            hang: 0,
+            active: false,
+        }
+    }
+
+    /// Current noise floor estimate in dB (the quietest recent frame).
+    #[must_use]
+    pub fn floor_db(&self) -> f32 {
+        let past = self.block_min[..self.blocks_filled]
+            .iter()
+            .fold(f32::INFINITY, |a, &b| a.min(b));
+        past.min(self.current_min)
+    }
+
+    /// Takes this frame's loudness and the loudest the other party was over
+    /// the last [`CROSSTALK_FRAMES`] frames (`None` on a one-speaker input);
+    /// says whether this frame is speech.
+    pub fn update(&mut self, loudness_db: f32, other_db: Option<f32>) -> bool {
+        let level = loudness_db.max(FLOOR_CLAMP_DB);
+        self.current_min = self.current_min.min(level);
+        self.in_block += 1;
+        if self.in_block == self.block_len {
+            self.block_min[self.block_pos] = self.current_min;
+            self.block_pos = (self.block_pos + 1) % FLOOR_BLOCKS;
+            self.blocks_filled = (self.blocks_filled + 1).min(FLOOR_BLOCKS);
+            self.in_block = 0;
+            self.current_min = f32::INFINITY;
+        }
+        let above = level - self.floor_db();
+        let bleed = other_db.is_some_and(|o| o - loudness_db > self.crosstalk_margin_db);
+        let loud = if self.active {
+            above > self.margin_db - RELEASE_DB
+        } else {
+            above > self.margin_db
+        };
+        if bleed {
+            self.active = false;
+            self.hang = 0;
+        } else if loud {
+            self.active = true;
+            self.hang = self.hangover_frames;
+        } else if self.hang > 0 {
+            self.hang -= 1;
+        } else {
+            self.active = false;
+        }
+        self.active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detector() -> SpeechDetector {
+        let cfg = AnalysisConfig::default();
+        SpeechDetector::new(&cfg, &cfg.geometry().unwrap())
+    }
+
+    #[test]
+    fn speech_above_a_steady_floor_is_found_and_released() {
+        let mut d = detector();
+        for _ in 0..300 {
+            assert!(!d.update(-60.0, None));
+        }
+        assert!((d.floor_db() + 60.0).abs() < 1e-6);
+        assert!(d.update(-30.0, None));
+        // Hangover: 12 frames of 10 ms after the level drops.
+        for _ in 0..12 {
+            assert!(d.update(-60.0, None));
+        }
+        assert!(!d.update(-60.0, None));
+    }
+
+    #[test]
+    fn the_other_partys_bleed_is_not_speech() {
+        let mut d = detector();
+        for _ in 0..300 {
+            d.update(-65.0, Some(-60.0));
+        }
+        // Customer at -20 dB, their bleed at -50 dB on this channel.
+        for _ in 0..100 {
+            assert!(!d.update(-50.0, Some(-20.0)));
+        }
+        // Both talking at once at similar levels: both are speech.
+        assert!(d.update(-24.0, Some(-20.0)));
+    }
+
+    #[test]
+    fn the_floor_follows_a_rising_noise_within_its_memory() {
+        let mut d = detector();
+        for _ in 0..300 {
+            d.update(-70.0, None);
+        }
+        // The line gets 20 dB noisier; after the 5 s memory it is the floor.
+        for _ in 0..600 {
+            d.update(-50.0, None);
+        }
+        assert!((d.floor_db() + 50.0).abs() < 1e-6);
+        assert!(!d.update(-50.0, None));
+    }
+}
