@@ -180,7 +180,6 @@ impl CallAnalyzer {
             let speech = ch.speech.update(loudness_db, other_db);
             let voiced = speech && p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
             let f0_hz = if voiced { p.f0_hz } else { None };
-            ch.pitch.confirm(f0_hz);
             let vowel_band_db = mean_square_to_db(p.vowel_band_mean_square);
             let r = ch.rate.update(vowel_band_db, voiced, speech);
             out[c] = FrameFeatures {

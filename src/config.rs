@@ -34,7 +34,7 @@ impl Default for AnalysisConfig {
         Self {
             analysis_rate_hz: 8000,
             hop_ms: 10.0,
-            window_ms: 40.0,
+            window_ms: 30.0,
             f0_min_hz: 75.0,
             f0_max_hz: 500.0,
             rate_window_s: 4.0,
@@ -195,7 +195,7 @@ mod tests {
     fn defaults_give_telephone_geometry() {
         let g = AnalysisConfig::default().geometry().unwrap();
         assert_eq!(g.hop_samples, 80);
-        assert_eq!(g.window_samples, 320);
+        assert_eq!(g.window_samples, 240);
         assert_eq!(g.lag_min_samples, 16);
         assert_eq!(g.lag_max_samples, 108);
         assert_eq!(g.fft_len, 512);
