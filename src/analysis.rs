@@ -58,6 +58,9 @@ pub struct FrameFeatures {
     pub loudness_db: f32,
     /// This party is talking (above their noise floor, not the other's bleed).
     pub speech: bool,
+    /// Frames of talking this frame credits (itself, and a short gap between
+    /// syllables it closed): the time speaking rate is measured against.
+    pub talk_frames: u32,
     /// Syllables per second of speech over the rate window.
     pub rate_sps: Option<f32>,
     /// Level of the vowel band (300–2500 Hz), same reference as loudness.
@@ -181,12 +184,16 @@ impl CallAnalyzer {
             let voiced = speech && p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
             let f0_hz = if voiced { p.f0_hz } else { None };
             let vowel_band_db = mean_square_to_db(p.vowel_band_mean_square);
-            let r = ch.rate.update(vowel_band_db, voiced, speech);
+            // Speaking rate is per second of talking: the rate tracker
+            // bridges short gaps itself, so the hangover is left out.
+            let talking = speech && !ch.speech.in_hangover();
+            let r = ch.rate.update(vowel_band_db, voiced, talking);
             out[c] = FrameFeatures {
                 f0_hz,
                 voiced_p: p.clarity.clamp(0.0, 1.0),
                 loudness_db,
                 speech,
+                talk_frames: r.talk_frames,
                 rate_sps: r.rate_sps,
                 vowel_band_db,
                 nucleus: r.nucleus,

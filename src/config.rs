@@ -39,7 +39,7 @@ impl Default for AnalysisConfig {
             f0_max_hz: 500.0,
             rate_window_s: 4.0,
             rate_min_speech_s: 1.0,
-            speech_margin_db: 9.0,
+            speech_margin_db: 6.0,
             crosstalk_margin_db: 18.0,
         }
     }

@@ -17,6 +17,9 @@ use crate::config::{AnalysisConfig, FrameGeometry};
 
 /// Rise and fall around a vowel-band peak for it to count as a syllable.
 pub const DIP_DB: f32 = 3.0;
+/// A gap in speech up to this long is part of talking (between syllables and
+/// words); a longer one is a pause and does not count.
+pub const MAX_GAP_S: f64 = 0.3;
 
 /// Tracks one channel's speaking rate.
 #[derive(Debug, Clone)]
@@ -32,6 +35,9 @@ pub struct RateTracker {
     // Speech frames in the window, as a ring of flags and their count.
     speech_ring: Vec<bool>,
     speech_count: u32,
+    // Frames since the last speech frame, not yet known to be gap or pause.
+    gap_frames: u32,
+    max_gap_frames: u32,
     // Frame numbers of nuclei still inside the window, oldest first.
     nuclei: Vec<u64>,
     nuclei_head: usize,
@@ -58,6 +64,8 @@ impl RateTracker {
             peak_ok: false,
             speech_ring: vec![false; window_frames as usize],
             speech_count: 0,
+            gap_frames: 0,
+            max_gap_frames: (MAX_GAP_S / hop_s).round() as u32,
             nuclei: vec![0; capacity],
             nuclei_head: 0,
             nuclei_len: 0,
@@ -72,25 +80,47 @@ impl RateTracker {
         self.peak_ok = false;
         self.speech_ring.fill(false);
         self.speech_count = 0;
+        self.gap_frames = 0;
         self.nuclei_len = 0;
     }
 
     /// Takes one frame's vowel-band level and flags; returns the rate in
-    /// syllables per second of speech over the window, or `None` when the
-    /// window holds too little speech. `nucleus` is set when a syllable was
-    /// confirmed on this frame.
+    /// syllables per second of talking over the window, or `None` when the
+    /// window holds too little. `speech` is this frame's own level decision
+    /// (no hangover): gaps up to [`MAX_GAP_S`] between speech frames are
+    /// credited as talking once speech resumes. `nucleus` is set when a
+    /// syllable was confirmed on this frame.
     pub fn update(&mut self, vowel_band_db: f32, voiced: bool, speech: bool) -> RateUpdate {
         let frame = self.frame;
         self.frame += 1;
 
-        // Slide the speech window.
+        // Slide the talking window.
         let slot = (frame % self.window_frames) as usize;
         if self.speech_ring[slot] {
             self.speech_count -= 1;
         }
         self.speech_ring[slot] = speech;
+        let mut talk_frames = 0;
         if speech {
             self.speech_count += 1;
+            talk_frames += 1;
+            if self.gap_frames <= self.max_gap_frames {
+                // The gap just ended was inside talking: credit it.
+                for back in 1..=u64::from(self.gap_frames)
+                    .min(frame)
+                    .min(self.window_frames - 1)
+                {
+                    let s = ((frame - back) % self.window_frames) as usize;
+                    if !self.speech_ring[s] {
+                        self.speech_ring[s] = true;
+                        self.speech_count += 1;
+                    }
+                }
+                talk_frames += self.gap_frames;
+            }
+            self.gap_frames = 0;
+        } else {
+            self.gap_frames = self.gap_frames.saturating_add(1);
         }
         while self.nuclei_len > 0 && self.nuclei[self.nuclei_head] + self.window_frames <= frame {
             self.nuclei_head = (self.nuclei_head + 1) % self.nuclei.len();
@@ -123,7 +153,11 @@ impl RateTracker {
 
         let rate_sps = (self.speech_count >= self.min_speech_frames.max(1))
             .then(|| (self.nuclei_len as f64 / (f64::from(self.speech_count) * self.hop_s)) as f32);
-        RateUpdate { rate_sps, nucleus }
+        RateUpdate {
+            rate_sps,
+            nucleus,
+            talk_frames,
+        }
     }
 
     fn push_nucleus(&mut self, frame: u64) {
@@ -145,6 +179,9 @@ pub struct RateUpdate {
     pub rate_sps: Option<f32>,
     /// A syllable nucleus was confirmed on this frame.
     pub nucleus: bool,
+    /// Frames credited as talking on this frame: this one if it is speech,
+    /// plus a short gap it closed.
+    pub talk_frames: u32,
 }
 
 #[cfg(test)]
@@ -190,6 +227,28 @@ mod tests {
         // 3 dB within 40 ms of its peak: 50 nuclei.
         let (_, count) = run(5.0, 10.0);
         assert_eq!(count, 50);
+    }
+
+    #[test]
+    fn short_gaps_are_talking_and_pauses_are_not() {
+        let cfg = AnalysisConfig::default();
+        let geom = cfg.geometry().unwrap();
+        let mut r = RateTracker::new(&cfg, &geom);
+        let mut credited = 0;
+        // 1 s speech, 0.2 s gap, 1 s speech, 1 s pause, 0.5 s speech.
+        let pattern = [
+            (100, true),
+            (20, false),
+            (100, true),
+            (100, false),
+            (50, true),
+        ];
+        for (frames, speech) in pattern {
+            for _ in 0..frames {
+                credited += r.update(-30.0, true, speech).talk_frames;
+            }
+        }
+        assert_eq!(credited, 100 + 20 + 100 + 50);
     }
 
     #[test]

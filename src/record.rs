@@ -128,6 +128,7 @@ const DB_HIST_MIN: f64 = -130.0;
 pub struct SpeakerTally {
     speaker: Speaker,
     speech_frames: u64,
+    talking_frames: u64,
     nuclei: u64,
     f0_hist: Vec<u32>,
     db_hist: Vec<u32>,
@@ -152,6 +153,7 @@ impl SpeakerTally {
         Self {
             speaker,
             speech_frames: 0,
+            talking_frames: 0,
             nuclei: 0,
             f0_hist: vec![0; F0_BINS],
             db_hist: vec![0; DB_BINS],
@@ -161,6 +163,7 @@ impl SpeakerTally {
     /// Counts one frame.
     pub fn add(&mut self, f: &FrameFeatures) {
         self.nuclei += u64::from(f.nucleus);
+        self.talking_frames += u64::from(f.talk_frames);
         if !f.speech {
             return;
         }
@@ -188,7 +191,8 @@ impl SpeakerTally {
             speaker: self.speaker,
             talk_s: round(talk_s, 2),
             f0_median_hz: f0,
-            rate_sps: (talk_s > 0.0).then(|| round(self.nuclei as f64 / talk_s, 2)),
+            rate_sps: (self.talking_frames > 0)
+                .then(|| round(self.nuclei as f64 / (self.talking_frames as f64 * hop_s), 2)),
             loudness_median_db: db,
         }
     }
@@ -206,6 +210,7 @@ mod tests {
                 f0_hz: Some(f0),
                 loudness_db: -20.0,
                 speech: true,
+                talk_frames: 1,
                 nucleus: f0 > 150.0,
                 ..FrameFeatures::default()
             });

@@ -44,6 +44,7 @@ pub struct SpeechDetector {
     hangover_frames: u32,
     hang: u32,
     active: bool,
+    loud: bool,
 }
 
 impl SpeechDetector {
@@ -63,6 +64,7 @@ impl SpeechDetector {
             hangover_frames: (HANGOVER_S / geom.hop_s()).round() as u32,
             hang: 0,
             active: false,
+            loud: false,
         }
     }
 
@@ -73,6 +75,13 @@ impl SpeechDetector {
             .iter()
             .fold(f32::INFINITY, |a, &b| a.min(b));
         past.min(self.current_min)
+    }
+
+    /// True when the last frame was speech only through the hangover (the
+    /// level had already fallen): talk time counts it, speaking rate does not.
+    #[must_use]
+    pub fn in_hangover(&self) -> bool {
+        self.active && !self.loud
     }
 
     /// Takes this frame's loudness and the loudest the other party was over
@@ -96,6 +105,7 @@ impl SpeechDetector {
         } else {
             above > self.margin_db
         };
+        self.loud = loud && !bleed;
         if bleed {
             self.active = false;
             self.hang = 0;
@@ -131,6 +141,7 @@ mod tests {
         // Hangover: 12 frames of 10 ms after the level drops.
         for _ in 0..12 {
             assert!(d.update(-60.0, None));
+            assert!(d.in_hangover());
         }
         assert!(!d.update(-60.0, None));
     }

@@ -6,8 +6,9 @@
 //! Speech comes in phrases of syllables at a known rate: each syllable is a
 //! short noise consonant followed by a voiced vowel with a smooth
 //! rise-and-fall envelope, so it has exactly one energy peak. Phrases are
-//! separated by pauses. Noise at a chosen SNR and a telephone band-pass
-//! (300–3400 Hz) can be added.
+//! separated by pauses. A telephone band-pass (300–3400 Hz) and noise at a
+//! chosen SNR can be added; level and SNR are measured on voiced vowels after
+//! the band-pass, as a listener on the line would have them.
 //!
 //! Everything is deterministic for a given seed.
 
@@ -272,28 +273,39 @@ pub fn render(spec: &VoiceSpec) -> (Vec<f32>, Truth) {
     let end = n as f64 / sr;
     peaks.retain(|&p| p + 0.05 < end);
 
-    // Scale so voiced vowels sit at the requested RMS level.
-    let (mut sum, mut count) = (0.0, 0usize);
-    for (i, &v) in out.iter().enumerate() {
-        if envelope(spec, i as f64 / sr).0 >= VOICED_ENVELOPE {
-            sum += v * v;
-            count += 1;
-        }
+    // The line shapes the voice before anything is measured, so the level
+    // and the SNR are what a listener on that line gets.
+    if spec.telephone_band {
+        telephone_band(&mut out, sr);
     }
-    let rms = (sum / count.max(1) as f64).sqrt().max(1e-12);
+    let voiced_rms = |x: &[f64]| {
+        let (mut sum, mut count) = (0.0, 0usize);
+        for (i, &v) in x.iter().enumerate() {
+            if envelope(spec, i as f64 / sr).0 >= VOICED_ENVELOPE {
+                sum += v * v;
+                count += 1;
+            }
+        }
+        (sum / count.max(1) as f64).sqrt().max(1e-12)
+    };
+    // Scale so voiced vowels sit at the requested RMS level.
     let target = 10f64.powf((spec.level_db - 3.0103) / 20.0);
-    let gain = target / rms;
+    let gain = target / voiced_rms(&out);
     for v in &mut out {
         *v *= gain;
     }
     if let Some(snr) = spec.snr_db {
-        let sigma = target / 10f64.powf(snr / 20.0);
-        for v in &mut out {
-            *v += sigma * noise.gaussian();
+        let mut line: Vec<f64> = (0..n).map(|_| noise.gaussian()).collect();
+        if spec.telephone_band {
+            telephone_band(&mut line, sr);
         }
-    }
-    if spec.telephone_band {
-        telephone_band(&mut out, sr);
+        let line_rms = (line.iter().map(|v| v * v).sum::<f64>() / n.max(1) as f64)
+            .sqrt()
+            .max(1e-12);
+        let scale = target / 10f64.powf(snr / 20.0) / line_rms;
+        for (v, l) in out.iter_mut().zip(&line) {
+            *v += scale * l;
+        }
     }
     let samples = out.iter().map(|&v| v.clamp(-1.0, 1.0) as f32).collect();
     let truth = Truth {
