@@ -206,17 +206,23 @@ impl WavSource {
                 (info, Decoder::Hound(reader))
             }
             Err(hound::Error::Unsupported) => open_g711(&path).map_err(fail)?,
-            Err(hound::Error::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(fail(sniff_short_file(&path)));
-            }
-            Err(hound::Error::IoError(e)) => return Err(fail(InputProblem::Io(e))),
-            Err(hound::Error::FormatError(msg)) => {
-                return Err(fail(if msg.contains("RIFF") || msg.contains("WAVE") {
-                    InputProblem::NotWav
-                } else {
-                    InputProblem::Malformed(msg)
+            // hound reports a file too short for a header as an I/O error.
+            Err(hound::Error::IoError(e)) => {
+                return Err(fail(match File::open(&path) {
+                    Ok(_) => sniff_short_file(&path),
+                    Err(_) => InputProblem::Io(e),
                 }));
             }
+            Err(hound::Error::FormatError(msg)) if msg.contains("RIFF") || msg.contains("WAVE") => {
+                return Err(fail(InputProblem::NotWav));
+            }
+            // hound checks PCM consistency before the codec: a header it
+            // finds inconsistent may be G.711 or a codec worth naming.
+            Err(hound::Error::FormatError(msg)) => match open_g711(&path) {
+                Ok(found) => found,
+                Err(e @ InputProblem::Unsupported(_)) => return Err(fail(e)),
+                Err(_) => return Err(fail(InputProblem::Malformed(msg))),
+            },
             Err(e) => return Err(fail(InputProblem::Unsupported(e.to_string()))),
         };
         if !(1..=2).contains(&info.channels) {
@@ -336,7 +342,11 @@ fn read_hound(
         for (slot, s) in out.iter_mut().zip(reader.samples::<S>()) {
             match s {
                 Ok(v) => *slot = convert(v),
-                Err(hound::Error::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                // hound reports running out of data as `Other` with this text.
+                Err(hound::Error::IoError(e))
+                    if e.kind() == io::ErrorKind::UnexpectedEof
+                        || e.to_string().starts_with("Failed to read enough bytes") =>
+                {
                     return Ok(n);
                 }
                 Err(hound::Error::IoError(e)) => return Err(InputProblem::Io(e)),
@@ -432,6 +442,10 @@ fn open_g711(path: &Path) -> Result<(WavInfo, Decoder), InputProblem> {
                 let encoding = match tag {
                     7 => Encoding::MuLaw,
                     6 => Encoding::ALaw,
+                    // PCM and float that hound refused: their header is at fault.
+                    1 | 3 | 0xFFFE => {
+                        return Err(InputProblem::Malformed("inconsistent fmt chunk"));
+                    }
                     other => {
                         return Err(InputProblem::Unsupported(format!(
                             "{} (format tag {other}); PCM, 32-bit float, μ-law and A-law are read",

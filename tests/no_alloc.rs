@@ -1,0 +1,117 @@
+//! Proof that the steady-state analysis path allocates nothing: a counting
+//! global allocator watches `ChannelInput::push` → `frame` →
+//! `CallAnalyzer::process` → `advance` over ten seconds of a two-party call
+//! that needs resampling, after a warm-up.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use tonewatch::AnalysisConfig;
+use tonewatch::analysis::{CallAnalyzer, FrameFeatures};
+use tonewatch::frontend::ChannelInput;
+use tonewatch::synth::{self, VoiceSpec};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn bump() {
+    ALLOCATIONS.with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter is a const-initialised thread-local Cell, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        bump();
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let r = f();
+    (r, ALLOCATIONS.with(Cell::get) - before)
+}
+
+#[test]
+fn the_counter_sees_an_allocation() {
+    let (v, n) = allocations_during(|| vec![1u8; 64]);
+    assert_eq!(v.len(), 64);
+    assert!(n >= 1, "a Vec allocation went unseen");
+}
+
+#[test]
+fn steady_state_analysis_allocates_nothing() {
+    let rate = 16000;
+    let voice = |f0_hz, seed| VoiceSpec {
+        rate_hz: rate,
+        duration_s: 12.0,
+        f0_hz,
+        snr_db: Some(20.0),
+        seed,
+        ..VoiceSpec::default()
+    };
+    let (agent, _) = synth::render(&voice(120.0, 1));
+    let (customer, _) = synth::render(&voice(210.0, 2));
+
+    let cfg = AnalysisConfig::default();
+    let geom = cfg.geometry().unwrap();
+    let mut inputs = [
+        ChannelInput::new(rate, &geom).unwrap(),
+        ChannelInput::new(rate, &geom).unwrap(),
+    ];
+    let mut analyzer = CallAnalyzer::new(&cfg, 2).unwrap();
+    let mut out = [FrameFeatures::default(); 2];
+    let chunk = inputs[0].chunk_len();
+    let mut frames = 0u64;
+    let mut speech_frames = 0u64;
+
+    let mut run = |from: usize, to: usize| {
+        let mut pos = from;
+        while pos < to {
+            let end = (pos + chunk).min(to);
+            let took_a = inputs[0].push(&agent[pos..end]);
+            let took_c = inputs[1].push(&customer[pos..end]);
+            assert_eq!(took_a, took_c);
+            pos += took_a;
+            while inputs.iter().all(ChannelInput::has_frame) {
+                let [a, c] = &mut inputs;
+                let windows = [a.frame().unwrap(), c.frame().unwrap()];
+                analyzer.process(&windows, &mut out);
+                a.advance();
+                c.advance();
+                frames += 1;
+                speech_frames += u64::from(out[0].speech) + u64::from(out[1].speech);
+            }
+        }
+    };
+    // Warm-up: two seconds (FFT planning is done, rings fill).
+    run(0, 2 * rate as usize);
+    let ((), n) = allocations_during(|| run(2 * rate as usize, 12 * rate as usize));
+    assert_eq!(n, 0, "{n} allocations in steady state");
+    // The analysis really ran: 12 s of 10 ms frames, both parties talking.
+    assert!(frames >= 1190, "{frames} frames");
+    assert!(speech_frames > 1000, "{speech_frames} speech frames");
+}

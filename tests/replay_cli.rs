@@ -1,0 +1,361 @@
+//! `tonewatch replay` end to end: formats, channel routing, the JSON Lines
+//! schema, and one-line errors with exit code 2 for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde::Deserialize;
+use tonewatch::synth::{self, VoiceSpec};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tonewatch-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn tonewatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tonewatch"))
+        .args(args)
+        .output()
+        .expect("run tonewatch")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The frame object exactly as the README documents it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Frame {
+    #[serde(rename = "type")]
+    kind: String,
+    t: f64,
+    speaker: String,
+    f0_hz: Option<f64>,
+    voiced_p: f64,
+    loudness_db: f64,
+    speech: bool,
+    rate_sps: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Summary {
+    #[serde(rename = "type")]
+    kind: String,
+    duration_s: f64,
+    frames: u64,
+    speakers: Vec<SpeakerSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SpeakerSummary {
+    speaker: String,
+    talk_s: f64,
+    f0_median_hz: Option<f64>,
+    rate_sps: Option<f64>,
+    loudness_median_db: Option<f64>,
+}
+
+fn summary(out: &Output) -> Summary {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let last = text.lines().last().expect("a summary line");
+    serde_json::from_str(last).expect("summary matches the documented schema")
+}
+
+fn voice(f0_hz: f64, rate_hz: u32, seed: u64) -> Vec<f32> {
+    synth::render(&VoiceSpec {
+        rate_hz,
+        duration_s: 6.0,
+        f0_hz,
+        f0_swing_st: 0.0,
+        seed,
+        ..VoiceSpec::default()
+    })
+    .0
+}
+
+fn write_hound(path: &Path, rate: u32, channels: u16, bits: u16, float: bool, x: &[f32]) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &v in x {
+        if float {
+            w.write_sample(v).unwrap();
+        } else {
+            let max = ((1i64 << (bits - 1)) - 1) as f32;
+            let s = (v * max).round() as i32;
+            if bits == 8 {
+                w.write_sample(s as i8).unwrap();
+            } else {
+                w.write_sample(s).unwrap();
+            }
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn expect_error(out: &Output, file: &Path, reason: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(p(file)), "names the file: {err}");
+    assert!(err.contains(reason), "says {reason:?}: {err}");
+}
+
+#[test]
+fn every_encoding_reads_the_same_voice() {
+    // A steady 150 Hz voice at 8 kHz in every format: the same median pitch
+    // and loudness whatever the encoding.
+    let x = voice(150.0, 8000, 3);
+    let mut cases: Vec<(String, PathBuf)> = Vec::new();
+    for (bits, float) in [
+        (8, false),
+        (16, false),
+        (24, false),
+        (32, false),
+        (32, true),
+    ] {
+        let path = tmp(&format!("v{bits}{float}.wav"));
+        write_hound(&path, 8000, 1, bits, float, &x);
+        cases.push((format!("{bits}-bit float={float}"), path));
+    }
+    for mu in [true, false] {
+        let path = tmp(&format!("g711{mu}.wav"));
+        synth::write_wav_g711(&path, 8000, 1, &x, mu).unwrap();
+        cases.push((format!("G.711 mu={mu}"), path));
+    }
+    let mut loudness = Vec::new();
+    for (name, path) in &cases {
+        let s = summary(&tonewatch(&["replay", p(path)]));
+        let sp = &s.speakers[0];
+        assert_eq!(sp.speaker, "agent");
+        let f0 = sp.f0_median_hz.expect("voiced");
+        assert!((f0 / 150.0 - 1.0).abs() < 0.01, "{name}: median {f0} Hz");
+        loudness.push(sp.loudness_median_db.unwrap());
+        assert!(
+            (s.duration_s - 6.0).abs() < 0.011,
+            "{name}: {}",
+            s.duration_s
+        );
+    }
+    let (lo, hi) = loudness
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    // 8-bit and G.711 quantisation move the median by a fraction of a dB.
+    assert!(hi - lo < 1.0, "loudness medians {loudness:?}");
+}
+
+#[test]
+fn stereo_sides_and_mono_pairs_route_the_parties() {
+    let rate = 16000;
+    let agent = voice(120.0, rate, 4);
+    let customer = voice(230.0, rate, 5);
+    // The customer talks in the agent's pauses: shift by half a phrase.
+    let shift = (rate as usize) * 1;
+    let customer: Vec<f32> = std::iter::repeat_n(0.0, shift)
+        .chain(customer.iter().copied())
+        .take(agent.len())
+        .collect();
+    let stereo: Vec<f32> = agent
+        .iter()
+        .zip(&customer)
+        .flat_map(|(&a, &c)| [a, c])
+        .collect();
+    let st = tmp("stereo.wav");
+    write_hound(&st, rate, 2, 16, false, &stereo);
+    let f0s = |s: &Summary| {
+        s.speakers
+            .iter()
+            .map(|sp| (sp.speaker.clone(), sp.f0_median_hz.unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let left = f0s(&summary(&tonewatch(&["replay", p(&st)])));
+    assert_eq!(left[0].0, "agent");
+    assert!((left[0].1 / 120.0 - 1.0).abs() < 0.01, "{left:?}");
+    assert!((left[1].1 / 230.0 - 1.0).abs() < 0.01, "{left:?}");
+    let right = f0s(&summary(&tonewatch(&[
+        "replay",
+        p(&st),
+        "--agent-channel",
+        "right",
+    ])));
+    assert!((right[0].1 / 230.0 - 1.0).abs() < 0.01, "{right:?}");
+
+    // The same audio as two mono files gives the very same frames.
+    let (a, c) = (tmp("agent.wav"), tmp("customer.wav"));
+    write_hound(&a, rate, 1, 16, false, &agent);
+    write_hound(&c, rate, 1, 16, false, &customer);
+    let pair = tonewatch(&["replay", "--frames", "--agent", p(&a), "--customer", p(&c)]);
+    let both = tonewatch(&["replay", "--frames", p(&st)]);
+    assert!(pair.status.success() && both.status.success());
+    assert_eq!(pair.stdout, both.stdout);
+}
+
+#[test]
+fn frames_follow_the_documented_schema_every_10_ms() {
+    let path = tmp("schema.wav");
+    write_hound(&path, 8000, 1, 16, false, &voice(200.0, 8000, 6));
+    let out = tonewatch(&["replay", "--frames", "--speaker", "customer", p(&path)]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 600 + 1);
+    for (k, line) in lines[..600].iter().enumerate() {
+        let f: Frame = serde_json::from_str(line).expect(line);
+        assert_eq!(f.kind, "frame");
+        assert_eq!(f.speaker, "customer");
+        assert!((f.t - k as f64 * 0.01).abs() < 1e-9, "{line}");
+        assert!((0.0..=1.0).contains(&f.voiced_p));
+        if let Some(f0) = f.f0_hz {
+            assert!(f.speech && (75.0..=500.0).contains(&f0), "{line}");
+        }
+    }
+    let s: Summary = serde_json::from_str(lines[600]).unwrap();
+    assert_eq!(s.kind, "summary");
+    assert_eq!(s.frames, 600);
+}
+
+#[test]
+fn bleed_from_the_other_party_is_not_speech() {
+    // Agent talks alone; the customer channel carries only the agent's
+    // bleed at -30 dB over a quiet line.
+    let rate = 8000;
+    let agent = voice(130.0, rate, 7);
+    let mut noise = synth::Noise::new(9);
+    let stereo: Vec<f32> = agent
+        .iter()
+        .flat_map(|&a| [a, a * 0.0316 + 0.0003 * noise.gaussian() as f32])
+        .collect();
+    let path = tmp("bleed.wav");
+    write_hound(&path, rate, 2, 16, false, &stereo);
+    let s = summary(&tonewatch(&["replay", p(&path)]));
+    assert!(s.speakers[0].talk_s > 3.0, "{:?}", s.speakers[0]);
+    assert!(
+        s.speakers[1].talk_s < 0.1,
+        "bleed counted: {:?}",
+        s.speakers[1]
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let text = tmp("notes.wav");
+    std::fs::write(&text, "this is not audio\n").unwrap();
+    expect_error(&tonewatch(&["replay", p(&text)]), &text, "not a WAV");
+
+    let empty = tmp("empty.wav");
+    std::fs::write(&empty, b"").unwrap();
+    expect_error(&tonewatch(&["replay", p(&empty)]), &empty, "not a WAV");
+
+    let missing = tmp("missing.wav");
+    expect_error(
+        &tonewatch(&["replay", p(&missing)]),
+        &missing,
+        "cannot read",
+    );
+
+    // A header that declares 2 s but carries 0.5 s.
+    let full = tmp("full.wav");
+    write_hound(&full, 8000, 1, 16, false, &voice(150.0, 8000, 8)[..16000]);
+    let bytes = std::fs::read(&full).unwrap();
+    let cut = tmp("cut.wav");
+    std::fs::write(&cut, &bytes[..44 + 8000]).unwrap();
+    expect_error(&tonewatch(&["replay", p(&cut)]), &cut, "truncated");
+
+    let nothing = tmp("nothing.wav");
+    write_hound(&nothing, 8000, 1, 16, false, &[]);
+    expect_error(&tonewatch(&["replay", p(&nothing)]), &nothing, "no audio");
+
+    let mut x = voice(150.0, 8000, 9);
+    x[4321] = f32::NAN;
+    let nan = tmp("nan.wav");
+    write_hound(&nan, 8000, 1, 32, true, &x);
+    expect_error(
+        &tonewatch(&["replay", p(&nan)]),
+        &nan,
+        "not a finite number",
+    );
+
+    let silent = tmp("silent.wav");
+    write_hound(&silent, 8000, 1, 16, false, &[0.0; 8000]);
+    expect_error(&tonewatch(&["replay", p(&silent)]), &silent, "all-silent");
+
+    // A voice driven 20 dB into the rails.
+    let hot: Vec<f32> = voice(150.0, 8000, 10)
+        .iter()
+        .map(|v| (v * 50.0).clamp(-1.0, 1.0))
+        .collect();
+    let clipped = tmp("clipped.wav");
+    write_hound(&clipped, 8000, 1, 16, false, &hot);
+    expect_error(&tonewatch(&["replay", p(&clipped)]), &clipped, "clipped");
+    assert!(
+        tonewatch(&["replay", "--allow-clipped", p(&clipped)])
+            .status
+            .success()
+    );
+
+    let three = tmp("three.wav");
+    write_hound(&three, 8000, 3, 16, false, &[0.1; 300]);
+    expect_error(&tonewatch(&["replay", p(&three)]), &three, "3 channels");
+
+    let slow = tmp("slow.wav");
+    write_hound(&slow, 4000, 1, 16, false, &[0.1; 4000]);
+    expect_error(
+        &tonewatch(&["replay", p(&slow)]),
+        &slow,
+        "sample rate 4000 Hz",
+    );
+
+    // IMA ADPCM (format tag 0x11): a valid WAV that is not decoded.
+    let mut adpcm = Vec::new();
+    adpcm.extend_from_slice(b"RIFF");
+    adpcm.extend_from_slice(&(4u32 + 8 + 20 + 8 + 256).to_le_bytes());
+    adpcm.extend_from_slice(b"WAVEfmt ");
+    adpcm.extend_from_slice(&20u32.to_le_bytes());
+    for v in [0x11u16, 1] {
+        adpcm.extend_from_slice(&v.to_le_bytes());
+    }
+    adpcm.extend_from_slice(&8000u32.to_le_bytes());
+    adpcm.extend_from_slice(&4055u32.to_le_bytes());
+    for v in [256u16, 4, 2, 505] {
+        adpcm.extend_from_slice(&v.to_le_bytes());
+    }
+    adpcm.extend_from_slice(b"data");
+    adpcm.extend_from_slice(&256u32.to_le_bytes());
+    adpcm.extend_from_slice(&[0u8; 256]);
+    let ima = tmp("ima.wav");
+    std::fs::write(&ima, adpcm).unwrap();
+    expect_error(&tonewatch(&["replay", p(&ima)]), &ima, "IMA ADPCM");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_explains() {
+    let out = tonewatch(&["replay"]);
+    assert_eq!(out.status.code(), Some(2));
+    let help = tonewatch(&["replay", "--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    for word in ["μ-law", "--agent-channel", "--frames", "Exit code 2"] {
+        assert!(text.contains(word), "--help lacks {word}");
+    }
+}
