@@ -170,8 +170,8 @@ fn stereo_sides_and_mono_pairs_route_the_parties() {
     let rate = 16000;
     let agent = voice(120.0, rate, 4);
     let customer = voice(230.0, rate, 5);
-    // The customer talks in the agent's pauses: shift by half a phrase.
-    let shift = (rate as usize) * 1;
+    // The customer starts a second later than the agent.
+    let shift = rate as usize;
     let customer: Vec<f32> = std::iter::repeat_n(0.0, shift)
         .chain(customer.iter().copied())
         .take(agent.len())
