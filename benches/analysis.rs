@@ -53,7 +53,10 @@ fn main() {
         w.finalize().unwrap();
     }
     let audio_s = (minutes * 60) as f64;
-    println!("call: {minutes} min stereo {rate} Hz 16-bit ({})", path.display());
+    println!(
+        "call: {minutes} min stereo {rate} Hz 16-bit ({})",
+        path.display()
+    );
 
     let input = CallInput::File {
         path: path.clone(),
