@@ -142,20 +142,62 @@ impl WavInfo {
     }
 }
 
-enum Decoder {
-    Hound(hound::WavReader<BufReader<File>>),
-    G711 {
-        reader: BufReader<File>,
-        table: &'static [f32; 256],
-        bytes: Vec<u8>,
-    },
+/// How one sample is stored in the data chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SampleKind {
+    U8,
+    I16,
+    I24,
+    I32,
+    F32,
+    MuLaw,
+    ALaw,
+}
+
+impl SampleKind {
+    fn bytes(self) -> usize {
+        match self {
+            Self::U8 | Self::MuLaw | Self::ALaw => 1,
+            Self::I16 => 2,
+            Self::I24 => 3,
+            Self::I32 | Self::F32 => 4,
+        }
+    }
+
+    /// Decodes whole samples of `bytes` into `out`.
+    fn decode(self, bytes: &[u8], out: &mut [f32]) {
+        let n = self.bytes();
+        let pairs = out.iter_mut().zip(bytes.chunks_exact(n));
+        match self {
+            Self::U8 => pairs.for_each(|(o, b)| *o = (f32::from(b[0]) - 128.0) / 128.0),
+            Self::I16 => pairs.for_each(|(o, b)| {
+                *o = f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0;
+            }),
+            Self::I24 => pairs.for_each(|(o, b)| {
+                let v = i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8;
+                *o = v as f32 / 8_388_608.0;
+            }),
+            Self::I32 => pairs.for_each(|(o, b)| {
+                *o = i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0;
+            }),
+            Self::F32 => pairs.for_each(|(o, b)| *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            Self::MuLaw => pairs.for_each(|(o, b)| *o = g711::ULAW_TO_F32[usize::from(b[0])]),
+            Self::ALaw => pairs.for_each(|(o, b)| *o = g711::ALAW_TO_F32[usize::from(b[0])]),
+        }
+    }
 }
 
 /// Streams one WAV file as interleaved `f32` samples in [-1, 1].
+///
+/// `hound` checks linear PCM and float headers; the data chunk is then read
+/// in blocks and decoded here (hound's per-sample iterator cost a quarter of
+/// a whole replay), G.711 included.
 pub struct WavSource {
     path: PathBuf,
     info: WavInfo,
-    decoder: Decoder,
+    reader: BufReader<File>,
+    kind: SampleKind,
+    bytes: Vec<u8>,
     frames_read: u64,
 }
 
@@ -184,28 +226,8 @@ impl WavSource {
             path: path.clone(),
             problem,
         };
-        let (info, decoder) = match hound::WavReader::open(&path) {
-            Ok(reader) => {
-                let spec = reader.spec();
-                let encoding = match spec.sample_format {
-                    hound::SampleFormat::Float if spec.bits_per_sample == 32 => Encoding::Float,
-                    hound::SampleFormat::Float => {
-                        return Err(fail(InputProblem::Unsupported(format!(
-                            "{}-bit float samples (32-bit float is read)",
-                            spec.bits_per_sample
-                        ))));
-                    }
-                    hound::SampleFormat::Int => Encoding::Pcm(spec.bits_per_sample),
-                };
-                let info = WavInfo {
-                    rate_hz: spec.sample_rate,
-                    channels: usize::from(spec.channels),
-                    encoding,
-                    frames: u64::from(reader.duration()),
-                };
-                (info, Decoder::Hound(reader))
-            }
-            Err(hound::Error::Unsupported) => open_g711(&path).map_err(fail)?,
+        let checked = match hound::WavReader::open(&path) {
+            Ok(reader) => Some(reader.spec()),
             // hound reports a file too short for a header as an I/O error.
             Err(hound::Error::IoError(e)) => {
                 return Err(fail(match File::open(&path) {
@@ -216,41 +238,88 @@ impl WavSource {
             Err(hound::Error::FormatError(msg)) if msg.contains("RIFF") || msg.contains("WAVE") => {
                 return Err(fail(InputProblem::NotWav));
             }
-            // hound checks PCM consistency before the codec: a header it
-            // finds inconsistent may be G.711 or a codec worth naming.
-            Err(hound::Error::FormatError(msg)) => match open_g711(&path) {
-                Ok(found) => found,
-                Err(e @ InputProblem::Unsupported(_)) => return Err(fail(e)),
-                Err(_) => return Err(fail(InputProblem::Malformed(msg))),
-            },
-            Err(e) => return Err(fail(InputProblem::Unsupported(e.to_string()))),
+            // hound declines G.711 and other codecs, and checks PCM
+            // consistency before the codec: the chunk walk below tells which.
+            Err(hound::Error::FormatError(msg)) => {
+                let layout = walk_riff(&path).map_err(fail)?;
+                if matches!(layout.tag, TAG_PCM | TAG_FLOAT) {
+                    return Err(fail(InputProblem::Malformed(msg)));
+                }
+                None
+            }
+            Err(_) => None,
         };
-        if !(1..=2).contains(&info.channels) {
+        let layout = walk_riff(&path).map_err(fail)?;
+        let channels = usize::from(layout.channels);
+        if !(1..=2).contains(&channels) {
             return Err(fail(InputProblem::Unsupported(format!(
-                "{} channels (mono or stereo is read)",
-                info.channels
+                "{channels} channels (mono or stereo is read)"
             ))));
         }
-        if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&info.rate_hz) {
+        let container_bits = usize::from(layout.block_align) * 8 / channels;
+        let (kind, encoding) = match (layout.tag, checked) {
+            (TAG_MULAW, _) if container_bits == 8 => (SampleKind::MuLaw, Encoding::MuLaw),
+            (TAG_ALAW, _) if container_bits == 8 => (SampleKind::ALaw, Encoding::ALaw),
+            (TAG_MULAW | TAG_ALAW, _) => {
+                return Err(fail(InputProblem::Malformed(
+                    "G.711 must have one byte per sample",
+                )));
+            }
+            (TAG_FLOAT, Some(_)) if container_bits == 32 => (SampleKind::F32, Encoding::Float),
+            (TAG_FLOAT, _) => {
+                return Err(fail(InputProblem::Unsupported(format!(
+                    "{container_bits}-bit float samples (32-bit float is read)"
+                ))));
+            }
+            (TAG_PCM, Some(_)) => {
+                let kind = match container_bits {
+                    8 => SampleKind::U8,
+                    16 => SampleKind::I16,
+                    24 => SampleKind::I24,
+                    32 => SampleKind::I32,
+                    bits => {
+                        return Err(fail(InputProblem::Unsupported(format!(
+                            "{bits}-bit PCM (8, 16, 24 and 32-bit are read)"
+                        ))));
+                    }
+                };
+                (kind, Encoding::Pcm(container_bits as u16))
+            }
+            (tag, _) => {
+                return Err(fail(InputProblem::Unsupported(format!(
+                    "{} (format tag {tag:#06x}); PCM, 32-bit float, μ-law and A-law are read",
+                    codec_name(tag)
+                ))));
+            }
+        };
+        if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&layout.rate_hz) {
             return Err(fail(InputProblem::Unsupported(format!(
                 "sample rate {} Hz (8000–96000 Hz is read)",
-                info.rate_hz
+                layout.rate_hz
             ))));
         }
-        if let Encoding::Pcm(bits) = info.encoding
-            && ![8, 16, 24, 32].contains(&bits)
-        {
-            return Err(fail(InputProblem::Unsupported(format!(
-                "{bits}-bit PCM (8, 16, 24 and 32-bit are read)"
-            ))));
-        }
+        let info = WavInfo {
+            rate_hz: layout.rate_hz,
+            channels,
+            encoding,
+            frames: layout.data_len / u64::from(layout.block_align),
+        };
         if info.frames == 0 {
             return Err(fail(InputProblem::Empty));
         }
+        let mut reader = BufReader::with_capacity(
+            1 << 16,
+            File::open(&path).map_err(|e| fail(InputProblem::Io(e)))?,
+        );
+        reader
+            .seek(SeekFrom::Start(layout.data_offset))
+            .map_err(|e| fail(InputProblem::Io(e)))?;
         Ok(Self {
+            bytes: vec![0; MAX_BLOCK_FRAMES * usize::from(layout.block_align)],
             path,
             info,
-            decoder,
+            reader,
+            kind,
             frames_read: 0,
         })
     }
@@ -287,17 +356,27 @@ impl WavSource {
         if want == 0 {
             return Ok(0);
         }
-        let out = &mut out[..want * ch];
-        let result = match &mut self.decoder {
-            Decoder::Hound(reader) => read_hound(reader, self.info.encoding, out),
-            Decoder::G711 {
-                reader,
-                table,
-                bytes,
-            } => read_g711(reader, table, bytes, out),
-        };
-        let samples = result.map_err(|e| self.error(e))?;
-        let frames = samples / ch;
+        let frame_bytes = ch * self.kind.bytes();
+        let bytes = &mut self.bytes[..want * frame_bytes];
+        let mut got = 0;
+        while got < bytes.len() {
+            match self.reader.read(&mut bytes[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(InputError {
+                        path: self.path.clone(),
+                        problem: InputProblem::Io(e),
+                    });
+                }
+            }
+        }
+        // A partial last frame is not audio.
+        let frames = got / frame_bytes;
+        let samples = frames * ch;
+        self.kind
+            .decode(&bytes[..samples * self.kind.bytes()], &mut out[..samples]);
         if let Some(i) = out[..samples].iter().position(|v| !v.is_finite()) {
             let at = self.frames_read + (i / ch) as u64;
             return Err(self.error(InputProblem::NonFinite {
@@ -326,69 +405,91 @@ impl WavSource {
     }
 }
 
-/// Reads samples through hound; returns how many were read before the end
-/// of the file (fewer than asked means truncated).
-fn read_hound(
-    reader: &mut hound::WavReader<BufReader<File>>,
-    encoding: Encoding,
-    out: &mut [f32],
-) -> Result<usize, InputProblem> {
-    fn fill<S: hound::Sample>(
-        reader: &mut hound::WavReader<BufReader<File>>,
-        out: &mut [f32],
-        convert: impl Fn(S) -> f32,
-    ) -> Result<usize, InputProblem> {
-        let mut n = 0;
-        for (slot, s) in out.iter_mut().zip(reader.samples::<S>()) {
-            match s {
-                Ok(v) => *slot = convert(v),
-                // hound reports running out of data as `Other` with this text.
-                Err(hound::Error::IoError(e))
-                    if e.kind() == io::ErrorKind::UnexpectedEof
-                        || e.to_string().starts_with("Failed to read enough bytes") =>
-                {
-                    return Ok(n);
-                }
-                Err(hound::Error::IoError(e)) => return Err(InputProblem::Io(e)),
-                Err(e) => return Err(InputProblem::Unsupported(e.to_string())),
-            }
-            n += 1;
-        }
-        Ok(n)
-    }
-    match encoding {
-        Encoding::Float => fill::<f32>(reader, out, |v| v),
-        Encoding::Pcm(8) => fill::<i8>(reader, out, |v| f32::from(v) / 128.0),
-        Encoding::Pcm(16) => fill::<i16>(reader, out, |v| f32::from(v) / 32768.0),
-        Encoding::Pcm(bits) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            fill::<i32>(reader, out, move |v| v as f32 * scale)
-        }
-        Encoding::MuLaw | Encoding::ALaw => unreachable!("G.711 is not read through hound"),
-    }
+const TAG_PCM: u16 = 1;
+const TAG_FLOAT: u16 = 3;
+const TAG_ALAW: u16 = 6;
+const TAG_MULAW: u16 = 7;
+const TAG_EXTENSIBLE: u16 = 0xFFFE;
+
+/// What the RIFF chunks say: the format and where the samples are.
+#[derive(Debug, Clone, Copy)]
+struct RiffLayout {
+    /// Format tag; for WAVE_FORMAT_EXTENSIBLE, the sub-format's tag.
+    tag: u16,
+    channels: u16,
+    rate_hz: u32,
+    block_align: u16,
+    data_offset: u64,
+    data_len: u64,
 }
 
-fn read_g711(
-    reader: &mut BufReader<File>,
-    table: &[f32; 256],
-    bytes: &mut [u8],
-    out: &mut [f32],
-) -> Result<usize, InputProblem> {
-    let bytes = &mut bytes[..out.len()];
-    let mut got = 0;
-    while got < bytes.len() {
-        match reader.read(&mut bytes[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(InputProblem::Io(e)),
+/// Walks the RIFF chunks to the data chunk.
+fn walk_riff(path: &Path) -> Result<RiffLayout, InputProblem> {
+    let file = File::open(path).map_err(InputProblem::Io)?;
+    let file_len = file.metadata().map_err(InputProblem::Io)?.len();
+    let mut r = BufReader::new(file);
+    let mut head = [0u8; 12];
+    r.read_exact(&mut head).map_err(|_| InputProblem::NotWav)?;
+    if &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Err(InputProblem::NotWav);
+    }
+    let mut fmt: Option<(u16, u16, u32, u16)> = None;
+    loop {
+        let mut chunk = [0u8; 8];
+        if r.read_exact(&mut chunk).is_err() {
+            return Err(InputProblem::Malformed("no data chunk"));
+        }
+        let len = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
+        match &chunk[..4] {
+            b"fmt " => {
+                if !(16..=1024).contains(&len) {
+                    return Err(InputProblem::Malformed("fmt chunk size out of range"));
+                }
+                let mut f = vec![0u8; len as usize];
+                r.read_exact(&mut f)
+                    .map_err(|_| InputProblem::Malformed("fmt chunk cut short"))?;
+                let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
+                let mut tag = u16_at(0);
+                if tag == TAG_EXTENSIBLE {
+                    if len < 40 {
+                        return Err(InputProblem::Malformed(
+                            "extensible fmt chunk shorter than 40 bytes",
+                        ));
+                    }
+                    // The sub-format GUID starts with the plain format tag.
+                    tag = u16_at(24);
+                }
+                let rate = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
+                fmt = Some((tag, u16_at(2), rate, u16_at(12)));
+                skip(&mut r, u64::from(len & 1))?;
+            }
+            b"data" => {
+                let Some((tag, channels, rate_hz, block_align)) = fmt else {
+                    return Err(InputProblem::Malformed("data chunk before fmt chunk"));
+                };
+                if channels == 0 || block_align == 0 || block_align % channels != 0 {
+                    return Err(InputProblem::Malformed("inconsistent fmt chunk"));
+                }
+                let data_offset = r.stream_position().map_err(InputProblem::Io)?;
+                // Recorders that died mid-call leave 0 or 0xFFFFFFFF here:
+                // the data then runs to the end of the file.
+                let data_len = if len == 0 || len == u32::MAX {
+                    file_len.saturating_sub(data_offset)
+                } else {
+                    u64::from(len)
+                };
+                return Ok(RiffLayout {
+                    tag,
+                    channels,
+                    rate_hz,
+                    block_align,
+                    data_offset,
+                    data_len,
+                });
+            }
+            _ => skip(&mut r, u64::from(len) + u64::from(len & 1))?,
         }
     }
-    for (o, &b) in out.iter_mut().zip(&bytes[..got]) {
-        *o = table[usize::from(b)];
-    }
-    // A partial last frame is not audio.
-    Ok(got)
 }
 
 /// A file hound found too short to hold a header: empty, or not a WAV.
@@ -401,98 +502,6 @@ fn sniff_short_file(path: &Path) -> InputProblem {
         InputProblem::Malformed("the header ends before the data chunk")
     } else {
         InputProblem::NotWav
-    }
-}
-
-/// Walks the RIFF chunks of a file hound declined, for G.711 μ-law/A-law.
-fn open_g711(path: &Path) -> Result<(WavInfo, Decoder), InputProblem> {
-    let file = File::open(path).map_err(InputProblem::Io)?;
-    let file_len = file.metadata().map_err(InputProblem::Io)?.len();
-    let mut r = BufReader::new(file);
-    let mut head = [0u8; 12];
-    r.read_exact(&mut head).map_err(|_| InputProblem::NotWav)?;
-    if &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
-        return Err(InputProblem::NotWav);
-    }
-    let mut fmt: Option<(u16, u16, u32, u16, u16)> = None;
-    loop {
-        let mut chunk = [0u8; 8];
-        if r.read_exact(&mut chunk).is_err() {
-            return Err(InputProblem::Malformed("no data chunk"));
-        }
-        let id = &chunk[..4];
-        let len = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
-        match id {
-            b"fmt " => {
-                if len < 16 {
-                    return Err(InputProblem::Malformed("fmt chunk shorter than 16 bytes"));
-                }
-                let mut f = [0u8; 16];
-                r.read_exact(&mut f)
-                    .map_err(|_| InputProblem::Malformed("fmt chunk cut short"))?;
-                let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
-                let rate = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
-                fmt = Some((u16_at(0), u16_at(2), rate, u16_at(12), u16_at(14)));
-                skip(&mut r, u64::from(len) - 16 + u64::from(len & 1))?;
-            }
-            b"data" => {
-                let Some((tag, channels, rate, block_align, bits)) = fmt else {
-                    return Err(InputProblem::Malformed("data chunk before fmt chunk"));
-                };
-                let encoding = match tag {
-                    7 => Encoding::MuLaw,
-                    6 => Encoding::ALaw,
-                    // PCM and float that hound refused: their header is at fault.
-                    1 | 3 | 0xFFFE => {
-                        return Err(InputProblem::Malformed("inconsistent fmt chunk"));
-                    }
-                    other => {
-                        return Err(InputProblem::Unsupported(format!(
-                            "{} (format tag {other}); PCM, 32-bit float, μ-law and A-law are read",
-                            codec_name(other)
-                        )));
-                    }
-                };
-                if bits != 8 || block_align != channels {
-                    return Err(InputProblem::Malformed(
-                        "G.711 must have 8 bits per sample and one byte per channel",
-                    ));
-                }
-                if channels == 0 {
-                    return Err(InputProblem::Malformed("zero channels"));
-                }
-                let pos = r.stream_position().map_err(InputProblem::Io)?;
-                let declared = u64::from(len);
-                // Recorders that died mid-call leave 0 or 0xFFFFFFFF here:
-                // the data then runs to the end of the file.
-                let data_len = if len == 0 || len == u32::MAX {
-                    file_len.saturating_sub(pos)
-                } else {
-                    declared
-                };
-                let info = WavInfo {
-                    rate_hz: rate,
-                    channels: usize::from(channels),
-                    encoding,
-                    frames: data_len / u64::from(channels),
-                };
-                let table = if tag == 7 {
-                    &g711::ULAW_TO_F32
-                } else {
-                    &g711::ALAW_TO_F32
-                };
-                let bytes = vec![0u8; MAX_BLOCK_FRAMES * usize::from(channels)];
-                return Ok((
-                    info,
-                    Decoder::G711 {
-                        reader: r,
-                        table,
-                        bytes,
-                    },
-                ));
-            }
-            _ => skip(&mut r, u64::from(len) + u64::from(len & 1))?,
-        }
     }
 }
 
