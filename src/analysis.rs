@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AnalysisConfig, ConfigError, FrameGeometry};
-use crate::pitch::PitchEstimator;
+use crate::pitch::{PITCH_LOOKAHEAD_FRAMES, PitchEstimator, PitchTracker};
 use crate::rate::RateTracker;
 use crate::speech::{CROSSTALK_FRAMES, SpeechDetector};
 
@@ -79,8 +79,14 @@ pub fn mean_square_to_db(ms: f32) -> f32 {
     }
 }
 
+/// Frames held back while the pitch path looks ahead.
+const DELAY_RING: usize = PITCH_LOOKAHEAD_FRAMES + 1;
+
 struct Channel {
     pitch: PitchEstimator,
+    path: PitchTracker,
+    /// Measured frames waiting for their pitch decision.
+    held: [FrameFeatures; DELAY_RING],
     speech: SpeechDetector,
     rate: RateTracker,
     recent_db: [f32; CROSSTALK_FRAMES],
@@ -90,7 +96,10 @@ struct Channel {
 pub struct CallAnalyzer {
     geom: FrameGeometry,
     channels: Vec<Channel>,
+    /// Frames measured.
     frame: u64,
+    /// Frames given out (`frame` minus those held back).
+    emitted: u64,
 }
 
 impl std::fmt::Debug for CallAnalyzer {
@@ -99,6 +108,7 @@ impl std::fmt::Debug for CallAnalyzer {
             .field("geom", &self.geom)
             .field("channels", &self.channels.len())
             .field("frame", &self.frame)
+            .field("emitted", &self.emitted)
             .finish()
     }
 }
@@ -120,6 +130,8 @@ impl CallAnalyzer {
         let channels = (0..channels)
             .map(|_| Channel {
                 pitch: PitchEstimator::new(geom),
+                path: PitchTracker::new(),
+                held: [FrameFeatures::default(); DELAY_RING],
                 speech: SpeechDetector::new(cfg, &geom),
                 rate: RateTracker::new(cfg, &geom),
                 recent_db: [SILENCE_DB; CROSSTALK_FRAMES],
@@ -129,6 +141,7 @@ impl CallAnalyzer {
             geom,
             channels,
             frame: 0,
+            emitted: 0,
         })
     }
 
@@ -144,23 +157,26 @@ impl CallAnalyzer {
         self.channels.len()
     }
 
-    /// Time of the next frame's centre, in seconds from the start.
+    /// Frames an analysed frame is held back before it is given out: the
+    /// pitch path's look-ahead ([`PITCH_LOOKAHEAD_FRAMES`], 100 ms at the
+    /// default hop).
     #[must_use]
-    pub fn next_frame_time_s(&self) -> f64 {
-        self.frame as f64 * self.geom.hop_s()
+    pub fn delay_frames(&self) -> usize {
+        PITCH_LOOKAHEAD_FRAMES
     }
 
     /// Analyses one frame: `windows[c]` is channel `c`'s window of
-    /// `window_samples`; results go to `out[c]`. Returns the frame's time.
-    /// Real-time safe: no allocation.
+    /// `window_samples`. Once [`delay_frames`](Self::delay_frames) frames
+    /// are in, each call gives out the frame that many back: its features in
+    /// `out[c]` and its time as the result. Real-time safe: no allocation.
     ///
     /// # Panics
     /// If the slice counts differ from the channel count.
-    pub fn process(&mut self, windows: &[&[f32]], out: &mut [FrameFeatures]) -> f64 {
+    pub fn process(&mut self, windows: &[&[f32]], out: &mut [FrameFeatures]) -> Option<f64> {
         assert_eq!(windows.len(), self.channels.len());
         assert_eq!(out.len(), self.channels.len());
-        let t = self.next_frame_time_s();
-        let slot = (self.frame % CROSSTALK_FRAMES as u64) as usize;
+        let frame = self.frame;
+        let slot = (frame % CROSSTALK_FRAMES as u64) as usize;
         self.frame += 1;
 
         let mut estimates = [None; MAX_CHANNELS];
@@ -177,19 +193,19 @@ impl CallAnalyzer {
         });
 
         let n = self.channels.len();
+        let mut ready = true;
         for (c, ch) in self.channels.iter_mut().enumerate() {
             let (p, loudness_db) = estimates[c].expect("measured above");
             let other_db = (n == 2).then(|| loudest_recent[1 - c]);
             let speech = ch.speech.update(loudness_db, other_db);
             let voiced = speech && p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
-            let f0_hz = if voiced { p.f0_hz } else { None };
             let vowel_band_db = mean_square_to_db(p.vowel_band_mean_square);
             // Speaking rate is per second of talking: the rate tracker
             // bridges short gaps itself, so the hangover is left out.
             let talking = speech && !ch.speech.in_hangover();
             let r = ch.rate.update(vowel_band_db, voiced, talking);
-            out[c] = FrameFeatures {
-                f0_hz,
+            ch.held[(frame % DELAY_RING as u64) as usize] = FrameFeatures {
+                f0_hz: None,
                 voiced_p: p.clarity.clamp(0.0, 1.0),
                 loudness_db,
                 speech,
@@ -198,7 +214,42 @@ impl CallAnalyzer {
                 vowel_band_db,
                 nucleus: r.nucleus,
             };
+            match ch.path.push(&p.candidates, voiced) {
+                Some(f0_hz) => out[c] = ch.release(self.emitted, f0_hz),
+                None => ready = false,
+            }
         }
+        ready.then(|| self.advance_emitted())
+    }
+
+    /// After the last [`process`](Self::process): gives out the next held
+    /// frame, deciding its pitch with the frames there are; `None` once all
+    /// are out.
+    pub fn flush(&mut self, out: &mut [FrameFeatures]) -> Option<f64> {
+        assert_eq!(out.len(), self.channels.len());
+        if self.emitted == self.frame {
+            return None;
+        }
+        for (c, ch) in self.channels.iter_mut().enumerate() {
+            let f0_hz = ch.path.flush().expect("a held frame has no decision yet");
+            out[c] = ch.release(self.emitted, f0_hz);
+        }
+        Some(self.advance_emitted())
+    }
+
+    fn advance_emitted(&mut self) -> f64 {
+        let t = self.emitted as f64 * self.geom.hop_s();
+        self.emitted += 1;
         t
+    }
+}
+
+impl Channel {
+    /// The held frame `frame` with its pitch decided.
+    fn release(&self, frame: u64, f0_hz: Option<f32>) -> FrameFeatures {
+        FrameFeatures {
+            f0_hz,
+            ..self.held[(frame % DELAY_RING as u64) as usize]
+        }
     }
 }

@@ -42,12 +42,54 @@ const FIRST_PEAK_SHARE: f32 = 0.9;
 /// Most lobe peaks kept per frame.
 const MAX_CANDIDATES: usize = 16;
 
+/// The periods one frame offers, strongest lobes of the NSDF.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Candidates {
+    len: usize,
+    f0_hz: [f32; MAX_CANDIDATES],
+    clarity: [f32; MAX_CANDIDATES],
+    /// Index of the first-peak pick.
+    pick: usize,
+}
+
+impl Candidates {
+    /// `(f0_hz, clarity)` of each candidate, highest frequency first.
+    pub fn iter(&self) -> impl Iterator<Item = (f32, f32)> + '_ {
+        self.f0_hz[..self.len]
+            .iter()
+            .copied()
+            .zip(self.clarity[..self.len].iter().copied())
+    }
+
+    /// Number of candidates.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no lobe qualified.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Index of the frame's own pick (the first peak within
+    /// `FIRST_PEAK_SHARE` of the best).
+    #[must_use]
+    pub fn pick(&self) -> usize {
+        self.pick
+    }
+}
+
 /// What one frame says about pitch and energy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PitchEstimate {
-    /// Best period as a frequency, whatever its clarity; `None` when no lobe
-    /// qualified. Whether the frame is voiced is the caller's decision.
+    /// The frame's own best period as a frequency, whatever its clarity;
+    /// `None` when no lobe qualified. Whether the frame is voiced is the
+    /// caller's decision; [`PitchTracker`] may pick another candidate.
     pub f0_hz: Option<f32>,
+    /// Every candidate period.
+    pub candidates: Candidates,
     /// NSDF value at the chosen period: near 1 for a clean periodic frame.
     pub clarity: f32,
     /// Mean square of the (DC-removed) frame.
@@ -128,6 +170,7 @@ impl PitchEstimator {
         if energy <= f32::MIN_POSITIVE * s as f32 * 1e6 {
             return PitchEstimate {
                 f0_hz: None,
+                candidates: Candidates::default(),
                 clarity: 0.0,
                 mean_square,
                 vowel_band_mean_square: 0.0,
@@ -170,16 +213,23 @@ impl PitchEstimator {
             };
         }
 
-        let (f0_hz, clarity) = self.pick_period(lag_end);
+        let candidates = self.candidates(lag_end);
+        let (f0_hz, clarity) = if candidates.is_empty() {
+            (None, 0.0)
+        } else {
+            let p = candidates.pick;
+            (Some(candidates.f0_hz[p]), candidates.clarity[p])
+        };
         PitchEstimate {
             f0_hz,
+            candidates,
             clarity,
             mean_square,
             vowel_band_mean_square,
         }
     }
 
-    fn pick_period(&self, lag_end: usize) -> (Option<f32>, f32) {
+    fn candidates(&self, lag_end: usize) -> Candidates {
         let nsdf = &self.nsdf[..=lag_end];
         let lag_min = self.geom.lag_min_samples;
         let lag_max = self.geom.lag_max_samples.min(lag_end - 1);
@@ -189,7 +239,7 @@ impl PitchEstimator {
         let mut best = 0.0f32;
         // Skip the zero-lag lobe: candidates start after the first dip below 0.
         let Some(first_neg) = nsdf.iter().position(|&v| v < 0.0) else {
-            return (None, 0.0);
+            return Candidates::default();
         };
         let mut tau = first_neg;
         while tau <= lag_max && count < MAX_CANDIDATES {
@@ -222,18 +272,163 @@ impl PitchEstimator {
             best = best.max(cands[count].1);
             count += 1;
         }
-        if count == 0 {
-            return (None, 0.0);
-        }
-        let cands = &cands[..count];
         let rate = self.geom.rate_hz as f32;
         let threshold = FIRST_PEAK_SHARE * best;
-        let &(lag, value) = cands
-            .iter()
-            .find(|c| c.1 >= threshold)
-            .expect("the best candidate passes its own threshold");
+        let mut out = Candidates {
+            len: count,
+            pick: cands[..count]
+                .iter()
+                .position(|c| c.1 >= threshold)
+                .unwrap_or(0),
+            ..Candidates::default()
+        };
+        for (i, &(lag, value)) in cands[..count].iter().enumerate() {
+            out.f0_hz[i] = rate / lag;
+            out.clarity[i] = value;
+        }
+        out
+    }
+}
 
-        (Some(rate / lag), value)
+
+/// Frames of look-ahead the pitch path uses before it commits to a frame.
+pub const PITCH_LOOKAHEAD_FRAMES: usize = 10;
+/// A candidate needs this share of the frame's best clarity to be on a path.
+const PATH_SHARE: f32 = 0.5;
+/// Bonus for the frame's own first-peak pick.
+const PICK_BONUS: f32 = 0.1;
+/// Cost of a pitch jump, per octave, between neighbouring voiced frames.
+const JUMP_COST_PER_OCTAVE: f32 = 0.6;
+const RING: usize = PITCH_LOOKAHEAD_FRAMES + 1;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    voiced: bool,
+    len: usize,
+    log2_f: [f32; MAX_CANDIDATES],
+    score: [f32; MAX_CANDIDATES],
+}
+
+/// Chooses each voiced frame's pitch among its candidates by the cheapest
+/// path through the next [`PITCH_LOOKAHEAD_FRAMES`] frames (fixed-lag
+/// Viterbi): clear candidates are cheap, octave jumps between neighbouring
+/// voiced frames are dear. The previous frame's choice anchors the path, so
+/// decisions never change once made.
+///
+/// Measured on FDA (`benches/eval/fda.py`): gross pitch errors 0.94 % with
+/// each frame's own pick, 0.77 % with this path (prototype sweep: look-ahead
+/// 3–15 frames, jump cost 0.2–1.2 per octave; 10 and 0.6 sit on a plateau).
+///
+/// Real-time safe: fixed-size state, no allocation.
+#[derive(Debug, Clone)]
+pub struct PitchTracker {
+    ring: [Slot; RING],
+    pushed: u64,
+    decided: u64,
+    last_choice: Option<f32>,
+    cost: [f32; MAX_CANDIDATES],
+    next_cost: [f32; MAX_CANDIDATES],
+    back: [[u8; MAX_CANDIDATES]; RING],
+}
+
+impl Default for PitchTracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PitchTracker {
+    /// An empty tracker.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            ring: [Slot::default(); RING],
+            pushed: 0,
+            decided: 0,
+            last_choice: None,
+            cost: [0.0; MAX_CANDIDATES],
+            next_cost: [0.0; MAX_CANDIDATES],
+            back: [[0; MAX_CANDIDATES]; RING],
+        }
+    }
+
+    /// Adds a frame: its candidates, and whether it is voiced speech.
+    /// Returns the decision for the frame [`PITCH_LOOKAHEAD_FRAMES`] back,
+    /// once there is one: `Some(None)` unvoiced, `Some(Some(f0_hz))` voiced.
+    pub fn push(&mut self, candidates: &Candidates, voiced: bool) -> Option<Option<f32>> {
+        let slot = &mut self.ring[(self.pushed % RING as u64) as usize];
+        *slot = Slot {
+            voiced: voiced && !candidates.is_empty(),
+            ..Slot::default()
+        };
+        if slot.voiced {
+            let best = candidates.iter().fold(0.0f32, |m, (_, c)| m.max(c));
+            for (i, (f, c)) in candidates.iter().enumerate() {
+                if c >= PATH_SHARE * best {
+                    let bonus = if i == candidates.pick { PICK_BONUS } else { 0.0 };
+                    slot.log2_f[slot.len] = f.log2();
+                    slot.score[slot.len] = c + bonus;
+                    slot.len += 1;
+                }
+            }
+        }
+        self.pushed += 1;
+        (self.pushed > PITCH_LOOKAHEAD_FRAMES as u64).then(|| self.decide())
+    }
+
+    /// Decides the oldest undecided frame with the frames there are (for the
+    /// end of a stream); `None` when every pushed frame is decided.
+    pub fn flush(&mut self) -> Option<Option<f32>> {
+        (self.decided < self.pushed).then(|| self.decide())
+    }
+
+    fn decide(&mut self) -> Option<f32> {
+        let s = self.decided;
+        self.decided += 1;
+        let first = &self.ring[(s % RING as u64) as usize];
+        if !first.voiced {
+            self.last_choice = None;
+            return None;
+        }
+        // The voiced run from s, as far as the look-ahead reaches.
+        let mut end = s;
+        while end + 1 < self.pushed && self.ring[((end + 1) % RING as u64) as usize].voiced {
+            end += 1;
+        }
+        for j in 0..first.len {
+            self.cost[j] = -first.score[j]
+                + self
+                    .last_choice
+                    .map_or(0.0, |p| JUMP_COST_PER_OCTAVE * (first.log2_f[j] - p).abs());
+        }
+        let mut prev = *first;
+        for (step, frame) in (s + 1..=end).enumerate() {
+            let cur = self.ring[(frame % RING as u64) as usize];
+            for j in 0..cur.len {
+                let (mut best, mut arg) = (f32::INFINITY, 0);
+                for i in 0..prev.len {
+                    let c = self.cost[i]
+                        + JUMP_COST_PER_OCTAVE * (cur.log2_f[j] - prev.log2_f[i]).abs();
+                    if c < best {
+                        best = c;
+                        arg = i;
+                    }
+                }
+                self.next_cost[j] = best - cur.score[j];
+                self.back[step][j] = arg as u8;
+            }
+            self.cost[..cur.len].copy_from_slice(&self.next_cost[..cur.len]);
+            prev = cur;
+        }
+        let mut j = (0..prev.len)
+            .min_by(|&a, &b| self.cost[a].total_cmp(&self.cost[b]))
+            .unwrap_or(0);
+        for step in (0..(end - s) as usize).rev() {
+            j = usize::from(self.back[step][j]);
+        }
+        let log2_f = first.log2_f[j];
+        self.last_choice = Some(log2_f);
+        Some(log2_f.exp2())
     }
 }
 

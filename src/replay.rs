@@ -266,6 +266,12 @@ impl Replay {
             .collect();
         let mut out = [FrameFeatures::default(); MAX_CHANNELS];
         let mut frames = 0u64;
+        let mut emit = |t: f64, out: &[FrameFeatures]| {
+            for (tally, f) in tallies.iter_mut().zip(out) {
+                tally.add(f);
+            }
+            on_frame(t, out)
+        };
         loop {
             // Analyse every frame all channels have.
             let total = self
@@ -281,18 +287,21 @@ impl Replay {
                 for (w, ch) in windows.iter_mut().zip(self.inputs.iter_mut()) {
                     *w = ch.frame().expect("checked above");
                 }
-                let t = self.analyzer.process(&windows[..n], &mut out[..n]);
+                let given = self.analyzer.process(&windows[..n], &mut out[..n]);
                 for ch in &mut self.inputs {
                     ch.advance();
                 }
-                for (tally, f) in tallies.iter_mut().zip(&out[..n]) {
-                    tally.add(f);
+                if let Some(t) = given {
+                    emit(t, &out[..n])?;
                 }
-                on_frame(t, &out[..n])?;
                 frames += 1;
                 continue;
             }
             self.feed_one()?;
+        }
+        // The frames the pitch path held back for its look-ahead.
+        while let Some(t) = self.analyzer.flush(&mut out[..n]) {
+            emit(t, &out[..n])?;
         }
         self.check_levels(allow_clipped)?;
         let hop_s = self.analyzer.geometry().hop_s();

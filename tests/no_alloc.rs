@@ -99,11 +99,13 @@ fn steady_state_analysis_allocates_nothing() {
             while inputs.iter().all(ChannelInput::has_frame) {
                 let [a, c] = &mut inputs;
                 let windows = [a.frame().unwrap(), c.frame().unwrap()];
-                analyzer.process(&windows, &mut out);
+                let given = analyzer.process(&windows, &mut out);
                 a.advance();
                 c.advance();
-                frames += 1;
-                speech_frames += u64::from(out[0].speech) + u64::from(out[1].speech);
+                if given.is_some() {
+                    frames += 1;
+                    speech_frames += u64::from(out[0].speech) + u64::from(out[1].speech);
+                }
             }
         }
     };
@@ -111,7 +113,8 @@ fn steady_state_analysis_allocates_nothing() {
     run(0, 2 * rate as usize);
     let ((), n) = allocations_during(|| run(2 * rate as usize, 12 * rate as usize));
     assert_eq!(n, 0, "{n} allocations in steady state");
-    // The analysis really ran: 12 s of 10 ms frames, both parties talking.
-    assert!(frames >= 1190, "{frames} frames");
+    // The analysis really ran: 12 s of 10 ms frames (less the pitch
+    // look-ahead still held back), both parties talking.
+    assert!(frames >= 1180, "{frames} frames");
     assert!(speech_frames > 1000, "{speech_frames} speech frames");
 }
