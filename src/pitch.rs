@@ -290,7 +290,6 @@ impl PitchEstimator {
     }
 }
 
-
 /// Frames of look-ahead the pitch path uses before it commits to a frame.
 pub const PITCH_LOOKAHEAD_FRAMES: usize = 10;
 /// A candidate needs this share of the frame's best clarity to be on a path.
@@ -365,7 +364,11 @@ impl PitchTracker {
             let best = candidates.iter().fold(0.0f32, |m, (_, c)| m.max(c));
             for (i, (f, c)) in candidates.iter().enumerate() {
                 if c >= PATH_SHARE * best {
-                    let bonus = if i == candidates.pick { PICK_BONUS } else { 0.0 };
+                    let bonus = if i == candidates.pick {
+                        PICK_BONUS
+                    } else {
+                        0.0
+                    };
                     slot.log2_f[slot.len] = f.log2();
                     slot.score[slot.len] = c + bonus;
                     slot.len += 1;
