@@ -94,19 +94,27 @@ impl LevelCheck {
         }
     }
 
-    fn add(&mut self, x: f32) {
-        let a = x.abs();
-        self.peak = self.peak.max(a);
-        self.samples += 1;
-        if a >= self.full_scale {
-            self.run += 1;
-            if self.run == CLIP_RUN {
-                self.clipped += u64::from(CLIP_RUN);
-            } else if self.run > CLIP_RUN {
-                self.clipped += 1;
-            }
-        } else {
+    /// Takes a block of one channel's samples.
+    fn add_block(&mut self, block: &[f32]) {
+        let peak = block.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+        self.peak = self.peak.max(peak);
+        self.samples += block.len() as u64;
+        if peak < self.full_scale {
             self.run = 0;
+            return;
+        }
+        // Rare: only blocks that touch full scale are walked sample by sample.
+        for &x in block {
+            if x.abs() >= self.full_scale {
+                self.run += 1;
+                if self.run == CLIP_RUN {
+                    self.clipped += u64::from(CLIP_RUN);
+                } else if self.run > CLIP_RUN {
+                    self.clipped += 1;
+                }
+            } else {
+                self.run = 0;
+            }
         }
     }
 }
@@ -336,9 +344,7 @@ impl Replay {
                 }
             }
             for (c, check) in feed.checks[..ch].iter_mut().enumerate() {
-                for &v in &feed.split[c][..frames] {
-                    check.add(v);
-                }
+                check.add_block(&feed.split[c][..frames]);
             }
             feed.len = frames;
             feed.pos = 0;
