@@ -52,9 +52,10 @@ const CONDITIONS: [Condition; 4] = [
     },
 ];
 
-/// (F0 centre, syllables per second): low and high voices, slow and fast talk.
+/// (F0 centre, syllables per second): low and high voices, slow and fast
+/// talk. Contours swing ±3 semitones, so the lowest stays above 75 Hz.
 const VOICES: [(f64, f64); 6] = [
-    (85.0, 3.0),
+    (95.0, 3.0),
     (110.0, 4.5),
     (140.0, 6.0),
     (200.0, 3.5),
