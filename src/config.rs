@@ -70,6 +70,10 @@ pub struct FrameGeometry {
     pub lag_min_samples: usize,
     /// Longest lag searched for a period.
     pub lag_max_samples: usize,
+    /// Lowest pitch reported.
+    pub f0_min_hz: f32,
+    /// Highest pitch reported.
+    pub f0_max_hz: f32,
     /// Real FFT length for the lag domain: holds the window plus the longest
     /// lag (and one for interpolation), so circular correlation equals linear
     /// correlation on every lag used.
@@ -183,6 +187,8 @@ impl AnalysisConfig {
             window_samples: window,
             lag_min_samples: lag_min,
             lag_max_samples: lag_max,
+            f0_min_hz: self.f0_min_hz,
+            f0_max_hz: self.f0_max_hz,
             fft_len: fft_friendly_len(window + lag_max + 1),
         })
     }

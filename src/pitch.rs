@@ -277,7 +277,13 @@ impl PitchEstimator {
             } else {
                 (0.0, b)
             };
-            cands[count] = (peak as f32 + shift, value.min(1.0));
+            // Interpolation can step just past the searched range.
+            let lag = peak as f32 + shift;
+            let f0 = self.geom.rate_hz as f32 / lag;
+            if f0 < self.geom.f0_min_hz || f0 > self.geom.f0_max_hz {
+                continue;
+            }
+            cands[count] = (lag, value.min(1.0));
             best = best.max(cands[count].1);
             count += 1;
         }
@@ -480,6 +486,18 @@ mod tests {
             let got = p.f0_hz.expect("voiced");
             assert!(cents(got, f0).abs() < 10.0, "{f0} Hz read as {got}");
             assert!(p.clarity > 0.9, "{f0} Hz clarity {}", p.clarity);
+        }
+    }
+
+    #[test]
+    fn pitch_never_leaves_the_searched_range() {
+        let geom = geometry();
+        let mut est = PitchEstimator::new(geom);
+        for f0 in [60.0, 73.0, 76.0, 497.0, 503.0, 620.0] {
+            let p = est.estimate(&harmonic_frame(f0, &geom, 1, 10));
+            for (f, _) in p.candidates.iter() {
+                assert!((75.0..=500.0).contains(&f), "{f0} Hz offered {f}");
+            }
         }
     }
 
