@@ -13,9 +13,10 @@
 use std::process::Command;
 use std::time::Instant;
 
+use tonewatch::monitor::Output;
 use tonewatch::replay::{CallInput, Replay, Side};
 use tonewatch::synth::{self, VoiceSpec};
-use tonewatch::{AnalysisConfig, Speaker};
+use tonewatch::{Config, Speaker};
 
 const PRAAT: &str = r#"
 import sys, parselmouth
@@ -64,11 +65,13 @@ fn main() {
         mono_speaker: Speaker::Agent,
     };
     let start = Instant::now();
-    let replay = Replay::open(&input, &AnalysisConfig::default()).unwrap();
+    let replay = Replay::open(&input, &Config::default()).unwrap();
     let mut speech = 0u64;
-    let summary = replay
-        .run(false, |_, f| {
-            speech += u64::from(f[0].speech);
+    let (summary, _) = replay
+        .run(false, None, |o| {
+            if let Output::Frame { frames, .. } = o {
+                speech += u64::from(frames[0].speech);
+            }
             Ok(())
         })
         .unwrap();

@@ -9,9 +9,10 @@
 
 use std::path::Path;
 
+use tonewatch::monitor::Output;
 use tonewatch::replay::{CallInput, Replay, Side};
 use tonewatch::synth::{self, VoiceSpec};
-use tonewatch::{AnalysisConfig, Speaker};
+use tonewatch::{Config, Speaker};
 
 struct Condition {
     name: &'static str,
@@ -97,9 +98,12 @@ fn main() {
                 agent_channel: Side::Left,
                 mono_speaker: Speaker::Agent,
             };
-            let replay = Replay::open(&input, &AnalysisConfig::default()).expect("open");
-            let summary = replay
-                .run(false, |t, frames| {
+            let replay = Replay::open(&input, &Config::default()).expect("open");
+            let (summary, _) = replay
+                .run(false, None, |o| {
+                    let Output::Frame { t, frames } = o else {
+                        return Ok(());
+                    };
                     if let (Some(est), Some(want)) = (frames[0].f0_hz, truth.f0_at(t)) {
                         both += 1;
                         let ratio = f64::from(est) / want;

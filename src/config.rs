@@ -194,6 +194,629 @@ impl AnalysisConfig {
     }
 }
 
+/// The whole configuration file: `[analysis]` and `[alerts.*]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Frame analysis.
+    pub analysis: AnalysisConfig,
+    /// Alert rules.
+    pub alerts: AlertConfig,
+}
+
+/// Alert rules; every threshold of every rule.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// How baselines are learned and recent speech measured.
+    pub baseline: BaselineConfig,
+    /// "Slow down".
+    pub agent_pace: PaceConfig,
+    /// "Lower your voice".
+    pub agent_pitch: PitchRuleConfig,
+    /// "Speak more softly".
+    pub agent_volume: VolumeConfig,
+    /// The customer's agitation score and its alert.
+    pub customer_agitation: AgitationConfig,
+    /// Talking over the customer.
+    pub overtalk: OvertalkConfig,
+    /// Silence on both sides.
+    pub dead_air: DeadAirConfig,
+    /// The agent talking without a customer turn.
+    pub agent_monologue: MonologueConfig,
+    /// What counts as one turn.
+    pub turns: TurnConfig,
+}
+
+/// Raise after `min_duration_s`, clear after `clear_after_s` below the clear
+/// level, raise again no sooner than `cooldown_s` after clearing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SustainConfig {
+    /// The raise condition must hold this long.
+    pub min_duration_s: f32,
+    /// The clear condition must hold this long.
+    pub clear_after_s: f32,
+    /// Quiet time after a clear before the next raise.
+    pub cooldown_s: f32,
+}
+
+macro_rules! sustain_accessor {
+    ($t:ty) => {
+        impl $t {
+            /// Raise, clear and cooldown timing.
+            #[must_use]
+            pub fn sustain(&self) -> SustainConfig {
+                SustainConfig {
+                    min_duration_s: self.min_duration_s,
+                    clear_after_s: self.clear_after_s,
+                    cooldown_s: self.cooldown_s,
+                }
+            }
+        }
+    };
+}
+
+/// Baselines and recent-speech measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaselineConfig {
+    /// Voiced speech a party needs before their alerts can fire (without a profile).
+    pub warmup_voiced_s: f32,
+    /// Recent pitch and loudness are medians over this window.
+    pub short_window_s: f32,
+    /// The window needs this much voiced speech to be measured.
+    pub min_voiced_s: f32,
+    /// Rules are evaluated this often.
+    pub tick_s: f32,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        Self {
+            warmup_voiced_s: 15.0,
+            short_window_s: 5.0,
+            min_voiced_s: 1.0,
+            tick_s: 0.1,
+        }
+    }
+}
+
+/// `agent_pace`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaceConfig {
+    /// Raise when the rate is this many percent above the agent's baseline.
+    pub raise_above_pct: f32,
+    /// Clear when it falls below this many percent above.
+    pub clear_below_pct: f32,
+    /// See [`SustainConfig`].
+    pub min_duration_s: f32,
+    /// See [`SustainConfig`].
+    pub clear_after_s: f32,
+    /// See [`SustainConfig`].
+    pub cooldown_s: f32,
+}
+
+impl Default for PaceConfig {
+    fn default() -> Self {
+        Self {
+            raise_above_pct: 15.0,
+            clear_below_pct: 7.0,
+            min_duration_s: 3.0,
+            clear_after_s: 3.0,
+            cooldown_s: 20.0,
+        }
+    }
+}
+sustain_accessor!(PaceConfig);
+
+/// `agent_pitch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PitchRuleConfig {
+    /// Raise when median pitch is this many semitones above baseline.
+    pub raise_above_st: f32,
+    /// Clear below this many semitones above.
+    pub clear_below_st: f32,
+    /// See [`SustainConfig`].
+    pub min_duration_s: f32,
+    /// See [`SustainConfig`].
+    pub clear_after_s: f32,
+    /// See [`SustainConfig`].
+    pub cooldown_s: f32,
+}
+
+impl Default for PitchRuleConfig {
+    fn default() -> Self {
+        Self {
+            raise_above_st: 2.0,
+            clear_below_st: 1.0,
+            min_duration_s: 3.0,
+            clear_after_s: 3.0,
+            cooldown_s: 20.0,
+        }
+    }
+}
+sustain_accessor!(PitchRuleConfig);
+
+/// `agent_volume`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VolumeConfig {
+    /// Raise when median loudness is this many dB above baseline.
+    pub raise_above_db: f32,
+    /// Clear below this many dB above.
+    pub clear_below_db: f32,
+    /// See [`SustainConfig`].
+    pub min_duration_s: f32,
+    /// See [`SustainConfig`].
+    pub clear_after_s: f32,
+    /// See [`SustainConfig`].
+    pub cooldown_s: f32,
+}
+
+impl Default for VolumeConfig {
+    fn default() -> Self {
+        Self {
+            raise_above_db: 6.0,
+            clear_below_db: 3.0,
+            min_duration_s: 3.0,
+            clear_after_s: 3.0,
+            cooldown_s: 20.0,
+        }
+    }
+}
+sustain_accessor!(VolumeConfig);
+
+/// `customer_agitation`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgitationConfig {
+    /// An agitation line is printed this often.
+    pub period_s: f32,
+    /// Score that raises the alert (a spike).
+    pub spike_score: f32,
+    /// Score below which it clears.
+    pub clear_score: f32,
+    /// Raised this long without clearing: escalate.
+    pub escalate_after_s: f32,
+    /// This many spikes in a call: escalate.
+    pub escalate_spikes: u32,
+    /// dB above baseline loudness that count as one unit.
+    pub loudness_unit_db: f32,
+    /// Semitones above baseline pitch that count as one unit.
+    pub pitch_unit_st: f32,
+    /// Semitones of extra pitch range that count as one unit.
+    pub range_unit_st: f32,
+    /// Percent above baseline rate that count as one unit.
+    pub rate_unit_pct: f32,
+    /// Weight of loudness in the score.
+    pub loudness_weight: f32,
+    /// Weight of pitch level.
+    pub pitch_weight: f32,
+    /// Weight of pitch range.
+    pub range_weight: f32,
+    /// Weight of speaking rate.
+    pub rate_weight: f32,
+    /// See [`SustainConfig`].
+    pub min_duration_s: f32,
+    /// See [`SustainConfig`].
+    pub clear_after_s: f32,
+    /// See [`SustainConfig`].
+    pub cooldown_s: f32,
+}
+
+impl Default for AgitationConfig {
+    fn default() -> Self {
+        Self {
+            period_s: 1.0,
+            spike_score: 1.0,
+            clear_score: 0.6,
+            escalate_after_s: 20.0,
+            escalate_spikes: 3,
+            loudness_unit_db: 6.0,
+            pitch_unit_st: 2.0,
+            range_unit_st: 3.0,
+            rate_unit_pct: 15.0,
+            loudness_weight: 0.35,
+            pitch_weight: 0.35,
+            range_weight: 0.2,
+            rate_weight: 0.1,
+            min_duration_s: 1.0,
+            clear_after_s: 3.0,
+            cooldown_s: 5.0,
+        }
+    }
+}
+sustain_accessor!(AgitationConfig);
+
+/// `overtalk`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OvertalkConfig {
+    /// Both talking this long after the agent cut in raises it.
+    pub min_overlap_s: f32,
+}
+
+impl Default for OvertalkConfig {
+    fn default() -> Self {
+        Self { min_overlap_s: 0.5 }
+    }
+}
+
+/// `dead_air`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadAirConfig {
+    /// Silence on both sides this long raises it.
+    pub min_silence_s: f32,
+}
+
+impl Default for DeadAirConfig {
+    fn default() -> Self {
+        Self {
+            min_silence_s: 10.0,
+        }
+    }
+}
+
+/// `agent_monologue`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonologueConfig {
+    /// Agent talk without a customer turn this long raises it.
+    pub max_talk_s: f32,
+    /// Customer talk this long counts as a turn.
+    pub customer_turn_s: f32,
+}
+
+impl Default for MonologueConfig {
+    fn default() -> Self {
+        Self {
+            max_talk_s: 60.0,
+            customer_turn_s: 1.0,
+        }
+    }
+}
+
+/// What counts as one turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnConfig {
+    /// Pauses up to this long stay inside a party's turn.
+    pub gap_s: f32,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        Self { gap_s: 0.5 }
+    }
+}
+
+/// The default configuration, every key with what it means.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("default_config.toml");
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// Not readable.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not TOML, an unknown key or a wrong type.
+    #[error("{}: line {line}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where.
+        line: usize,
+        /// What toml says.
+        message: String,
+    },
+    /// A value out of range.
+    #[error("{}: {source}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Which key and why.
+        source: ConfigError,
+    },
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    ///
+    /// # Errors
+    /// Unreadable, not TOML, unknown keys, wrong types or values out of
+    /// range, each naming the file and the key.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let cfg: Self = toml::from_str(&text).map_err(|e| ConfigFileError::Parse {
+            path: path.to_path_buf(),
+            line: e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].lines().count().max(1)
+            }),
+            message: e.message().trim().to_string(),
+        })?;
+        cfg.validate().map_err(|source| ConfigFileError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks every value, naming the first bad key.
+    ///
+    /// # Errors
+    /// The first value out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.analysis.geometry().map_err(|e| ConfigError {
+            key: match e.key {
+                "analysis_rate_hz" => "analysis.analysis_rate_hz",
+                "hop_ms" => "analysis.hop_ms",
+                "window_ms" => "analysis.window_ms",
+                "f0_min_hz" => "analysis.f0_min_hz",
+                "f0_max_hz" => "analysis.f0_max_hz",
+                "rate_window_s" => "analysis.rate_window_s",
+                "rate_min_speech_s" => "analysis.rate_min_speech_s",
+                "speech_margin_db" => "analysis.speech_margin_db",
+                "crosstalk_margin_db" => "analysis.crosstalk_margin_db",
+                other => other,
+            },
+            ..e
+        })?;
+        let a = &self.alerts;
+        let checks: [(&'static str, f32, f32, f32); 33] = [
+            (
+                "alerts.baseline.warmup_voiced_s",
+                a.baseline.warmup_voiced_s,
+                1.0,
+                600.0,
+            ),
+            (
+                "alerts.baseline.short_window_s",
+                a.baseline.short_window_s,
+                1.0,
+                60.0,
+            ),
+            (
+                "alerts.baseline.min_voiced_s",
+                a.baseline.min_voiced_s,
+                0.1,
+                a.baseline.short_window_s,
+            ),
+            ("alerts.baseline.tick_s", a.baseline.tick_s, 0.01, 5.0),
+            (
+                "alerts.agent_pace.raise_above_pct",
+                a.agent_pace.raise_above_pct,
+                1.0,
+                200.0,
+            ),
+            (
+                "alerts.agent_pace.clear_below_pct",
+                a.agent_pace.clear_below_pct,
+                -100.0,
+                a.agent_pace.raise_above_pct,
+            ),
+            (
+                "alerts.agent_pace.min_duration_s",
+                a.agent_pace.min_duration_s,
+                0.0,
+                600.0,
+            ),
+            (
+                "alerts.agent_pace.clear_after_s",
+                a.agent_pace.clear_after_s,
+                0.0,
+                600.0,
+            ),
+            (
+                "alerts.agent_pace.cooldown_s",
+                a.agent_pace.cooldown_s,
+                0.0,
+                3600.0,
+            ),
+            (
+                "alerts.agent_pitch.raise_above_st",
+                a.agent_pitch.raise_above_st,
+                0.1,
+                24.0,
+            ),
+            (
+                "alerts.agent_pitch.clear_below_st",
+                a.agent_pitch.clear_below_st,
+                -24.0,
+                a.agent_pitch.raise_above_st,
+            ),
+            (
+                "alerts.agent_pitch.min_duration_s",
+                a.agent_pitch.min_duration_s,
+                0.0,
+                600.0,
+            ),
+            (
+                "alerts.agent_pitch.clear_after_s",
+                a.agent_pitch.clear_after_s,
+                0.0,
+                600.0,
+            ),
+            (
+                "alerts.agent_pitch.cooldown_s",
+                a.agent_pitch.cooldown_s,
+                0.0,
+                3600.0,
+            ),
+            (
+                "alerts.agent_volume.raise_above_db",
+                a.agent_volume.raise_above_db,
+                0.5,
+                40.0,
+            ),
+            (
+                "alerts.agent_volume.clear_below_db",
+                a.agent_volume.clear_below_db,
+                -40.0,
+                a.agent_volume.raise_above_db,
+            ),
+            (
+                "alerts.agent_volume.min_duration_s",
+                a.agent_volume.min_duration_s,
+                0.0,
+                600.0,
+            ),
+            (
+                "alerts.agent_volume.clear_after_s",
+                a.agent_volume.clear_after_s,
+                0.0,
+                600.0,
+            ),
+            (
+                "alerts.agent_volume.cooldown_s",
+                a.agent_volume.cooldown_s,
+                0.0,
+                3600.0,
+            ),
+            (
+                "alerts.customer_agitation.period_s",
+                a.customer_agitation.period_s,
+                0.1,
+                60.0,
+            ),
+            (
+                "alerts.customer_agitation.spike_score",
+                a.customer_agitation.spike_score,
+                0.01,
+                100.0,
+            ),
+            (
+                "alerts.customer_agitation.clear_score",
+                a.customer_agitation.clear_score,
+                0.0,
+                a.customer_agitation.spike_score,
+            ),
+            (
+                "alerts.customer_agitation.escalate_after_s",
+                a.customer_agitation.escalate_after_s,
+                0.0,
+                3600.0,
+            ),
+            (
+                "alerts.customer_agitation.loudness_unit_db",
+                a.customer_agitation.loudness_unit_db,
+                0.1,
+                40.0,
+            ),
+            (
+                "alerts.customer_agitation.pitch_unit_st",
+                a.customer_agitation.pitch_unit_st,
+                0.1,
+                24.0,
+            ),
+            (
+                "alerts.customer_agitation.range_unit_st",
+                a.customer_agitation.range_unit_st,
+                0.1,
+                24.0,
+            ),
+            (
+                "alerts.customer_agitation.rate_unit_pct",
+                a.customer_agitation.rate_unit_pct,
+                0.1,
+                200.0,
+            ),
+            (
+                "alerts.customer_agitation.min_duration_s",
+                a.customer_agitation.min_duration_s,
+                0.0,
+                600.0,
+            ),
+            (
+                "alerts.customer_agitation.clear_after_s",
+                a.customer_agitation.clear_after_s,
+                0.0,
+                600.0,
+            ),
+            (
+                "alerts.overtalk.min_overlap_s",
+                a.overtalk.min_overlap_s,
+                0.05,
+                60.0,
+            ),
+            (
+                "alerts.dead_air.min_silence_s",
+                a.dead_air.min_silence_s,
+                1.0,
+                3600.0,
+            ),
+            (
+                "alerts.agent_monologue.max_talk_s",
+                a.agent_monologue.max_talk_s,
+                5.0,
+                3600.0,
+            ),
+            ("alerts.turns.gap_s", a.turns.gap_s, 0.0, 5.0),
+        ];
+        for (key, value, lo, hi) in checks {
+            if !value.is_finite() || value < lo || value > hi {
+                return Err(ConfigError {
+                    key,
+                    value: value.to_string(),
+                    reason: "out of range (see `tonewatch config --default`)",
+                });
+            }
+        }
+        let weights = [
+            (
+                "alerts.customer_agitation.loudness_weight",
+                a.customer_agitation.loudness_weight,
+            ),
+            (
+                "alerts.customer_agitation.pitch_weight",
+                a.customer_agitation.pitch_weight,
+            ),
+            (
+                "alerts.customer_agitation.range_weight",
+                a.customer_agitation.range_weight,
+            ),
+            (
+                "alerts.customer_agitation.rate_weight",
+                a.customer_agitation.rate_weight,
+            ),
+        ];
+        for (key, w) in weights {
+            if !w.is_finite() || !(0.0..=10.0).contains(&w) {
+                return Err(ConfigError {
+                    key,
+                    value: w.to_string(),
+                    reason: "must be between 0 and 10",
+                });
+            }
+        }
+        if a.customer_agitation.escalate_spikes == 0 {
+            return Err(ConfigError {
+                key: "alerts.customer_agitation.escalate_spikes",
+                value: "0".into(),
+                reason: "must be at least 1",
+            });
+        }
+        if !(0.1..=60.0).contains(&a.agent_monologue.customer_turn_s) {
+            return Err(ConfigError {
+                key: "alerts.agent_monologue.customer_turn_s",
+                value: a.agent_monologue.customer_turn_s.to_string(),
+                reason: "must be between 0.1 and 60",
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The smallest even `2^a · 3^b` at or above `n`: such lengths transform
 /// fast (384 instead of 512 for the default frame saves 7 % of a replay).
 fn fft_friendly_len(n: usize) -> usize {
@@ -248,6 +871,24 @@ mod tests {
         };
         let e = cfg.geometry().unwrap_err();
         assert_eq!(e.key, "window_ms");
+    }
+
+    #[test]
+    fn the_documented_defaults_are_the_defaults() {
+        let parsed: Config = toml::from_str(DEFAULT_CONFIG_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+        parsed.validate().unwrap();
+    }
+
+    #[test]
+    fn a_bad_value_is_named_by_its_key() {
+        let cfg: Config = toml::from_str("[alerts.agent_pace]\nraise_above_pct = -5\n").unwrap();
+        assert_eq!(
+            cfg.validate().unwrap_err().key,
+            "alerts.agent_pace.raise_above_pct"
+        );
+        let cfg: Config = toml::from_str("[analysis]\nhop_ms = 0\n").unwrap();
+        assert_eq!(cfg.validate().unwrap_err().key, "analysis.hop_ms");
     }
 
     #[test]

@@ -24,10 +24,13 @@
 //!
 //! Time is the audio clock: frame `k` is centred at `k · hop_ms`.
 
+pub mod alerts;
 pub mod analysis;
+pub mod baseline;
 pub mod config;
 pub mod frontend;
 pub mod g711;
+pub mod monitor;
 pub mod pitch;
 pub mod rate;
 pub mod record;
@@ -37,4 +40,4 @@ pub mod synth;
 pub mod wav;
 
 pub use analysis::{CallAnalyzer, FrameFeatures, Speaker};
-pub use config::AnalysisConfig;
+pub use config::{AnalysisConfig, Config};

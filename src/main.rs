@@ -9,9 +9,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use tonewatch::record::{FrameRecord, Record};
+use tonewatch::alerts::Event;
+use tonewatch::baseline::Profile;
+use tonewatch::config::DEFAULT_CONFIG_TOML;
+use tonewatch::monitor::Output;
+use tonewatch::record::{AgitationRecord, AlertRecord, FrameRecord, Record};
 use tonewatch::replay::{CallInput, Replay, ReplayError, Side};
-use tonewatch::{AnalysisConfig, Speaker};
+use tonewatch::{AnalysisConfig, Config, Speaker};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,10 +40,25 @@ enum Command {
     /// --agent-channel right); a mono file holds one (--speaker); or give one
     /// mono file per party with --agent and --customer.
     ///
-    /// Prints a summary line at the end; --frames adds one line per 10 ms
-    /// frame and speaker. Exit code 2 on bad input, with one line on stderr
-    /// naming the file and the reason.
+    /// Prints alerts as they happen ("slow down", "lower your voice",
+    /// customer agitation, overtalk, dead air, monologue), an agitation
+    /// reading every second, and a summary line at the end; --frames adds
+    /// one line per 10 ms frame and speaker. Exit code 2 on bad input, with
+    /// one line on stderr naming the file and the reason.
     Replay(ReplayArgs),
+    /// Show or check the configuration (every threshold, with its meaning).
+    Config(ConfigArgs),
+}
+
+#[derive(Args, Debug)]
+struct ConfigArgs {
+    /// Print the default configuration, documented, as TOML.
+    #[arg(long, conflicts_with = "check")]
+    default: bool,
+
+    /// Check a configuration file; exit code 2 with the bad key if it is wrong.
+    #[arg(long, value_name = "TOML")]
+    check: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -64,22 +83,32 @@ struct ReplayArgs {
     #[arg(long, value_enum, default_value = "agent")]
     speaker: SpeakerArg,
 
-    /// Print every analysis frame, not only the summary.
+    /// Print every analysis frame too.
     #[arg(long)]
     frames: bool,
+
+    /// Thresholds and settings (see `tonewatch config --default`).
+    #[arg(long, value_name = "TOML")]
+    config: Option<PathBuf>,
+
+    /// The agent's profile: their baseline is read from it at the start (if
+    /// it exists) and saved to it at the end, so a known agent is
+    /// calibrated from the first second.
+    #[arg(long, value_name = "TOML")]
+    profile: Option<PathBuf>,
 
     /// Analyse even when over 1 % of a channel is clipped at full scale.
     #[arg(long)]
     allow_clipped: bool,
 
-    /// Distance between frames, in milliseconds.
-    #[arg(long, default_value_t = AnalysisConfig::default().hop_ms, value_name = "MS")]
-    hop_ms: f32,
+    /// Distance between frames, in milliseconds [default: 10, or the config's].
+    #[arg(long, value_name = "MS")]
+    hop_ms: Option<f32>,
 
-    /// Samples each frame looks at, in milliseconds (at least two periods of
-    /// the lowest pitch, 75 Hz).
-    #[arg(long, default_value_t = AnalysisConfig::default().window_ms, value_name = "MS")]
-    window_ms: f32,
+    /// Samples each frame looks at, in milliseconds: at least two periods of
+    /// the lowest pitch [default: 30, or the config's].
+    #[arg(long, value_name = "MS")]
+    window_ms: Option<f32>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -109,7 +138,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay(&args),
+        Command::Config(args) => config(&args),
     }
+}
+
+fn config(args: &ConfigArgs) -> ExitCode {
+    if let Some(path) = &args.check {
+        return match Config::load(path) {
+            Ok(_) => {
+                println!("{}: ok", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tonewatch: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if args.default {
+        print!("{DEFAULT_CONFIG_TOML}");
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("tonewatch config: give --default or --check FILE");
+    ExitCode::from(2)
 }
 
 /// Progress on stderr for long replays, only when a person is watching.
@@ -158,10 +209,54 @@ fn clock(s: f64) -> String {
 }
 
 fn replay(args: &ReplayArgs) -> ExitCode {
-    let cfg = AnalysisConfig {
-        hop_ms: args.hop_ms,
-        window_ms: args.window_ms,
-        ..AnalysisConfig::default()
+    match run_replay(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => {
+            eprintln!("tonewatch: cannot write output: {e}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Input(msg)) => {
+            eprintln!("tonewatch: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+enum Failure {
+    /// Bad input, settings or profile: exit code 2.
+    Input(String),
+    /// stdout failed: exit code 1 (0 for a closed pipe).
+    Output(io::Error),
+}
+
+impl From<ReplayError> for Failure {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::Output(e) => Self::Output(e),
+            other => Self::Input(other.to_string()),
+        }
+    }
+}
+
+fn write_record(out: &mut impl Write, rec: &Record) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, rec)?;
+    out.write_all(b"\n")
+}
+
+fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
+    let mut cfg = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| Failure::Input(e.to_string()))?,
+        None => Config::default(),
+    };
+    cfg.analysis = AnalysisConfig {
+        hop_ms: args.hop_ms.unwrap_or(cfg.analysis.hop_ms),
+        window_ms: args.window_ms.unwrap_or(cfg.analysis.window_ms),
+        ..cfg.analysis
+    };
+    let profile = match &args.profile {
+        Some(path) => Profile::load(path).map_err(|e| Failure::Input(e.to_string()))?,
+        None => None,
     };
     let input = match (&args.call, &args.agent, &args.customer) {
         (Some(path), _, _) => CallInput::File {
@@ -175,41 +270,49 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         },
         _ => unreachable!("clap requires a call or both parties"),
     };
-    let stdout = io::stdout().lock();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout);
-    let result = Replay::open(&input, &cfg).and_then(|replay| {
-        let speakers = replay.speakers().to_vec();
-        let mut progress = Progress::new(replay.duration_s());
-        let summary = replay.run(args.allow_clipped, |t, frames| {
-            progress.tick(t);
-            if args.frames {
-                for (&speaker, f) in speakers.iter().zip(frames) {
-                    let rec = Record::Frame(FrameRecord::new(t, speaker, f));
-                    serde_json::to_writer(&mut out, &rec)?;
-                    out.write_all(b"\n")?;
+    let replay = Replay::open(&input, &cfg)?;
+    let speakers = replay.speakers().to_vec();
+    let mut progress = Progress::new(replay.duration_s());
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let result = replay.run(
+        args.allow_clipped,
+        profile.as_ref().map(|p| p.baseline),
+        |o| match o {
+            Output::Frame { t, frames } => {
+                progress.tick(t);
+                if args.frames {
+                    for (&speaker, f) in speakers.iter().zip(frames) {
+                        write_record(&mut out, &Record::Frame(FrameRecord::new(t, speaker, f)))?;
+                    }
                 }
+                Ok(())
             }
-            Ok(())
-        });
-        progress.done();
-        let summary = summary?;
-        serde_json::to_writer(&mut out, &Record::Summary(summary)).map_err(io::Error::from)?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-        Ok(())
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(ReplayError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e @ ReplayError::Output(_)) => {
-            eprintln!("tonewatch: {e}");
-            ExitCode::from(1)
-        }
+            Output::Event(Event::Alert(a)) => {
+                write_record(&mut out, &Record::Alert(AlertRecord::from(a)))
+            }
+            Output::Event(Event::Agitation(g)) => {
+                write_record(&mut out, &Record::Agitation(AgitationRecord::from(g)))
+            }
+        },
+    );
+    progress.done();
+    let (summary, agent_baseline) = match result {
+        Ok(r) => r,
         Err(e) => {
-            // Frames already printed stay valid; make sure they are out.
+            // What was printed stays valid; make sure it is out.
             let _ = out.flush();
-            eprintln!("tonewatch: {e}");
-            ExitCode::from(2)
+            return Err(e.into());
         }
+    };
+    write_record(&mut out, &Record::Summary(summary)).map_err(Failure::Output)?;
+    out.flush().map_err(Failure::Output)?;
+    if let (Some(path), Some(baseline)) = (&args.profile, agent_baseline) {
+        Profile {
+            version: 1,
+            baseline,
+        }
+        .save(path)
+        .map_err(|e| Failure::Output(io::Error::other(e.to_string())))?;
     }
+    Ok(())
 }

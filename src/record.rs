@@ -29,18 +29,82 @@
 //! call, `loudness_median_db` median loudness of speech frames; each `null`
 //! when the speaker never spoke.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::{AgitationComponents, AlertKind, AlertState, Evidence, Severity};
 use crate::analysis::{FrameFeatures, Speaker};
 
 /// One line of output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum Record {
     /// One speaker's analysis frame.
     Frame(FrameRecord),
+    /// An alert raised or cleared.
+    Alert(AlertRecord),
+    /// A periodic reading of the customer's agitation.
+    Agitation(AgitationRecord),
     /// The whole call, at its end.
     Summary(SummaryRecord),
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRecord {
+    /// What about.
+    pub kind: AlertKind,
+    /// Raised or cleared.
+    pub state: AlertState,
+    /// Seconds from the start of the call.
+    pub t: f64,
+    /// Whom it is about.
+    pub speaker: Speaker,
+    /// How urgent.
+    pub severity: Severity,
+    /// What to tell a person.
+    pub message: &'static str,
+    /// The measurements behind it.
+    pub evidence: Evidence,
+}
+
+impl From<crate::alerts::Alert> for AlertRecord {
+    fn from(a: crate::alerts::Alert) -> Self {
+        Self {
+            kind: a.kind,
+            state: a.state,
+            t: round(a.t, 3),
+            speaker: a.speaker,
+            severity: a.severity,
+            message: a.message,
+            evidence: a.evidence,
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgitationRecord {
+    /// Seconds from the start of the call.
+    pub t: f64,
+    /// Always the customer.
+    pub speaker: Speaker,
+    /// Weighted sum of the components; 1 is a clear spike.
+    pub score: f64,
+    /// Each cue above the customer's baseline, in units of a noticeable change.
+    pub components: AgitationComponents,
+}
+
+impl From<crate::alerts::Agitation> for AgitationRecord {
+    fn from(a: crate::alerts::Agitation) -> Self {
+        Self {
+            t: round(a.t, 3),
+            speaker: Speaker::Customer,
+            score: a.score,
+            components: a.components,
+        }
+    }
 }
 
 /// See the module documentation.
@@ -95,6 +159,18 @@ pub struct SummaryRecord {
     pub frames: u64,
     /// One entry per speaker.
     pub speakers: Vec<SpeakerSummary>,
+    /// Agent talk time over customer talk time (two-party calls).
+    pub talk_listen_ratio: Option<f64>,
+    /// Times the agent talked over the customer (overtalk alerts).
+    pub interruptions: u32,
+    /// Seconds both talked at once in those interruptions.
+    pub overtalk_s: f64,
+    /// Seconds of silences longer than the dead-air threshold.
+    pub dead_air_s: f64,
+    /// Highest customer agitation score of the call.
+    pub agitation_peak: Option<f64>,
+    /// Alerts raised in the call, by kind (every kind listed).
+    pub alerts: BTreeMap<AlertKind, u32>,
 }
 
 /// One speaker's figures over the whole call.

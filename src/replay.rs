@@ -8,9 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::analysis::{CallAnalyzer, FrameFeatures, MAX_CHANNELS, Speaker};
-use crate::config::{AnalysisConfig, ConfigError};
+use crate::baseline::BaselineValues;
+use crate::config::{Config, ConfigError};
 use crate::frontend::{ChannelInput, ResampleSetupError};
-use crate::record::{SpeakerTally, SummaryRecord};
+use crate::monitor::{Monitor, Output};
+use crate::record::SummaryRecord;
 use crate::wav::{InputError, InputProblem, MAX_BLOCK_FRAMES, WavSource};
 
 /// Which side of a stereo file the agent is on.
@@ -137,6 +139,7 @@ pub struct Replay {
     inputs: Vec<ChannelInput>,
     speakers: Vec<Speaker>,
     analyzer: CallAnalyzer,
+    config: Config,
     duration_s: f64,
 }
 
@@ -158,8 +161,9 @@ impl Replay {
     ///
     /// # Errors
     /// Any input or setting problem, before any audio is analysed.
-    pub fn open(input: &CallInput, cfg: &AnalysisConfig) -> Result<Self, ReplayError> {
-        let geom = cfg.geometry()?;
+    pub fn open(input: &CallInput, cfg: &Config) -> Result<Self, ReplayError> {
+        cfg.validate()?;
+        let geom = cfg.analysis.geometry()?;
         // (source, its channel → analysis channel) and the speaker of each.
         let (sources, routes, speakers) = match input {
             CallInput::File {
@@ -237,7 +241,8 @@ impl Replay {
                 .into_iter()
                 .map(|c| c.expect("every channel routed"))
                 .collect(),
-            analyzer: CallAnalyzer::new(cfg, speakers.len())?,
+            analyzer: CallAnalyzer::new(&cfg.analysis, speakers.len())?,
+            config: cfg.clone(),
             speakers,
             duration_s,
         })
@@ -255,31 +260,24 @@ impl Replay {
         self.duration_s
     }
 
-    /// Runs the whole call. `on_frame(t, features)` gets every frame, one
-    /// entry per speaker in [`speakers`](Self::speakers) order.
+    /// Runs the whole call through analysis and alerts. `on_output` gets
+    /// every frame (one entry per speaker in [`speakers`](Self::speakers)
+    /// order) and every alert and agitation reading, in time order. Returns
+    /// the summary and the agent's baseline (to save as their profile).
     ///
     /// # Errors
     /// A read or decode problem, an all-silent or (without `allow_clipped`)
-    /// clipped input, or an error returned by `on_frame`.
+    /// clipped input, or an error returned by `on_output`.
     pub fn run(
         mut self,
         allow_clipped: bool,
-        mut on_frame: impl FnMut(f64, &[FrameFeatures]) -> std::io::Result<()>,
-    ) -> Result<SummaryRecord, ReplayError> {
+        agent_profile: Option<BaselineValues>,
+        mut on_output: impl FnMut(Output<'_>) -> std::io::Result<()>,
+    ) -> Result<(SummaryRecord, Option<BaselineValues>), ReplayError> {
         let n = self.inputs.len();
-        let mut tallies: Vec<SpeakerTally> = self
-            .speakers
-            .iter()
-            .map(|&s| SpeakerTally::new(s))
-            .collect();
+        let mut monitor = Monitor::new(&self.config, &self.speakers, agent_profile)?;
         let mut out = [FrameFeatures::default(); MAX_CHANNELS];
         let mut frames = 0u64;
-        let mut emit = |t: f64, out: &[FrameFeatures]| {
-            for (tally, f) in tallies.iter_mut().zip(out) {
-                tally.add(f);
-            }
-            on_frame(t, out)
-        };
         loop {
             // Analyse every frame all channels have.
             let total = self
@@ -300,7 +298,7 @@ impl Replay {
                     ch.advance();
                 }
                 if let Some(t) = given {
-                    emit(t, &out[..n])?;
+                    monitor.on_frame(t, &out[..n], &mut on_output)?;
                 }
                 frames += 1;
                 continue;
@@ -309,15 +307,10 @@ impl Replay {
         }
         // The frames the pitch path held back for its look-ahead.
         while let Some(t) = self.analyzer.flush(&mut out[..n]) {
-            emit(t, &out[..n])?;
+            monitor.on_frame(t, &out[..n], &mut on_output)?;
         }
         self.check_levels(allow_clipped)?;
-        let hop_s = self.analyzer.geometry().hop_s();
-        Ok(SummaryRecord {
-            duration_s: (frames as f64 * hop_s * 1000.0).round() / 1000.0,
-            frames,
-            speakers: tallies.iter().map(|t| t.summary(hop_s)).collect(),
-        })
+        Ok(monitor.finish(&mut on_output)?)
     }
 
     /// Moves one block of samples from the file a waiting channel reads.

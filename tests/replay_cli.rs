@@ -49,6 +49,62 @@ struct Summary {
     duration_s: f64,
     frames: u64,
     speakers: Vec<SpeakerSummary>,
+    talk_listen_ratio: Option<f64>,
+    interruptions: u32,
+    overtalk_s: f64,
+    dead_air_s: f64,
+    agitation_peak: Option<f64>,
+    alerts: std::collections::BTreeMap<String, u32>,
+}
+
+/// The alert object exactly as the README documents it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AlertLine {
+    #[serde(rename = "type")]
+    kind_of_line: String,
+    kind: String,
+    state: String,
+    t: f64,
+    speaker: String,
+    severity: String,
+    message: String,
+    evidence: EvidenceLine,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct EvidenceLine {
+    measured: Option<f64>,
+    baseline: Option<f64>,
+    threshold: Option<f64>,
+    unit: Option<String>,
+    sustained_s: Option<f64>,
+    spikes: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AgitationLine {
+    #[serde(rename = "type")]
+    kind: String,
+    t: f64,
+    speaker: String,
+    score: f64,
+    components: Components,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Components {
+    loudness: f64,
+    pitch: f64,
+    pitch_range: f64,
+    rate: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,6 +289,10 @@ fn frames_follow_the_documented_schema_every_10_ms() {
     let s: Summary = serde_json::from_str(lines[600]).unwrap();
     assert_eq!(s.kind, "summary");
     assert_eq!(s.frames, 600);
+    // A one-speaker call has no talk-to-listen ratio; every kind is counted.
+    assert_eq!(s.talk_listen_ratio, None);
+    assert_eq!(s.alerts.len(), 7);
+    assert!(s.alerts.values().all(|&n| n == 0), "{:?}", s.alerts);
 }
 
 #[test]
@@ -358,4 +418,156 @@ fn usage_errors_exit_2_and_help_explains() {
     for word in ["μ-law", "--agent-channel", "--frames", "Exit code 2"] {
         assert!(text.contains(word), "--help lacks {word}");
     }
+}
+
+/// 60 s of calm agent speech, then 40 s a third faster; the customer is
+/// silent on a quiet line.
+fn speeding_agent_call(name: &str) -> PathBuf {
+    let rate = 8000;
+    let part = |sps, seconds, seed| {
+        synth::render(&VoiceSpec {
+            rate_hz: rate,
+            duration_s: seconds,
+            f0_hz: 120.0,
+            syllables_per_s: sps,
+            seed,
+            ..VoiceSpec::default()
+        })
+        .0
+    };
+    let mut agent = part(4.0, 60.0, 11);
+    agent.extend(part(5.3, 40.0, 12));
+    let mut noise = synth::Noise::new(13);
+    let stereo: Vec<f32> = agent
+        .iter()
+        .flat_map(|&a| [a, 0.0003 * noise.gaussian() as f32])
+        .collect();
+    let path = tmp(name);
+    write_hound(&path, rate, 2, 16, false, &stereo);
+    path
+}
+
+#[test]
+fn alerts_and_agitation_lines_follow_the_documented_schema() {
+    let path = speeding_agent_call("speeding_schema.wav");
+    let out = tonewatch(&["replay", p(&path)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut alerts = Vec::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        match v["type"].as_str().unwrap() {
+            "alert" => alerts.push(serde_json::from_str::<AlertLine>(line).expect(line)),
+            "agitation" => {
+                serde_json::from_str::<AgitationLine>(line).expect(line);
+            }
+            "summary" => {
+                let s: Summary = serde_json::from_str(line).expect(line);
+                assert_eq!(s.alerts["agent_pace"], 1, "{line}");
+                assert_eq!(s.alerts["agent_monologue"], 1, "{line}");
+            }
+            other => panic!("unexpected line type {other}: {line}"),
+        }
+    }
+    let pace: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.kind == "agent_pace" && a.state == "raised")
+        .collect();
+    assert_eq!(pace.len(), 1, "{alerts:?}");
+    // The pace changes at 60 s: the 4 s rate window and 3 s hold put the
+    // alert within 5 s of that.
+    assert!(pace[0].t > 60.0 && pace[0].t <= 65.0, "{:?}", pace[0]);
+    assert_eq!(pace[0].speaker, "agent");
+    assert_eq!(pace[0].evidence.unit.as_deref(), Some("sps"));
+    assert!(pace[0].message.starts_with("Slow down"));
+    // Agent speaks alone for the whole call: a monologue after 60 s of talk.
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.kind == "agent_monologue" && a.state == "raised")
+    );
+    // Every raised alert is cleared by the end.
+    for kind in ["agent_pace", "agent_monologue"] {
+        let raised = alerts
+            .iter()
+            .filter(|a| a.kind == kind && a.state == "raised")
+            .count();
+        let cleared = alerts
+            .iter()
+            .filter(|a| a.kind == kind && a.state == "cleared")
+            .count();
+        assert_eq!(raised, cleared, "{kind}");
+    }
+}
+
+#[test]
+fn a_profile_is_saved_and_calibrates_the_next_call() {
+    let path = speeding_agent_call("speeding_profile.wav");
+    let profile = tmp("agent_profile.toml");
+    let _ = std::fs::remove_file(&profile);
+    // First call: the profile is written at the end.
+    let first = tonewatch(&["replay", "--profile", p(&profile), p(&path)]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = std::fs::read_to_string(&profile).unwrap();
+    assert!(text.contains("rate_median_sps"), "{text}");
+    // A short calm call at the slower pace raises nothing with the profile.
+    let calm = tmp("calm_short.wav");
+    let (x, _) = synth::render(&VoiceSpec {
+        duration_s: 12.0,
+        f0_hz: 120.0,
+        syllables_per_s: 4.0,
+        seed: 21,
+        ..VoiceSpec::default()
+    });
+    write_hound(&calm, 8000, 1, 16, false, &x);
+    let out = tonewatch(&["replay", "--profile", p(&profile), p(&calm)]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\"type\":\"alert\""));
+    // A short fast call is caught from its first seconds, long before the
+    // 15 s warm-up an unknown agent needs.
+    let fast = tmp("fast_short.wav");
+    let (x, _) = synth::render(&VoiceSpec {
+        duration_s: 12.0,
+        f0_hz: 120.0,
+        syllables_per_s: 5.5,
+        seed: 22,
+        ..VoiceSpec::default()
+    });
+    write_hound(&fast, 8000, 1, 16, false, &x);
+    let with = String::from_utf8(tonewatch(&["replay", "--profile", p(&profile), p(&fast)]).stdout)
+        .unwrap();
+    assert!(with.contains("\"kind\":\"agent_pace\""), "{with}");
+    let without = String::from_utf8(tonewatch(&["replay", p(&fast)]).stdout).unwrap();
+    assert!(!without.contains("\"kind\":\"agent_pace\""), "{without}");
+}
+
+#[test]
+fn config_defaults_print_and_bad_keys_are_named() {
+    let out = tonewatch(&["config", "--default"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[alerts.agent_pace]") && text.contains("raise_above_pct = 15.0"));
+    let good = tmp("good.toml");
+    std::fs::write(&good, &text).unwrap();
+    assert!(tonewatch(&["config", "--check", p(&good)]).status.success());
+
+    let typo = tmp("typo.toml");
+    std::fs::write(&typo, "[alerts.agent_pace]\nraise_above_pc = 20\n").unwrap();
+    let out = tonewatch(&["config", "--check", p(&typo)]);
+    expect_error(&out, &typo, "raise_above_pc");
+
+    let range = tmp("range.toml");
+    std::fs::write(&range, "[alerts.dead_air]\nmin_silence_s = -1\n").unwrap();
+    let call = tmp("cfg_call.wav");
+    write_hound(&call, 8000, 1, 16, false, &voice(150.0, 8000, 30));
+    let out = tonewatch(&["replay", "--config", p(&range), p(&call)]);
+    expect_error(&out, &range, "alerts.dead_air.min_silence_s");
 }

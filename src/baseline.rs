@@ -1,0 +1,358 @@
+//! A party's own baseline, learned online from their speech in the call:
+//! medians (robust to the odd shout or octave slip) of pitch in semitones,
+//! speaking rate, loudness and pitch range, kept as fixed-size histograms.
+//!
+//! An agent profile saves the baseline at the end of a call and seeds the
+//! next one, so a known agent is calibrated from the first second: the
+//! profile counts as [`PRIOR_WEIGHT_S`] seconds of voiced speech, and the
+//! call's own speech takes over as it accumulates.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Semitone scale reference: 0 st = 55 Hz (A1).
+pub const ST_REF_HZ: f32 = 55.0;
+/// Seconds of voiced speech a loaded profile weighs as.
+pub const PRIOR_WEIGHT_S: f32 = 60.0;
+
+/// Hertz to semitones above [`ST_REF_HZ`].
+#[must_use]
+pub fn hz_to_st(hz: f32) -> f32 {
+    12.0 * (hz / ST_REF_HZ).log2()
+}
+
+/// Semitones above [`ST_REF_HZ`] to hertz.
+#[must_use]
+pub fn st_to_hz(st: f32) -> f32 {
+    ST_REF_HZ * (st / 12.0).exp2()
+}
+
+/// A histogram over `[min, min + bins·width)` whose median is read back at
+/// bin resolution. Fixed memory; values outside go to the end bins.
+#[derive(Debug, Clone)]
+struct Histogram {
+    min: f32,
+    width: f32,
+    counts: Vec<u32>,
+    total: u64,
+}
+
+impl Histogram {
+    fn new(min: f32, max: f32, width: f32) -> Self {
+        Self {
+            min,
+            width,
+            counts: vec![0; ((max - min) / width).ceil() as usize],
+            total: 0,
+        }
+    }
+
+    fn add(&mut self, v: f32) {
+        let bin = ((v - self.min) / self.width).floor().max(0.0) as usize;
+        let last = self.counts.len() - 1;
+        self.counts[bin.min(last)] += 1;
+        self.total += 1;
+    }
+
+    fn median(&self) -> Option<f32> {
+        if self.total == 0 {
+            return None;
+        }
+        let mut seen = 0u64;
+        let bin = self.counts.iter().position(|&c| {
+            seen += u64::from(c);
+            2 * seen >= self.total
+        })?;
+        Some(self.min + (bin as f32 + 0.5) * self.width)
+    }
+}
+
+/// The values a baseline stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineValues {
+    /// Median pitch of voiced speech.
+    pub pitch_median_hz: f32,
+    /// Median speaking rate.
+    pub rate_median_sps: f32,
+    /// Median loudness of speech.
+    pub loudness_median_db: f32,
+    /// Median pitch range (10th to 90th percentile over a few seconds).
+    pub pitch_range_st: f32,
+    /// Seconds of voiced speech behind these values.
+    pub voiced_s: f32,
+}
+
+/// A party's baseline, learning from their speech.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pitch_st: Histogram,
+    rate_sps: Histogram,
+    loudness_db: Histogram,
+    range_st: Histogram,
+    hop_s: f32,
+    prior: Option<BaselineValues>,
+}
+
+impl Baseline {
+    /// An empty baseline for frames `hop_s` apart, seeded by `prior` (a
+    /// saved profile) when there is one.
+    #[must_use]
+    pub fn new(hop_s: f32, prior: Option<BaselineValues>) -> Self {
+        Self {
+            pitch_st: Histogram::new(0.0, 60.0, 0.1),
+            rate_sps: Histogram::new(0.0, 15.0, 0.05),
+            loudness_db: Histogram::new(-120.0, 10.0, 0.25),
+            range_st: Histogram::new(0.0, 30.0, 0.1),
+            hop_s,
+            prior,
+        }
+    }
+
+    /// Learns from one voiced frame's pitch.
+    pub fn add_pitch_hz(&mut self, f0_hz: f32) {
+        self.pitch_st.add(hz_to_st(f0_hz));
+    }
+
+    /// Learns from one speech frame's loudness.
+    pub fn add_loudness_db(&mut self, db: f32) {
+        self.loudness_db.add(db);
+    }
+
+    /// Learns from a speaking-rate reading.
+    pub fn add_rate_sps(&mut self, sps: f32) {
+        self.rate_sps.add(sps);
+    }
+
+    /// Learns from a pitch-range reading.
+    pub fn add_range_st(&mut self, st: f32) {
+        self.range_st.add(st);
+    }
+
+    /// Seconds of voiced speech learned in this call.
+    #[must_use]
+    pub fn voiced_s(&self) -> f32 {
+        self.pitch_st.total as f32 * self.hop_s
+    }
+
+    /// What the call alone has taught, once it holds `warmup_voiced_s` of
+    /// voiced speech and some rate readings.
+    #[must_use]
+    pub fn learned(&self, warmup_voiced_s: f32) -> Option<BaselineValues> {
+        if self.voiced_s() < warmup_voiced_s {
+            return None;
+        }
+        Some(BaselineValues {
+            pitch_median_hz: st_to_hz(self.pitch_st.median()?),
+            rate_median_sps: self.rate_sps.median()?,
+            loudness_median_db: self.loudness_db.median()?,
+            pitch_range_st: self.range_st.median()?,
+            voiced_s: self.voiced_s(),
+        })
+    }
+
+    /// The baseline to compare against: the call's own once warmed up,
+    /// blended with the profile by seconds of voiced speech; the profile
+    /// alone before that; `None` while neither is there.
+    #[must_use]
+    pub fn current(&self, warmup_voiced_s: f32) -> Option<BaselineValues> {
+        let learned = self.learned(warmup_voiced_s);
+        match (self.prior, learned) {
+            (None, l) => l,
+            (Some(p), None) => Some(p),
+            (Some(p), Some(l)) => {
+                let w = l.voiced_s / (l.voiced_s + PRIOR_WEIGHT_S.min(p.voiced_s));
+                let mix = |a: f32, b: f32| a + (b - a) * w;
+                Some(BaselineValues {
+                    pitch_median_hz: st_to_hz(mix(
+                        hz_to_st(p.pitch_median_hz),
+                        hz_to_st(l.pitch_median_hz),
+                    )),
+                    rate_median_sps: mix(p.rate_median_sps, l.rate_median_sps),
+                    loudness_median_db: mix(p.loudness_median_db, l.loudness_median_db),
+                    pitch_range_st: mix(p.pitch_range_st, l.pitch_range_st),
+                    voiced_s: p.voiced_s + l.voiced_s,
+                })
+            }
+        }
+    }
+}
+
+/// An agent's saved baseline, as a small TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// File format version (1).
+    pub version: u32,
+    /// The baseline.
+    pub baseline: BaselineValues,
+}
+
+/// A profile that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Reading or writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a profile.
+    #[error("{}: not a tonewatch profile: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Profile {
+    /// Reads a profile; `Ok(None)` when the file does not exist yet.
+    ///
+    /// # Errors
+    /// Unreadable, not TOML, unknown keys or values out of range.
+    pub fn load(path: &Path) -> Result<Option<Self>, ProfileError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(ProfileError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let invalid = |reason: String| ProfileError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let p: Self = toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
+        let b = &p.baseline;
+        if p.version != 1 {
+            return Err(invalid(format!("version {} (1 is read)", p.version)));
+        }
+        let ok = (30.0..=1000.0).contains(&b.pitch_median_hz)
+            && (0.1..=15.0).contains(&b.rate_median_sps)
+            && (-120.0..=10.0).contains(&b.loudness_median_db)
+            && (0.0..=30.0).contains(&b.pitch_range_st)
+            && b.voiced_s >= 0.0;
+        if !ok {
+            return Err(invalid("a baseline value is out of range".into()));
+        }
+        Ok(Some(p))
+    }
+
+    /// Writes the profile (replacing the file atomically).
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
+        let io = |source| ProfileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = format!(
+            "# tonewatch agent profile: this agent's own baseline, updated after each call\n{}",
+            toml::to_string(self).expect("a profile always serialises")
+        );
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_are_robust_to_outliers() {
+        let mut b = Baseline::new(0.01, None);
+        for i in 0..2000 {
+            // 120 Hz speech with one frame in ten an octave off.
+            b.add_pitch_hz(if i % 10 == 0 { 240.0 } else { 120.0 });
+            b.add_loudness_db(if i % 10 == 0 { -5.0 } else { -25.0 });
+            b.add_rate_sps(4.0);
+            b.add_range_st(4.0);
+        }
+        let v = b.learned(15.0).unwrap();
+        assert!((v.pitch_median_hz / 120.0 - 1.0).abs() < 0.006, "{v:?}");
+        assert!((v.loudness_median_db + 25.0).abs() <= 0.25);
+        assert!((v.voiced_s - 20.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn nothing_before_warm_up_unless_a_profile_says() {
+        let mut b = Baseline::new(0.01, None);
+        for _ in 0..100 {
+            b.add_pitch_hz(150.0);
+            b.add_loudness_db(-20.0);
+            b.add_rate_sps(4.0);
+            b.add_range_st(3.0);
+        }
+        assert!(b.current(15.0).is_none());
+        let prior = BaselineValues {
+            pitch_median_hz: 110.0,
+            rate_median_sps: 5.0,
+            loudness_median_db: -30.0,
+            pitch_range_st: 4.0,
+            voiced_s: 300.0,
+        };
+        let b = Baseline::new(0.01, Some(prior));
+        assert_eq!(b.current(15.0), Some(prior));
+    }
+
+    #[test]
+    fn the_call_takes_over_from_the_profile() {
+        let prior = BaselineValues {
+            pitch_median_hz: 110.0,
+            rate_median_sps: 5.0,
+            loudness_median_db: -30.0,
+            pitch_range_st: 4.0,
+            voiced_s: 300.0,
+        };
+        let mut b = Baseline::new(0.01, Some(prior));
+        // 60 s of voiced speech at 220 Hz: as much as the prior's weight,
+        // so the blend sits an octave's half way, 6 semitones up.
+        for _ in 0..6000 {
+            b.add_pitch_hz(220.0);
+            b.add_loudness_db(-20.0);
+            b.add_rate_sps(4.0);
+            b.add_range_st(4.0);
+        }
+        let v = b.current(15.0).unwrap();
+        let st = hz_to_st(v.pitch_median_hz) - hz_to_st(110.0);
+        assert!((st - 6.0).abs() < 0.1, "{st}");
+        assert!((v.loudness_median_db + 25.0).abs() < 0.2);
+    }
+
+    #[test]
+    fn profiles_round_trip_and_bad_ones_are_named() {
+        let dir = std::env::temp_dir().join(format!("tonewatch-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("agent.toml");
+        assert!(Profile::load(&path).unwrap().is_none());
+        let p = Profile {
+            version: 1,
+            baseline: BaselineValues {
+                pitch_median_hz: 118.5,
+                rate_median_sps: 4.25,
+                loudness_median_db: -22.5,
+                pitch_range_st: 5.5,
+                voiced_s: 42.0,
+            },
+        };
+        p.save(&path).unwrap();
+        assert_eq!(Profile::load(&path).unwrap(), Some(p));
+        std::fs::write(&path, "version = 1\nbaseline = 3\n").unwrap();
+        let e = Profile::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("agent.toml") && e.contains("not a tonewatch profile"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Frames in, everything a call prints out: per-speaker tallies, the alert
+//! engine, and the end-of-call summary. Replay drives it from a file; live
+//! capture will drive it from the analysis thread, with the same results.
+
+use crate::alerts::{AlertEngine, AlertKind, Event};
+use crate::analysis::{FrameFeatures, Speaker};
+use crate::baseline::BaselineValues;
+use crate::config::{Config, ConfigError};
+use crate::record::{SpeakerTally, SummaryRecord};
+
+/// What a call produces, in time order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Output<'a> {
+    /// One analysis frame: `frames[c]` belongs to the `c`-th speaker.
+    Frame {
+        /// Frame time, seconds from the start of the call.
+        t: f64,
+        /// One entry per speaker.
+        frames: &'a [FrameFeatures],
+    },
+    /// An alert or an agitation reading.
+    Event(Event),
+}
+
+/// Follows one call frame by frame.
+#[derive(Debug)]
+pub struct Monitor {
+    speakers: Vec<Speaker>,
+    tallies: Vec<SpeakerTally>,
+    engine: AlertEngine,
+    hop_s: f64,
+    frames: u64,
+}
+
+impl Monitor {
+    /// A monitor for a call with `speakers` (analysis channel order); the
+    /// agent's baseline is seeded by `agent_profile` when given.
+    ///
+    /// # Errors
+    /// A setting out of range, by key.
+    pub fn new(
+        cfg: &Config,
+        speakers: &[Speaker],
+        agent_profile: Option<BaselineValues>,
+    ) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let hop_s = cfg.analysis.geometry()?.hop_s();
+        Ok(Self {
+            speakers: speakers.to_vec(),
+            tallies: speakers.iter().map(|&s| SpeakerTally::new(s)).collect(),
+            engine: AlertEngine::new(&cfg.alerts, hop_s, speakers, agent_profile),
+            hop_s,
+            frames: 0,
+        })
+    }
+
+    /// Takes one frame (one entry per speaker) and passes on the frame and
+    /// whatever alerts it raises or clears.
+    ///
+    /// # Errors
+    /// The first error `out` returns.
+    pub fn on_frame(
+        &mut self,
+        t: f64,
+        frames: &[FrameFeatures],
+        out: &mut impl FnMut(Output<'_>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.frames += 1;
+        for (tally, f) in self.tallies.iter_mut().zip(frames) {
+            tally.add(f);
+        }
+        out(Output::Frame { t, frames })?;
+        let mut result = Ok(());
+        self.engine.on_frame(t, &self.speakers, frames, &mut |e| {
+            if result.is_ok() {
+                result = out(Output::Event(e));
+            }
+        });
+        result
+    }
+
+    /// Ends the call: clears alerts still raised, and returns the summary
+    /// and the agent's baseline (for their profile).
+    ///
+    /// # Errors
+    /// The first error `out` returns.
+    pub fn finish(
+        mut self,
+        out: &mut impl FnMut(Output<'_>) -> std::io::Result<()>,
+    ) -> std::io::Result<(SummaryRecord, Option<BaselineValues>)> {
+        let mut result = Ok(());
+        self.engine.finish(&mut |e| {
+            if result.is_ok() {
+                result = out(Output::Event(e));
+            }
+        });
+        result?;
+        let tally = self.engine.tally();
+        let hop_s = self.hop_s;
+        let speakers: Vec<_> = self.tallies.iter().map(|t| t.summary(hop_s)).collect();
+        let talk = |s| {
+            speakers
+                .iter()
+                .find(|x: &&crate::record::SpeakerSummary| x.speaker == s)
+                .map(|x| x.talk_s)
+        };
+        let talk_listen_ratio = match (talk(Speaker::Agent), talk(Speaker::Customer)) {
+            (Some(a), Some(c)) if c > 0.0 => Some((a / c * 100.0).round() / 100.0),
+            _ => None,
+        };
+        let round = |v: f64| (v * 100.0).round() / 100.0;
+        let summary = SummaryRecord {
+            duration_s: (self.frames as f64 * hop_s * 1000.0).round() / 1000.0,
+            frames: self.frames,
+            speakers,
+            talk_listen_ratio,
+            interruptions: tally.interruptions,
+            overtalk_s: round(tally.overtalk_s),
+            dead_air_s: round(tally.dead_air_s),
+            agitation_peak: tally.agitation_peak.map(|p| (p * 1000.0).round() / 1000.0),
+            alerts: AlertKind::ALL
+                .iter()
+                .zip(tally.raised)
+                .map(|(&k, n)| (k, n))
+                .collect(),
+        };
+        Ok((summary, self.engine.agent_baseline()))
+    }
+}
