@@ -27,6 +27,9 @@ pub struct AnalysisConfig {
     pub speech_margin_db: f32,
     /// A frame this much quieter than the other party is their bleed, not speech.
     pub crosstalk_margin_db: f32,
+    /// Nothing quieter than this is speech, whatever the noise floor (a
+    /// muted line's digital silence makes the faintest click stand out).
+    pub min_speech_db: f32,
 }
 
 impl Default for AnalysisConfig {
@@ -41,6 +44,7 @@ impl Default for AnalysisConfig {
             rate_min_speech_s: 1.0,
             speech_margin_db: 6.0,
             crosstalk_margin_db: 18.0,
+            min_speech_db: -60.0,
         }
     }
 }
@@ -181,6 +185,13 @@ impl AnalysisConfig {
                 "must be above 0 and at most 60",
             ));
         }
+        if !self.min_speech_db.is_finite() || !(-100.0..=-10.0).contains(&self.min_speech_db) {
+            return Err(err(
+                "min_speech_db",
+                self.min_speech_db,
+                "must be between -100 and -10",
+            ));
+        }
         Ok(FrameGeometry {
             rate_hz: rate,
             hop_samples: hop,
@@ -273,9 +284,9 @@ pub struct BaselineConfig {
 impl Default for BaselineConfig {
     fn default() -> Self {
         Self {
-            warmup_voiced_s: 15.0,
+            warmup_voiced_s: 20.0,
             short_window_s: 5.0,
-            min_voiced_s: 1.0,
+            min_voiced_s: 1.5,
             tick_s: 0.1,
         }
     }
@@ -390,6 +401,8 @@ pub struct AgitationConfig {
     pub range_unit_st: f32,
     /// Percent above baseline rate that count as one unit.
     pub rate_unit_pct: f32,
+    /// No cue counts for more than this many units.
+    pub component_cap: f32,
     /// Weight of loudness in the score.
     pub loudness_weight: f32,
     /// Weight of pitch level.
@@ -418,6 +431,7 @@ impl Default for AgitationConfig {
             pitch_unit_st: 2.0,
             range_unit_st: 3.0,
             rate_unit_pct: 15.0,
+            component_cap: 2.0,
             loudness_weight: 0.35,
             pitch_weight: 0.35,
             range_weight: 0.2,
@@ -568,12 +582,13 @@ impl Config {
                 "rate_min_speech_s" => "analysis.rate_min_speech_s",
                 "speech_margin_db" => "analysis.speech_margin_db",
                 "crosstalk_margin_db" => "analysis.crosstalk_margin_db",
+                "min_speech_db" => "analysis.min_speech_db",
                 other => other,
             },
             ..e
         })?;
         let a = &self.alerts;
-        let checks: [(&'static str, f32, f32, f32); 33] = [
+        let checks: &[(&'static str, f32, f32, f32)] = &[
             (
                 "alerts.baseline.warmup_voiced_s",
                 a.baseline.warmup_voiced_s,
@@ -732,6 +747,12 @@ impl Config {
                 200.0,
             ),
             (
+                "alerts.customer_agitation.component_cap",
+                a.customer_agitation.component_cap,
+                0.1,
+                100.0,
+            ),
+            (
                 "alerts.customer_agitation.min_duration_s",
                 a.customer_agitation.min_duration_s,
                 0.0,
@@ -763,7 +784,7 @@ impl Config {
             ),
             ("alerts.turns.gap_s", a.turns.gap_s, 0.0, 5.0),
         ];
-        for (key, value, lo, hi) in checks {
+        for &(key, value, lo, hi) in checks {
             if !value.is_finite() || value < lo || value > hi {
                 return Err(ConfigError {
                     key,

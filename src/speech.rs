@@ -23,8 +23,14 @@ const FLOOR_CLAMP_DB: f32 = -90.0;
 const FLOOR_MEMORY_S: f64 = 5.0;
 /// Number of blocks that history is kept in.
 const FLOOR_BLOCKS: usize = 20;
-/// Speech stays speech while this many dB less than the onset margin.
-const RELEASE_DB: f32 = 4.0;
+/// Speech stays speech while this many dB less than the onset margin ...
+const RELEASE_DB: f32 = 3.0;
+/// ... but at least this far above the floor.
+const MIN_RELEASE_DB: f32 = 3.0;
+/// Frames whose median decides whether speech goes on.
+const RELEASE_MEDIAN_FRAMES: usize = 5;
+/// Smoothing of the level the floor follows (per frame; 0.9 ≈ 100 ms).
+const FLOOR_SMOOTHING: f32 = 0.9;
 /// Speech is held this long after the level falls (covers stop closures).
 const HANGOVER_S: f64 = 0.12;
 /// Frames of the other channel's loudness that count as "the same time".
@@ -35,6 +41,7 @@ pub const CROSSTALK_FRAMES: usize = 3;
 pub struct SpeechDetector {
     margin_db: f32,
     crosstalk_margin_db: f32,
+    min_speech_db: f32,
     block_len: usize,
     block_min: [f32; FLOOR_BLOCKS],
     block_pos: usize,
@@ -45,6 +52,9 @@ pub struct SpeechDetector {
     hang: u32,
     active: bool,
     loud: bool,
+    smoothed_power: f32,
+    recent_db: [f32; RELEASE_MEDIAN_FRAMES],
+    recent_pos: usize,
 }
 
 impl SpeechDetector {
@@ -55,6 +65,7 @@ impl SpeechDetector {
         Self {
             margin_db: cfg.speech_margin_db,
             crosstalk_margin_db: cfg.crosstalk_margin_db,
+            min_speech_db: cfg.min_speech_db,
             block_len: (frames / FLOOR_BLOCKS).max(1),
             block_min: [f32::INFINITY; FLOOR_BLOCKS],
             block_pos: 0,
@@ -65,6 +76,9 @@ impl SpeechDetector {
             hang: 0,
             active: false,
             loud: false,
+            smoothed_power: 0.0,
+            recent_db: [FLOOR_CLAMP_DB; RELEASE_MEDIAN_FRAMES],
+            recent_pos: 0,
         }
     }
 
@@ -89,7 +103,17 @@ impl SpeechDetector {
     /// says whether this frame is speech.
     pub fn update(&mut self, loudness_db: f32, other_db: Option<f32>) -> bool {
         let level = loudness_db.max(FLOOR_CLAMP_DB);
-        self.current_min = self.current_min.min(level);
+        // The floor follows a smoothed level: the minimum of raw 30 ms
+        // frames sits several dB under the noise's mean, and speech would
+        // then never release in noise.
+        let power = 10f32.powf(level / 10.0);
+        self.smoothed_power = if self.smoothed_power > 0.0 {
+            FLOOR_SMOOTHING * self.smoothed_power + (1.0 - FLOOR_SMOOTHING) * power
+        } else {
+            power
+        };
+        let smoothed_db = 10.0 * self.smoothed_power.log10();
+        self.current_min = self.current_min.min(smoothed_db);
         self.in_block += 1;
         if self.in_block == self.block_len {
             self.block_min[self.block_pos] = self.current_min;
@@ -100,11 +124,18 @@ impl SpeechDetector {
         }
         let above = level - self.floor_db();
         let bleed = other_db.is_some_and(|o| o - loudness_db > self.crosstalk_margin_db);
-        let loud = if self.active {
-            above > self.margin_db - RELEASE_DB
-        } else {
-            above > self.margin_db
-        };
+        let audible = loudness_db >= self.min_speech_db;
+        // Staying in speech looks at the median of the last few frames, so
+        // that single noise frames over the release level do not hold it.
+        self.recent_db[self.recent_pos] = level;
+        self.recent_pos = (self.recent_pos + 1) % RELEASE_MEDIAN_FRAMES;
+        let mut sorted = self.recent_db;
+        sorted.sort_unstable_by(f32::total_cmp);
+        let recent_above = sorted[RELEASE_MEDIAN_FRAMES / 2] - self.floor_db();
+        let loud = audible
+            && (above > self.margin_db
+                || (self.active
+                    && recent_above > (self.margin_db - RELEASE_DB).max(MIN_RELEASE_DB)));
         self.loud = loud && !bleed;
         if bleed {
             self.active = false;
@@ -136,7 +167,7 @@ mod tests {
         for _ in 0..300 {
             assert!(!d.update(-60.0, None));
         }
-        assert!((d.floor_db() + 60.0).abs() < 1e-6);
+        assert!((d.floor_db() + 60.0).abs() < 1e-3, "{}", d.floor_db());
         assert!(d.update(-30.0, None));
         // Hangover: 12 frames of 10 ms after the level drops.
         for _ in 0..12 {
@@ -144,6 +175,44 @@ mod tests {
             assert!(d.in_hangover());
         }
         assert!(!d.update(-60.0, None));
+    }
+
+    #[test]
+    fn speech_releases_in_fluctuating_noise() {
+        // Line noise whose 30 ms level wanders ±4 dB around -60 dB.
+        let mut noise = crate::synth::Noise::new(5);
+        let mut d = detector();
+        let mut level = || -60.0 + 4.0 * (2.0 * noise.uniform() as f32 - 1.0);
+        for _ in 0..600 {
+            d.update(level(), None);
+        }
+        for _ in 0..100 {
+            assert!(d.update(-30.0, None));
+        }
+        // Hangover 12 frames, the 5-frame median reacts within 3: about
+        // 15 frames, where a per-frame release test held on for 117.
+        let mut still = 0;
+        for _ in 0..200 {
+            still += u32::from(d.update(level(), None));
+        }
+        assert!(
+            still <= 24,
+            "{still} noise frames after speech counted as speech"
+        );
+    }
+
+    #[test]
+    fn clicks_on_a_muted_line_are_not_speech() {
+        let mut d = detector();
+        // Digital silence, then a faint -75 dBFS click train: far above the
+        // floor, far below any talker.
+        for _ in 0..300 {
+            d.update(-120.0, None);
+        }
+        for _ in 0..100 {
+            assert!(!d.update(-75.0, None));
+        }
+        assert!(d.update(-40.0, None));
     }
 
     #[test]
@@ -170,7 +239,7 @@ mod tests {
         for _ in 0..600 {
             d.update(-50.0, None);
         }
-        assert!((d.floor_db() + 50.0).abs() < 1e-6);
+        assert!((d.floor_db() + 50.0).abs() < 1e-3, "{}", d.floor_db());
         assert!(!d.update(-50.0, None));
     }
 }
