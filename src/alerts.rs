@@ -170,13 +170,18 @@ pub enum Event {
     Agitation(Agitation),
 }
 
-/// Raise/clear bookkeeping shared by every sustained rule.
+/// Raise/clear bookkeeping shared by every sustained rule. Durations count
+/// measured time only: while a party is silent their rules are unknown, and
+/// the time neither adds nor resets (a fast talker stays fast across the
+/// customer's turn).
 #[derive(Debug, Clone, Copy, Default)]
 struct Sustained {
     raised_at: Option<f64>,
-    on_since: Option<f64>,
-    off_since: Option<f64>,
     cleared_at: Option<f64>,
+    /// Measured seconds the pending condition (raise or clear) has held.
+    held_s: f64,
+    /// Time of the previous update at which it held, when that was the last one.
+    last_held_t: Option<f64>,
 }
 
 /// What [`Sustained::update`] decided.
@@ -188,36 +193,40 @@ enum Step {
 }
 
 impl Sustained {
-    /// `on`: the raise condition holds; `off`: the clear condition holds.
-    fn update(&mut self, t: f64, on: bool, off: bool, cfg: &SustainConfig) -> Step {
-        if self.raised_at.is_none() {
-            self.off_since = None;
-            if !on {
-                self.on_since = None;
-                return Step::None;
-            }
-            let since = *self.on_since.get_or_insert(t);
+    /// `state`: `Some((raise, clear))`, whether the raise and the clear
+    /// conditions hold now, or `None` when nothing could be measured.
+    fn update(&mut self, t: f64, state: Option<(bool, bool)>, cfg: &SustainConfig) -> Step {
+        let Some((on, off)) = state else {
+            self.last_held_t = None;
+            return Step::None;
+        };
+        let raised = self.raised_at.is_some();
+        let holds = if raised { off } else { on };
+        if !holds {
+            self.held_s = 0.0;
+            self.last_held_t = None;
+            return Step::None;
+        }
+        if let Some(last) = self.last_held_t {
+            self.held_s += t - last;
+        }
+        self.last_held_t = Some(t);
+        if !raised {
             let cooled = self
                 .cleared_at
                 .is_none_or(|c| t - c >= f64::from(cfg.cooldown_s));
-            if t - since >= f64::from(cfg.min_duration_s) && cooled {
+            if self.held_s + 1e-9 >= f64::from(cfg.min_duration_s) && cooled {
+                let sustained_s = self.held_s;
                 self.raised_at = Some(t);
-                return Step::Raise {
-                    sustained_s: t - since,
-                };
+                self.held_s = 0.0;
+                self.last_held_t = None;
+                return Step::Raise { sustained_s };
             }
-            return Step::None;
-        }
-        self.on_since = None;
-        if !off {
-            self.off_since = None;
-            return Step::None;
-        }
-        let since = *self.off_since.get_or_insert(t);
-        if t - since >= f64::from(cfg.clear_after_s) {
+        } else if self.held_s + 1e-9 >= f64::from(cfg.clear_after_s) {
             self.raised_at = None;
             self.cleared_at = Some(t);
-            self.off_since = None;
+            self.held_s = 0.0;
+            self.last_held_t = None;
             return Step::Clear;
         }
         Step::None
@@ -573,8 +582,12 @@ impl AlertEngine {
         let pace_pct = m.rate_sps.map(|r| 100.0 * (r / base.rate_median_sps - 1.0));
         // While the agent is not talking nothing is measured, and the alert
         // holds: it clears on speech back at their usual pace.
-        let on = pace_pct.is_some_and(|p| p >= cfg.agent_pace.raise_above_pct);
-        let off = pace_pct.is_some_and(|p| p < cfg.agent_pace.clear_below_pct);
+        let state = pace_pct.map(|p| {
+            (
+                p >= cfg.agent_pace.raise_above_pct,
+                p < cfg.agent_pace.clear_below_pct,
+            )
+        });
         let ev = Evidence {
             measured: m.rate_sps.map(f64::from),
             baseline: Some(f64::from(base.rate_median_sps)),
@@ -584,7 +597,7 @@ impl AlertEngine {
             unit: Some("sps"),
             ..Evidence::default()
         };
-        let step = self.pace.update(t, on, off, &cfg.agent_pace.sustain());
+        let step = self.pace.update(t, state, &cfg.agent_pace.sustain());
         self.agent_step(
             AlertKind::AgentPace,
             step,
@@ -598,8 +611,12 @@ impl AlertEngine {
         // Pitch: median semitones against the baseline.
         let base_st = hz_to_st(base.pitch_median_hz);
         let up_st = m.pitch_st.map(|st| st - base_st);
-        let on = up_st.is_some_and(|d| d >= cfg.agent_pitch.raise_above_st);
-        let off = up_st.is_some_and(|d| d < cfg.agent_pitch.clear_below_st);
+        let state = up_st.map(|d| {
+            (
+                d >= cfg.agent_pitch.raise_above_st,
+                d < cfg.agent_pitch.clear_below_st,
+            )
+        });
         let ev = Evidence {
             measured: m
                 .pitch_st
@@ -611,7 +628,7 @@ impl AlertEngine {
             unit: Some("hz"),
             ..Evidence::default()
         };
-        let step = self.pitch.update(t, on, off, &cfg.agent_pitch.sustain());
+        let step = self.pitch.update(t, state, &cfg.agent_pitch.sustain());
         self.agent_step(
             AlertKind::AgentPitch,
             step,
@@ -624,8 +641,12 @@ impl AlertEngine {
 
         // Volume: median loudness of speech against the baseline.
         let up_db = m.loudness_db.map(|db| db - base.loudness_median_db);
-        let on = up_db.is_some_and(|d| d >= cfg.agent_volume.raise_above_db);
-        let off = up_db.is_some_and(|d| d < cfg.agent_volume.clear_below_db);
+        let state = up_db.map(|d| {
+            (
+                d >= cfg.agent_volume.raise_above_db,
+                d < cfg.agent_volume.clear_below_db,
+            )
+        });
         let ev = Evidence {
             measured: m.loudness_db.map(f64::from),
             baseline: Some(f64::from(base.loudness_median_db)),
@@ -635,7 +656,7 @@ impl AlertEngine {
             unit: Some("db"),
             ..Evidence::default()
         };
-        let step = self.volume.update(t, on, off, &cfg.agent_volume.sustain());
+        let step = self.volume.update(t, state, &cfg.agent_volume.sustain());
         self.agent_step(
             AlertKind::AgentVolume,
             step,
@@ -726,13 +747,9 @@ impl AlertEngine {
     }
 
     fn customer_rules(&mut self, t: f64, emit: &mut impl FnMut(Event)) {
+        // While the customer is not talking nothing is measured and the
+        // alert holds: it clears when they speak calmly again.
         let Some((score, components)) = self.agitation_score() else {
-            let off = self
-                .agitation
-                .update(t, false, true, &self.cfg.customer_agitation.sustain());
-            if off == Step::Clear {
-                self.agitation_cleared(t, 0.0, emit);
-            }
             return;
         };
         if t + 1e-9 >= self.next_agitation_t {
@@ -757,7 +774,7 @@ impl AlertEngine {
         let escalate_after = f64::from(a.escalate_after_s);
         let escalate_spikes = a.escalate_spikes;
         let spike_score = f64::from(a.spike_score);
-        match self.agitation.update(t, on, off, &sustain) {
+        match self.agitation.update(t, Some((on, off)), &sustain) {
             Step::Raise { sustained_s } => {
                 self.agitation_spikes += 1;
                 let escalate = self.agitation_spikes >= escalate_spikes;
@@ -854,6 +871,7 @@ impl AlertEngine {
             return;
         };
         let (a_talk, c_talk) = (agent.talking, customer.talking);
+        let (a_speech, c_speech) = (agent.speech_now, customer.speech_now);
         let a_start = agent.talk_start_t;
         let c_start = customer.talk_start_t;
         let hop = self.hop_s;
@@ -865,7 +883,7 @@ impl AlertEngine {
         let agent_cut_in = a_talk && c_talk && a_start > c_start;
         if !agent_cut_in {
             self.overlap_speech_s = 0.0;
-        } else if agent.speech_now && customer.speech_now {
+        } else if a_speech && c_speech {
             self.overlap_speech_s += hop;
         }
         if self.overtalk.is_raised() && a_talk && c_talk {
@@ -882,7 +900,7 @@ impl AlertEngine {
         let overlap_s = Some(self.overlap_speech_s);
         match self
             .overtalk
-            .update(t, overlapping, !(a_talk && c_talk), &sustain)
+            .update(t, Some((overlapping, !(a_talk && c_talk))), &sustain)
         {
             Step::Raise { .. } => {
                 let sustained_s = self.overlap_speech_s;
@@ -937,7 +955,7 @@ impl AlertEngine {
             cooldown_s: 0.0,
         };
         let was_raised = self.dead_air.is_raised();
-        match self.dead_air.update(t, silent, !silent, &sustain) {
+        match self.dead_air.update(t, Some((silent, !silent)), &sustain) {
             Step::Raise { .. } => {
                 self.tally.dead_air_s += silence_s;
                 let ev = Evidence {
@@ -989,7 +1007,7 @@ impl AlertEngine {
         } else {
             self.customer_run_since = None;
         }
-        if a_talk {
+        if a_speech {
             self.agent_turn_talk_s += hop;
         }
         let long = self.agent_turn_talk_s >= f64::from(cfg.agent_monologue.max_talk_s);
@@ -998,7 +1016,7 @@ impl AlertEngine {
             clear_after_s: 0.0,
             cooldown_s: 0.0,
         };
-        match self.monologue.update(t, long, !long, &sustain) {
+        match self.monologue.update(t, Some((long, !long)), &sustain) {
             Step::Raise { .. } => {
                 let ev = Evidence {
                     measured: Some(round3(self.agent_turn_talk_s)),
@@ -1431,9 +1449,12 @@ mod tests {
             engine.tally().dead_air_s
         );
         let mono = raised(&alerts, AlertKind::AgentMonologue);
-        // 5.5 s of talk before the gap, then 60 s more from 20 s: 74.5 s.
+        // Monologue time is the agent's speech: 4.7 s before the gap (the
+        // breath at 2.7-3 s is not speech), then 55.3 s more from 20 s at
+        // 2.7 s of speech in every 3 s: 0.7 s to 21 s, 20 cycles to 81 s,
+        // 0.6 s more: 81.6 s.
         assert_eq!(mono.len(), 1, "{alerts:?}");
-        assert!((mono[0] - 74.5).abs() < 0.1, "{}", mono[0]);
+        assert!((mono[0] - 81.6).abs() < 0.1, "{}", mono[0]);
     }
 
     #[test]

@@ -342,7 +342,7 @@ impl Default for PitchRuleConfig {
         Self {
             raise_above_st: 2.0,
             clear_below_st: 1.0,
-            min_duration_s: 3.0,
+            min_duration_s: 2.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
         }

@@ -1,48 +1,50 @@
-//! Speaking rate as syllable nuclei per second of speech, over a sliding
-//! window (after de Jong & Wempe 2009, made causal).
+//! Speaking rate as syllable nuclei per second of talking, over a sliding
+//! window of the party's own talking time (after de Jong & Wempe 2009, made
+//! causal).
 //!
 //! A syllable nucleus is a peak of vowel-band energy that rose and then fell
 //! by at least [`DIP_DB`] around it, on a voiced speech frame. The rate is
-//! the number of nuclei in the last `rate_window_s` divided by the seconds of
-//! this party's speech in that window: pauses do not make someone "slower",
-//! talking faster does. With less than `rate_min_speech_s` of speech in the
-//! window there is no rate (`None`).
+//! the number of nuclei in the party's last `rate_window_s` of talking
+//! divided by that time: pauses and the other party's turns do not make
+//! someone "slower", talking faster does, and a turn's first seconds are
+//! measured against the speaker's own recent talk, not against silence.
+//! Gaps up to [`MAX_GAP_S`] between speech frames count as talking (between
+//! syllables and words); longer ones are pauses. With less than
+//! `rate_min_speech_s` of talking there is no rate, and none is reported
+//! outside the party's turns.
 //!
 //! A peak is known only once the energy has fallen [`DIP_DB`] after it, so a
 //! nucleus is counted a few tens of milliseconds after its peak.
 //!
-//! Real-time safe: both rings are allocated in `new`.
+//! Real-time safe: the ring is allocated in `new`.
 
 use crate::config::{AnalysisConfig, FrameGeometry};
 
 /// Rise and fall around a vowel-band peak for it to count as a syllable.
 pub const DIP_DB: f32 = 3.0;
-/// A gap in speech up to this long is part of talking (between syllables and
-/// words); a longer one is a pause and does not count.
-pub const MAX_GAP_S: f64 = 0.3;
+/// A gap in speech up to this long is part of talking (between syllables,
+/// words and phrases of one turn); a longer one is a pause and does not
+/// count. Short pauses count on purpose: someone rushing drops them, and that
+/// is faster speech.
+pub const MAX_GAP_S: f64 = 0.5;
 
 /// Tracks one channel's speaking rate.
 #[derive(Debug, Clone)]
 pub struct RateTracker {
-    window_frames: u64,
-    min_speech_frames: u32,
+    min_talk_frames: usize,
     hop_s: f64,
     // Peak picking on the vowel-band level.
     rising: bool,
     extreme_db: f32,
-    peak_frame: u64,
     peak_ok: bool,
-    // Speech frames in the window, as a ring of flags and their count.
-    speech_ring: Vec<bool>,
-    speech_count: u32,
+    // The last talking frames, each with the nuclei confirmed on it.
+    ring: Vec<u8>,
+    head: usize,
+    len: usize,
+    nuclei: u32,
     // Frames since the last speech frame, not yet known to be gap or pause.
     gap_frames: u32,
     max_gap_frames: u32,
-    // Frame numbers of nuclei still inside the window, oldest first.
-    nuclei: Vec<u64>,
-    nuclei_head: usize,
-    nuclei_len: usize,
-    frame: u64,
 }
 
 impl RateTracker {
@@ -50,26 +52,19 @@ impl RateTracker {
     #[must_use]
     pub fn new(cfg: &AnalysisConfig, geom: &FrameGeometry) -> Self {
         let hop_s = geom.hop_s();
-        let window_frames = (f64::from(cfg.rate_window_s) / hop_s).round().max(1.0) as u64;
-        // A nucleus needs a rise and a fall of DIP_DB, so at least two frames:
-        // half the window's frame count bounds how many can be inside it.
-        let capacity = (window_frames as usize / 2).max(1) + 1;
+        let window_frames = (f64::from(cfg.rate_window_s) / hop_s).round().max(1.0) as usize;
         Self {
-            window_frames,
-            min_speech_frames: (f64::from(cfg.rate_min_speech_s) / hop_s).round() as u32,
+            min_talk_frames: ((f64::from(cfg.rate_min_speech_s) / hop_s).round() as usize).max(1),
             hop_s,
             rising: true,
             extreme_db: f32::NEG_INFINITY,
-            peak_frame: 0,
             peak_ok: false,
-            speech_ring: vec![false; window_frames as usize],
-            speech_count: 0,
-            gap_frames: 0,
+            ring: vec![0; window_frames],
+            head: 0,
+            len: 0,
+            nuclei: 0,
+            gap_frames: u32::MAX,
             max_gap_frames: (MAX_GAP_S / hop_s).round() as u32,
-            nuclei: vec![0; capacity],
-            nuclei_head: 0,
-            nuclei_len: 0,
-            frame: 0,
         }
     }
 
@@ -78,53 +73,44 @@ impl RateTracker {
         self.rising = true;
         self.extreme_db = f32::NEG_INFINITY;
         self.peak_ok = false;
-        self.speech_ring.fill(false);
-        self.speech_count = 0;
-        self.gap_frames = 0;
-        self.nuclei_len = 0;
+        self.head = 0;
+        self.len = 0;
+        self.nuclei = 0;
+        self.gap_frames = u32::MAX;
+    }
+
+    /// Adds one talking frame to the window, evicting the oldest when full.
+    fn push_talking(&mut self) {
+        let cap = self.ring.len();
+        if self.len == cap {
+            self.nuclei -= u32::from(self.ring[self.head]);
+        } else {
+            self.len += 1;
+        }
+        self.ring[self.head] = 0;
+        self.head = (self.head + 1) % cap;
     }
 
     /// Takes one frame's vowel-band level and flags; returns the rate in
-    /// syllables per second of talking over the window, or `None` when the
-    /// window holds too little. `speech` is this frame's own level decision
-    /// (no hangover): gaps up to [`MAX_GAP_S`] between speech frames are
-    /// credited as talking once speech resumes. `nucleus` is set when a
-    /// syllable was confirmed on this frame.
+    /// syllables per second of talking over the window (within the party's
+    /// turns, once there is enough talking). `speech` is this frame's own
+    /// level decision (no hangover). `nucleus` is set when a syllable was
+    /// confirmed on this frame.
     pub fn update(&mut self, vowel_band_db: f32, voiced: bool, speech: bool) -> RateUpdate {
-        let frame = self.frame;
-        self.frame += 1;
-
-        // Slide the talking window.
-        let slot = (frame % self.window_frames) as usize;
-        if self.speech_ring[slot] {
-            self.speech_count -= 1;
-        }
-        self.speech_ring[slot] = speech;
         let mut talk_frames = 0;
         if speech {
-            self.speech_count += 1;
-            talk_frames += 1;
             if self.gap_frames <= self.max_gap_frames {
                 // The gap just ended was inside talking: credit it.
-                for back in 1..=u64::from(self.gap_frames)
-                    .min(frame)
-                    .min(self.window_frames - 1)
-                {
-                    let s = ((frame - back) % self.window_frames) as usize;
-                    if !self.speech_ring[s] {
-                        self.speech_ring[s] = true;
-                        self.speech_count += 1;
-                    }
+                for _ in 0..self.gap_frames {
+                    self.push_talking();
                 }
                 talk_frames += self.gap_frames;
             }
+            self.push_talking();
+            talk_frames += 1;
             self.gap_frames = 0;
         } else {
             self.gap_frames = self.gap_frames.saturating_add(1);
-        }
-        while self.nuclei_len > 0 && self.nuclei[self.nuclei_head] + self.window_frames <= frame {
-            self.nuclei_head = (self.nuclei_head + 1) % self.nuclei.len();
-            self.nuclei_len -= 1;
         }
 
         // Two-state peak picker with DIP_DB hysteresis.
@@ -132,11 +118,14 @@ impl RateTracker {
         if self.rising {
             if vowel_band_db > self.extreme_db {
                 self.extreme_db = vowel_band_db;
-                self.peak_frame = frame;
                 self.peak_ok = voiced && speech;
             } else if self.extreme_db - vowel_band_db >= DIP_DB {
-                if self.peak_ok {
-                    self.push_nucleus(self.peak_frame);
+                if self.peak_ok && self.len > 0 {
+                    // Counted on the latest talking frame: the peak itself
+                    // was talking, and the window holds talking only.
+                    let last = (self.head + self.ring.len() - 1) % self.ring.len();
+                    self.ring[last] = self.ring[last].saturating_add(1);
+                    self.nuclei += 1;
                     nucleus = true;
                 }
                 self.rising = false;
@@ -147,28 +136,17 @@ impl RateTracker {
         } else if vowel_band_db - self.extreme_db >= DIP_DB {
             self.rising = true;
             self.extreme_db = vowel_band_db;
-            self.peak_frame = frame;
             self.peak_ok = voiced && speech;
         }
 
-        let rate_sps = (self.speech_count >= self.min_speech_frames.max(1))
-            .then(|| (self.nuclei_len as f64 / (f64::from(self.speech_count) * self.hop_s)) as f32);
+        let in_turn = self.gap_frames <= self.max_gap_frames;
+        let rate_sps = (in_turn && self.len >= self.min_talk_frames)
+            .then(|| (f64::from(self.nuclei) / (self.len as f64 * self.hop_s)) as f32);
         RateUpdate {
             rate_sps,
             nucleus,
             talk_frames,
         }
-    }
-
-    fn push_nucleus(&mut self, frame: u64) {
-        if self.nuclei_len == self.nuclei.len() {
-            // Cannot happen with the capacity chosen in `new`; drop the oldest.
-            self.nuclei_head = (self.nuclei_head + 1) % self.nuclei.len();
-            self.nuclei_len -= 1;
-        }
-        let tail = (self.nuclei_head + self.nuclei_len) % self.nuclei.len();
-        self.nuclei[tail] = frame;
-        self.nuclei_len += 1;
     }
 }
 
@@ -249,6 +227,35 @@ mod tests {
             }
         }
         assert_eq!(credited, 100 + 20 + 100 + 50);
+    }
+
+    #[test]
+    fn the_window_is_talking_time_not_wall_time() {
+        // 3 s of 5 syllables/s, 6 s of the other party's turn, then 1 s more:
+        // the rate right after is still 5/s, measured over 4 s of talking.
+        let cfg = AnalysisConfig::default();
+        let geom = cfg.geometry().unwrap();
+        let mut r = RateTracker::new(&cfg, &geom);
+        let bump = |i: usize| {
+            let phase = (i as f64 * 0.01 * 5.0).fract();
+            (-30.0 - 12.0 * (1.0 - (std::f64::consts::TAU * phase).cos()) / 2.0) as f32
+        };
+        let mut last = None;
+        for i in 0..300 {
+            last = r.update(bump(i), true, true).rate_sps;
+        }
+        for i in 0..600 {
+            let rate = r.update(-70.0, false, false).rate_sps;
+            // Within MAX_GAP_S the silence may still be a gap inside the turn.
+            if i as f64 * 0.01 > MAX_GAP_S {
+                assert_eq!(rate, None, "silent turn, frame {i}");
+            }
+        }
+        for i in 0..100 {
+            last = r.update(bump(i), true, true).rate_sps;
+        }
+        let rate = last.unwrap();
+        assert!((rate - 5.0).abs() <= 0.3, "{rate}");
     }
 
     #[test]

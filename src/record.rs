@@ -16,7 +16,7 @@
 //! | `voiced_p` | periodicity in [0, 1]; voiced when ≥ 0.6 and speech |
 //! | `loudness_db` | RMS level in dB re a full-scale sine (AES17 dBFS), of the signal in the analysis band (0–4 kHz by default); −120 for digital silence |
 //! | `speech` | this party is talking (above their adaptive noise floor, not the other party's bleed) |
-//! | `rate_sps` | syllables per second of speech over the last `rate_window_s` (4 s), `null` with under 1 s of speech in it |
+//! | `rate_sps` | syllables per second over the party's last `rate_window_s` (4 s) of talking (pauses under 0.5 s count as talking); `null` outside their turns or with under 1 s of talking |
 //!
 //! ## `summary` (always, last line)
 //!

@@ -5,9 +5,10 @@ usage: benches/eval/rate.py DATA_DIR [--tonewatch target/release/tonewatch]
 
 DATA_DIR is the shared data folder (with rate/mfa and emotion/emodb).
 1. rate/mfa/english_fast.wav vs english_slow.wav: the same sentence (15 syllables;
-   the fast reading adds a filled pause "um", 16). True rate = syllables per second of
-   the speech span, found by an energy threshold independent of tonewatch (frames of
-   20 ms within 35 dB of the loudest). Reports the measured and true fast/slow ratio.
+   the fast reading adds a filled pause "um", 16). True rate = syllables per second,
+   of the speech span and of talking time (pauses over 0.3 s left out, as tonewatch
+   does), both found by an energy threshold independent of tonewatch (frames of 20 ms
+   within 35 dB of the loudest). Reports the measured and true fast/slow ratios.
 2. rate/mfa/acoustic_corpus.wav: its "talking pretty fast" and "talking really slow"
    parts, with truth from the TextGrid (vowel phones per second of words).
 3. emotion/emodb: files whose speech is complete within the file; tonewatch's rate
@@ -26,7 +27,10 @@ def summary_rate(binary, wav, extra=()):
     return s["speakers"][0]["rate_sps"], s["speakers"][0]["talk_s"]
 
 
-def speech_span_s(wav):
+def speech_times_s(wav):
+    """(span, articulation time): the span from the first to the last frame
+    within 35 dB of the loudest, and the time of such frames with gaps under
+    0.3 s bridged (pauses left out), from 20 ms frames."""
     raw = subprocess.run(["sox", wav, "-t", "f32", "-c", "1", "-"], check=True,
                          capture_output=True).stdout
     rate = int(subprocess.run(["soxi", "-r", wav], check=True, capture_output=True,
@@ -35,8 +39,18 @@ def speech_span_s(wav):
     hop = rate // 50
     frames = x[: len(x) // hop * hop].reshape(-1, hop)
     db = 10 * np.log10((frames ** 2).mean(axis=1) + 1e-12)
-    active = np.where(db > db.max() - 35)[0]
-    return (active[-1] - active[0] + 1) * hop / rate
+    on = db > db.max() - 35
+    active = np.where(on)[0]
+    span = (active[-1] - active[0] + 1) * hop / rate
+    talk = 0
+    last = None
+    for i in active:
+        if last is not None and i - last <= 15:  # 15 frames = 0.3 s
+            talk += i - last
+        else:
+            talk += 1
+        last = i
+    return span, talk * hop / rate
 
 
 def textgrid(path):
@@ -65,12 +79,17 @@ def main():
     print("1. english_fast vs english_slow (same sentence)")
     fast, slow = os.path.join(mfa, "english_fast.wav"), os.path.join(mfa, "english_slow.wav")
     (rf, _), (rs, _) = summary_rate(tw, fast), summary_rate(tw, slow)
-    sf, ss = speech_span_s(fast), speech_span_s(slow)
-    print(f"   speech span: fast {sf:.2f} s, slow {ss:.2f} s")
-    print(f"   tonewatch rate: fast {rf:.2f}/s, slow {rs:.2f}/s, ratio {rf / rs:.3f}")
+    (sf, af), (ss, a_s) = speech_times_s(fast), speech_times_s(slow)
+    print(f"   speech span: fast {sf:.2f} s, slow {ss:.2f} s; without pauses over 0.3 s: "
+          f"fast {af:.2f} s, slow {a_s:.2f} s")
+    print(f"   tonewatch rate (syllables per second of talking): fast {rf:.2f}/s, "
+          f"slow {rs:.2f}/s, ratio {rf / rs:.3f}")
     for syl_fast, note in ((15, "15 syllables each"), (16, "fast with its filled pause, 16")):
-        true = (syl_fast / sf) / (15 / ss)
-        print(f"   true ratio ({note}): {true:.3f}; measured/true = {rf / rs / true:.3f}")
+        span_true = (syl_fast / sf) / (15 / ss)
+        art_true = (syl_fast / af) / (15 / a_s)
+        print(f"   {note}: true ratio over the span {span_true:.3f} (measured/true "
+              f"{rf / rs / span_true:.3f}); over talking time {art_true:.3f} (measured/true "
+              f"{rf / rs / art_true:.3f})")
 
     print("2. acoustic_corpus: fast part vs slow part (TextGrid truth)")
     grid = textgrid(os.path.join(mfa, "acoustic_corpus.TextGrid"))
