@@ -1,14 +1,16 @@
 //! Proof that the steady-state analysis path allocates nothing: a counting
 //! global allocator watches `ChannelInput::push` → `frame` →
-//! `CallAnalyzer::process` → `advance` over ten seconds of a two-party call
-//! that needs resampling, after a warm-up.
+//! `CallAnalyzer::process` → `advance` → `Monitor::on_frame` (tallies and
+//! every alert rule) over ten seconds of a two-party call that needs
+//! resampling, after a warm-up.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use tonewatch::AnalysisConfig;
-use tonewatch::analysis::{CallAnalyzer, FrameFeatures};
+use tonewatch::Config;
+use tonewatch::analysis::{CallAnalyzer, FrameFeatures, Speaker};
 use tonewatch::frontend::ChannelInput;
+use tonewatch::monitor::{Monitor, Output};
 use tonewatch::synth::{self, VoiceSpec};
 
 struct Counting;
@@ -67,7 +69,7 @@ fn steady_state_analysis_allocates_nothing() {
     let rate = 16000;
     let voice = |f0_hz, seed| VoiceSpec {
         rate_hz: rate,
-        duration_s: 12.0,
+        duration_s: 24.0,
         f0_hz,
         snr_db: Some(20.0),
         seed,
@@ -76,8 +78,11 @@ fn steady_state_analysis_allocates_nothing() {
     let (agent, _) = synth::render(&voice(120.0, 1));
     let (customer, _) = synth::render(&voice(210.0, 2));
 
-    let cfg = AnalysisConfig::default();
+    let full = Config::default();
+    let cfg = full.analysis.clone();
     let geom = cfg.geometry().unwrap();
+    let mut monitor = Monitor::new(&full, &[Speaker::Agent, Speaker::Customer], None).unwrap();
+    let mut events = 0u64;
     let mut inputs = [
         ChannelInput::new(rate, &geom).unwrap(),
         ChannelInput::new(rate, &geom).unwrap(),
@@ -102,19 +107,29 @@ fn steady_state_analysis_allocates_nothing() {
                 let given = analyzer.process(&windows, &mut out);
                 a.advance();
                 c.advance();
-                if given.is_some() {
+                if let Some(t) = given {
                     frames += 1;
                     speech_frames += u64::from(out[0].speech) + u64::from(out[1].speech);
+                    monitor
+                        .on_frame(t, &out, &mut |o| {
+                            if let Output::Event(_) = o {
+                                events += 1;
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
                 }
             }
         }
     };
     // Warm-up: two seconds (FFT planning is done, rings fill).
     run(0, 2 * rate as usize);
-    let ((), n) = allocations_during(|| run(2 * rate as usize, 12 * rate as usize));
+    let ((), n) = allocations_during(|| run(2 * rate as usize, 24 * rate as usize));
     assert_eq!(n, 0, "{n} allocations in steady state");
-    // The analysis really ran: 12 s of 10 ms frames (less the pitch
-    // look-ahead still held back), both parties talking.
-    assert!(frames >= 1180, "{frames} frames");
-    assert!(speech_frames > 1000, "{speech_frames} speech frames");
+    // The analysis really ran: 24 s of 10 ms frames (less the pitch
+    // look-ahead still held back), both parties talking, and past the 20 s
+    // warm-up the customer's agitation was reported.
+    assert!(frames >= 2380, "{frames} frames");
+    assert!(speech_frames > 2000, "{speech_frames} speech frames");
+    assert!(events > 0, "no agitation readings");
 }
