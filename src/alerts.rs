@@ -314,7 +314,6 @@ struct Party {
     speech_now: bool,
     last_speech_t: f64,
     talk_start_t: f64,
-    talk_s: f64,
 }
 
 impl Party {
@@ -329,7 +328,6 @@ impl Party {
             speech_now: false,
             last_speech_t: f64::NEG_INFINITY,
             talk_start_t: 0.0,
-            talk_s: 0.0,
         }
     }
 
@@ -494,9 +492,6 @@ impl AlertEngine {
         {
             if p.talking && t - p.last_speech_t > gap {
                 p.talking = false;
-            }
-            if p.talking {
-                p.talk_s += hop;
             }
         }
         self.learn(speakers, frames);
@@ -1133,16 +1128,6 @@ impl AlertEngine {
         ] {
             *s = Sustained::default();
         }
-    }
-
-    /// Seconds each party spent talking (gaps under `turns.gap_s` bridged).
-    #[must_use]
-    pub fn talk_s(&self, speaker: Speaker) -> Option<f64> {
-        match speaker {
-            Speaker::Agent => self.agent.as_ref(),
-            Speaker::Customer => self.customer.as_ref(),
-        }
-        .map(|p| p.talk_s)
     }
 }
 

@@ -211,12 +211,6 @@ impl ChannelInput {
         self.finished.then_some(self.frames_total)
     }
 
-    /// True once [`finish`](Self::finish) was called.
-    #[must_use]
-    pub fn is_finished(&self) -> bool {
-        self.finished
-    }
-
     /// True when [`frame`](Self::frame) has a window to give.
     #[must_use]
     pub fn has_frame(&self) -> bool {

@@ -24,7 +24,7 @@ raised within 20 s of its onset; latency is from onset to that alert. Every
 other raised alert is a false alert, counted per hour of audio outside event
 windows. Needs: espeak-ng, sox, numpy.
 """
-import argparse, collections, json, os, random, subprocess, tempfile, wave
+import argparse, collections, json, os, random, subprocess, tempfile, wave, zlib
 
 import numpy as np
 
@@ -141,7 +141,7 @@ class Call:
 def scenario(kind, tmp, variant):
     """Builds one call; returns it and the list of (kind, onset_s, end_s)
     truth events (end_s: when the changed speech stops)."""
-    rng = random.Random(hash((kind, variant)) & 0xFFFF)
+    rng = random.Random(zlib.crc32(f"{kind}-{variant}".encode()))
     c = Call(tmp, rng, variant)
     events = []
     if kind == "calm":
@@ -201,8 +201,10 @@ def scenario(kind, tmp, variant):
     return c, events
 
 
-def run_tonewatch(binary, path):
-    out = subprocess.run([binary, "replay", path], check=True, capture_output=True, text=True)
+def run_tonewatch(binary, path, config=None):
+    extra = ["--config", config] if config else []
+    out = subprocess.run([binary, "replay", *extra, path], check=True, capture_output=True,
+                         text=True)
     return [json.loads(l) for l in out.stdout.splitlines()]
 
 
@@ -211,6 +213,7 @@ def main():
     ap.add_argument("--tonewatch", default="target/release/tonewatch")
     ap.add_argument("--variants", type=int, default=5)
     ap.add_argument("--keep", help="keep the rendered calls in this folder")
+    ap.add_argument("--config", help="a tonewatch config file to replay with")
     args = ap.parse_args()
     kinds = ["calm", "agent_pace", "agent_pitch", "customer_agitation", "overtalk", "dead_air",
              "agent_monologue"]
@@ -236,7 +239,7 @@ def main():
                     with open(os.path.join(outdir, f"{kind}_{v}.json"), "w") as f:
                         json.dump({"events": events, "duration_s": dur}, f)
                 for path in (pcm, ulaw):
-                    lines = run_tonewatch(args.tonewatch, path)
+                    lines = run_tonewatch(args.tonewatch, path, args.config)
                     raised = [l for l in lines if l["type"] == "alert" and l["state"] == "raised"]
                     used = set()
                     for ek, onset, end in events:
