@@ -117,14 +117,14 @@ pub struct Evidence {
     pub spikes: Option<u32>,
 }
 
-/// One alert event.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One alert event; serialises as the fields of an `{"type":"alert"}` line.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Alert {
     /// What about.
     pub kind: AlertKind,
     /// Raised or cleared.
     pub state: AlertState,
-    /// Audio-clock time, seconds.
+    /// Audio-clock time, seconds (to the millisecond).
     pub t: f64,
     /// Whom it is about.
     pub speaker: Speaker,
@@ -551,7 +551,8 @@ impl AlertEngine {
         }
     }
 
-    fn alert(&mut self, alert: Alert, emit: &mut impl FnMut(Event)) {
+    fn alert(&mut self, mut alert: Alert, emit: &mut impl FnMut(Event)) {
+        alert.t = round3(alert.t);
         if alert.state == AlertState::Raised {
             let i = AlertKind::ALL
                 .iter()
@@ -1053,60 +1054,38 @@ impl AlertEngine {
     /// At the end of the call: clears every alert still raised.
     pub fn finish(&mut self, emit: &mut impl FnMut(Event)) {
         let t = self.last_t;
-        let open: [(AlertKind, Speaker, Severity, &'static str, bool); 7] = [
-            (
-                AlertKind::AgentPace,
-                Speaker::Agent,
-                Severity::Warn,
-                PACE_CLEAR,
-                self.pace.is_raised(),
-            ),
-            (
-                AlertKind::AgentPitch,
-                Speaker::Agent,
-                Severity::Warn,
-                PITCH_CLEAR,
-                self.pitch.is_raised(),
-            ),
-            (
-                AlertKind::AgentVolume,
-                Speaker::Agent,
-                Severity::Warn,
-                VOLUME_CLEAR,
-                self.volume.is_raised(),
-            ),
-            (
-                AlertKind::CustomerAgitation,
-                Speaker::Customer,
-                Severity::Warn,
-                AGITATION_CLEAR,
-                self.agitation.is_raised(),
-            ),
-            (
-                AlertKind::Overtalk,
-                Speaker::Agent,
-                Severity::Warn,
-                OVERTALK_CLEAR,
-                self.overtalk.is_raised(),
-            ),
-            (
-                AlertKind::DeadAir,
-                Speaker::Agent,
-                Severity::Info,
-                DEAD_AIR_CLEAR,
-                self.dead_air.is_raised(),
-            ),
-            (
-                AlertKind::AgentMonologue,
-                Speaker::Agent,
-                Severity::Info,
-                MONOLOGUE_CLEAR,
-                self.monologue.is_raised(),
-            ),
-        ];
-        for (kind, speaker, severity, message, raised) in open {
-            if raised {
-                emit(Event::Alert(Alert {
+        let agitation_severity = if self.agitation_escalated {
+            Severity::Escalate
+        } else {
+            Severity::Warn
+        };
+        for kind in AlertKind::ALL {
+            let rule = match kind {
+                AlertKind::AgentPace => &mut self.pace,
+                AlertKind::AgentPitch => &mut self.pitch,
+                AlertKind::AgentVolume => &mut self.volume,
+                AlertKind::CustomerAgitation => &mut self.agitation,
+                AlertKind::Overtalk => &mut self.overtalk,
+                AlertKind::DeadAir => &mut self.dead_air,
+                AlertKind::AgentMonologue => &mut self.monologue,
+            };
+            if !rule.is_raised() {
+                continue;
+            }
+            *rule = Sustained::default();
+            let (speaker, severity, message) = match kind {
+                AlertKind::AgentPace => (Speaker::Agent, Severity::Warn, PACE_CLEAR),
+                AlertKind::AgentPitch => (Speaker::Agent, Severity::Warn, PITCH_CLEAR),
+                AlertKind::AgentVolume => (Speaker::Agent, Severity::Warn, VOLUME_CLEAR),
+                AlertKind::CustomerAgitation => {
+                    (Speaker::Customer, agitation_severity, AGITATION_CLEAR)
+                }
+                AlertKind::Overtalk => (Speaker::Agent, Severity::Warn, OVERTALK_CLEAR),
+                AlertKind::DeadAir => (Speaker::Agent, Severity::Info, DEAD_AIR_CLEAR),
+                AlertKind::AgentMonologue => (Speaker::Agent, Severity::Info, MONOLOGUE_CLEAR),
+            };
+            self.alert(
+                Alert {
                     kind,
                     state: AlertState::Cleared,
                     t,
@@ -1114,19 +1093,9 @@ impl AlertEngine {
                     severity,
                     message,
                     evidence: Evidence::default(),
-                }));
-            }
-        }
-        for s in [
-            &mut self.pace,
-            &mut self.pitch,
-            &mut self.volume,
-            &mut self.agitation,
-            &mut self.overtalk,
-            &mut self.dead_air,
-            &mut self.monologue,
-        ] {
-            *s = Sustained::default();
+                },
+                emit,
+            );
         }
     }
 }

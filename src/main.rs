@@ -13,7 +13,7 @@ use tonewatch::alerts::Event;
 use tonewatch::baseline::Profile;
 use tonewatch::config::DEFAULT_CONFIG_TOML;
 use tonewatch::monitor::Output;
-use tonewatch::record::{AgitationRecord, AlertRecord, FrameRecord, Record};
+use tonewatch::record::{AgitationRecord, FrameRecord, Record};
 use tonewatch::replay::{CallInput, Replay, ReplayError, Side};
 use tonewatch::{AnalysisConfig, Config, Speaker};
 
@@ -287,9 +287,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
                 }
                 Ok(())
             }
-            Output::Event(Event::Alert(a)) => {
-                write_record(&mut out, &Record::Alert(AlertRecord::from(a)))
-            }
+            Output::Event(Event::Alert(a)) => write_record(&mut out, &Record::Alert(a)),
             Output::Event(Event::Agitation(g)) => {
                 write_record(&mut out, &Record::Agitation(AgitationRecord::from(g)))
             }

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::{AgitationComponents, AlertKind, AlertState, Evidence, Severity};
+use crate::alerts::{AgitationComponents, Alert, AlertKind};
 use crate::analysis::{FrameFeatures, Speaker};
 
 /// One line of output.
@@ -43,44 +43,11 @@ pub enum Record {
     /// One speaker's analysis frame.
     Frame(FrameRecord),
     /// An alert raised or cleared.
-    Alert(AlertRecord),
+    Alert(Alert),
     /// A periodic reading of the customer's agitation.
     Agitation(AgitationRecord),
     /// The whole call, at its end.
     Summary(SummaryRecord),
-}
-
-/// See the module documentation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlertRecord {
-    /// What about.
-    pub kind: AlertKind,
-    /// Raised or cleared.
-    pub state: AlertState,
-    /// Seconds from the start of the call.
-    pub t: f64,
-    /// Whom it is about.
-    pub speaker: Speaker,
-    /// How urgent.
-    pub severity: Severity,
-    /// What to tell a person.
-    pub message: &'static str,
-    /// The measurements behind it.
-    pub evidence: Evidence,
-}
-
-impl From<crate::alerts::Alert> for AlertRecord {
-    fn from(a: crate::alerts::Alert) -> Self {
-        Self {
-            kind: a.kind,
-            state: a.state,
-            t: round(a.t, 3),
-            speaker: a.speaker,
-            severity: a.severity,
-            message: a.message,
-            evidence: a.evidence,
-        }
-    }
 }
 
 /// See the module documentation.
