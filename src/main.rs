@@ -23,8 +23,10 @@ use tonewatch::{AnalysisConfig, Config, Speaker};
     version,
     about = "Hears when an agent's voice gives way to pressure on a call",
     long_about = "Hears when an agent's voice gives way to pressure on a call.\n\n\
-        Measures pitch, loudness, speech and speaking rate of each party every 10 ms \
-        and prints JSON Lines. Audio never leaves the machine."
+        Measures pitch, loudness, speech and speaking rate of each party every 10 ms, \
+        raises alerts against each party's own baseline (slow down, lower your voice, \
+        customer agitation, overtalk, dead air, monologue) and prints JSON Lines. \
+        Audio never leaves the machine."
 )]
 struct Cli {
     #[command(subcommand)]
