@@ -306,6 +306,7 @@ struct Measures {
 #[derive(Debug, Clone)]
 struct Party {
     baseline: Baseline,
+    has_profile: bool,
     recent: Recent,
     rate_sps: Option<f32>,
     measures: Measures,
@@ -321,6 +322,7 @@ impl Party {
         let frames = (f64::from(cfg.baseline.short_window_s) / hop_s).round() as usize;
         Self {
             baseline: Baseline::new(hop_s as f32, prior),
+            has_profile: prior.is_some(),
             recent: Recent::new(frames.max(1)),
             rate_sps: None,
             measures: Measures::default(),
@@ -386,6 +388,8 @@ pub struct AlertEngine {
     last_t: f64,
 }
 
+/// A party's baseline takes a rate reading this often while they talk.
+const RATE_READING_S: f32 = 0.5;
 /// While a party's alerts are up, their baseline learns from one frame in this many.
 const SLOW_LEARNING: u64 = 4;
 
@@ -524,7 +528,7 @@ impl AlertEngine {
         let agent_alerted =
             self.pace.is_raised() || self.pitch.is_raised() || self.volume.is_raised();
         let customer_alerted = self.agitation.is_raised();
-        let rate_every = (0.5 / self.hop_s).round().max(1.0) as u64;
+        let rate_every = (f64::from(RATE_READING_S) / self.hop_s).round().max(1.0) as u64;
         let frame = self.frame;
         for (&s, f) in speakers.iter().zip(frames) {
             let slowed = match s {
@@ -574,8 +578,18 @@ impl AlertEngine {
         let m = agent.measures;
         let cfg = self.cfg.clone();
 
-        // Pace: rate against the baseline rate, in percent.
-        let pace_pct = m.rate_sps.map(|r| 100.0 * (r / base.rate_median_sps - 1.0));
+        // Pace: rate against the baseline rate, in percent. A rate reading
+        // spans 4 s and calm speech varies a lot from sentence to sentence,
+        // so the rate baseline needs more talk than pitch and loudness do
+        // (readings come every RATE_READING_S of talking), unless a profile
+        // brings it.
+        let rate_known = agent.has_profile
+            || agent.baseline.rate_readings() as f32 * RATE_READING_S
+                >= cfg.agent_pace.warmup_talk_s;
+        let pace_pct = m
+            .rate_sps
+            .filter(|_| rate_known)
+            .map(|r| 100.0 * (r / base.rate_median_sps - 1.0));
         // While the agent is not talking nothing is measured, and the alert
         // holds: it clears on speech back at their usual pace.
         let state = pace_pct.map(|p| {

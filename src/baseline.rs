@@ -130,6 +130,12 @@ impl Baseline {
         self.range_st.add(st);
     }
 
+    /// Rate readings learned in this call.
+    #[must_use]
+    pub fn rate_readings(&self) -> u64 {
+        self.rate_sps.total
+    }
+
     /// Seconds of voiced speech learned in this call.
     #[must_use]
     pub fn voiced_s(&self) -> f32 {

@@ -296,6 +296,9 @@ impl Default for BaselineConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PaceConfig {
+    /// Seconds of the agent's talking before their rate baseline is trusted
+    /// (without a profile).
+    pub warmup_talk_s: f32,
     /// Raise when the rate is this many percent above the agent's baseline.
     pub raise_above_pct: f32,
     /// Clear when it falls below this many percent above.
@@ -311,6 +314,7 @@ pub struct PaceConfig {
 impl Default for PaceConfig {
     fn default() -> Self {
         Self {
+            warmup_talk_s: 45.0,
             raise_above_pct: 15.0,
             clear_below_pct: 7.0,
             min_duration_s: 3.0,
@@ -608,6 +612,12 @@ impl Config {
                 a.baseline.short_window_s,
             ),
             ("alerts.baseline.tick_s", a.baseline.tick_s, 0.01, 5.0),
+            (
+                "alerts.agent_pace.warmup_talk_s",
+                a.agent_pace.warmup_talk_s,
+                0.0,
+                3600.0,
+            ),
             (
                 "alerts.agent_pace.raise_above_pct",
                 a.agent_pace.raise_above_pct,
