@@ -592,12 +592,11 @@ impl AlertEngine {
             .map(|r| 100.0 * (r / base.rate_median_sps - 1.0));
         // While the agent is not talking nothing is measured, and the alert
         // holds: it clears on speech back at their usual pace.
-        let state = pace_pct.map(|p| {
-            (
-                p >= cfg.agent_pace.raise_above_pct,
-                p < cfg.agent_pace.clear_below_pct,
-            )
-        });
+        let state = levels(
+            pace_pct,
+            cfg.agent_pace.raise_above_pct,
+            cfg.agent_pace.clear_below_pct,
+        );
         let ev = Evidence {
             measured: m.rate_sps.map(f64::from),
             baseline: Some(f64::from(base.rate_median_sps)),
@@ -621,12 +620,11 @@ impl AlertEngine {
         // Pitch: median semitones against the baseline.
         let base_st = hz_to_st(base.pitch_median_hz);
         let up_st = m.pitch_st.map(|st| st - base_st);
-        let state = up_st.map(|d| {
-            (
-                d >= cfg.agent_pitch.raise_above_st,
-                d < cfg.agent_pitch.clear_below_st,
-            )
-        });
+        let state = levels(
+            up_st,
+            cfg.agent_pitch.raise_above_st,
+            cfg.agent_pitch.clear_below_st,
+        );
         let ev = Evidence {
             measured: m
                 .pitch_st
@@ -651,12 +649,11 @@ impl AlertEngine {
 
         // Volume: median loudness of speech against the baseline.
         let up_db = m.loudness_db.map(|db| db - base.loudness_median_db);
-        let state = up_db.map(|d| {
-            (
-                d >= cfg.agent_volume.raise_above_db,
-                d < cfg.agent_volume.clear_below_db,
-            )
-        });
+        let state = levels(
+            up_db,
+            cfg.agent_volume.raise_above_db,
+            cfg.agent_volume.clear_below_db,
+        );
         let ev = Evidence {
             measured: m.loudness_db.map(f64::from),
             baseline: Some(f64::from(base.loudness_median_db)),
@@ -1112,6 +1109,12 @@ impl AlertEngine {
             );
         }
     }
+}
+
+/// Raise and clear conditions of a measured excess over baseline; `None`
+/// (unknown) when nothing was measured.
+fn levels(excess: Option<f32>, raise_at: f32, clear_below: f32) -> Option<(bool, bool)> {
+    excess.map(|e| (e >= raise_at, e < clear_below))
 }
 
 fn round3(v: f64) -> f64 {
