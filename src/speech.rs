@@ -122,7 +122,8 @@ impl SpeechDetector {
             self.in_block = 0;
             self.current_min = f32::INFINITY;
         }
-        let above = level - self.floor_db();
+        let floor_db = self.floor_db();
+        let above = level - floor_db;
         let bleed = other_db.is_some_and(|o| o - loudness_db > self.crosstalk_margin_db);
         let audible = loudness_db >= self.min_speech_db;
         // Staying in speech looks at the median of the last few frames, so
@@ -131,7 +132,7 @@ impl SpeechDetector {
         self.recent_pos = (self.recent_pos + 1) % RELEASE_MEDIAN_FRAMES;
         let mut sorted = self.recent_db;
         sorted.sort_unstable_by(f32::total_cmp);
-        let recent_above = sorted[RELEASE_MEDIAN_FRAMES / 2] - self.floor_db();
+        let recent_above = sorted[RELEASE_MEDIAN_FRAMES / 2] - floor_db;
         let loud = audible
             && (above > self.margin_db
                 || (self.active
