@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{FrameFeatures, Speaker};
 use crate::baseline::{Baseline, BaselineValues, hz_to_st};
 use crate::config::{AlertConfig, SustainConfig};
+use crate::record::round;
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -556,7 +557,7 @@ impl AlertEngine {
     }
 
     fn alert(&mut self, mut alert: Alert, emit: &mut impl FnMut(Event)) {
-        alert.t = round3(alert.t);
+        alert.t = round(alert.t, 3);
         if alert.state == AlertState::Raised {
             let i = AlertKind::ALL
                 .iter()
@@ -688,7 +689,7 @@ impl AlertEngine {
     ) {
         match step {
             Step::Raise { sustained_s } => {
-                ev.sustained_s = Some(round3(sustained_s));
+                ev.sustained_s = Some(round(sustained_s, 3));
                 self.alert(
                     Alert {
                         kind,
@@ -765,12 +766,12 @@ impl AlertEngine {
                 Some(self.tally.agitation_peak.map_or(score, |p| p.max(score)));
             emit(Event::Agitation(Agitation {
                 t,
-                score: round3(score),
+                score: round(score, 3),
                 components: AgitationComponents {
-                    loudness: round3(components.loudness),
-                    pitch: round3(components.pitch),
-                    pitch_range: round3(components.pitch_range),
-                    rate: round3(components.rate),
+                    loudness: round(components.loudness, 3),
+                    pitch: round(components.pitch, 3),
+                    pitch_range: round(components.pitch_range, 3),
+                    rate: round(components.rate, 3),
                 },
             }));
         }
@@ -787,10 +788,10 @@ impl AlertEngine {
                 let escalate = self.agitation_spikes >= escalate_spikes;
                 self.agitation_escalated = escalate;
                 let ev = Evidence {
-                    measured: Some(round3(score)),
+                    measured: Some(round(score, 3)),
                     threshold: Some(spike_score),
                     unit: Some("score"),
-                    sustained_s: Some(round3(sustained_s)),
+                    sustained_s: Some(round(sustained_s, 3)),
                     spikes: Some(self.agitation_spikes),
                     ..Evidence::default()
                 };
@@ -822,10 +823,10 @@ impl AlertEngine {
                 {
                     self.agitation_escalated = true;
                     let ev = Evidence {
-                        measured: Some(round3(score)),
+                        measured: Some(round(score, 3)),
                         threshold: Some(spike_score),
                         unit: Some("score"),
-                        sustained_s: Some(round3(t - raised)),
+                        sustained_s: Some(round(t - raised, 3)),
                         spikes: Some(self.agitation_spikes),
                         ..Evidence::default()
                     };
@@ -854,7 +855,7 @@ impl AlertEngine {
         };
         self.agitation_escalated = false;
         let ev = Evidence {
-            measured: Some(round3(score)),
+            measured: Some(round(score, 3)),
             unit: Some("score"),
             spikes: Some(self.agitation_spikes),
             ..Evidence::default()
@@ -914,10 +915,10 @@ impl AlertEngine {
                 self.tally.interruptions += 1;
                 self.tally.overtalk_s += sustained_s;
                 let ev = Evidence {
-                    measured: overlap_s.map(round3),
+                    measured: overlap_s.map(|v| round(v, 3)),
                     threshold: Some(f64::from(cfg.overtalk.min_overlap_s)),
                     unit: Some("s"),
-                    sustained_s: Some(round3(sustained_s)),
+                    sustained_s: Some(round(sustained_s, 3)),
                     ..Evidence::default()
                 };
                 self.alert(
@@ -966,7 +967,7 @@ impl AlertEngine {
             Step::Raise { .. } => {
                 self.tally.dead_air_s += silence_s;
                 let ev = Evidence {
-                    measured: Some(round3(silence_s)),
+                    measured: Some(round(silence_s, 3)),
                     threshold: Some(f64::from(cfg.dead_air.min_silence_s)),
                     unit: Some("s"),
                     ..Evidence::default()
@@ -1026,7 +1027,7 @@ impl AlertEngine {
         match self.monologue.update(t, Some((long, !long)), &sustain) {
             Step::Raise { .. } => {
                 let ev = Evidence {
-                    measured: Some(round3(self.agent_turn_talk_s)),
+                    measured: Some(round(self.agent_turn_talk_s, 3)),
                     threshold: Some(f64::from(cfg.agent_monologue.max_talk_s)),
                     unit: Some("s"),
                     ..Evidence::default()
@@ -1115,10 +1116,6 @@ impl AlertEngine {
 /// (unknown) when nothing was measured.
 fn levels(excess: Option<f32>, raise_at: f32, clear_below: f32) -> Option<(bool, bool)> {
     excess.map(|e| (e >= raise_at, e < clear_below))
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

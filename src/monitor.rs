@@ -6,7 +6,7 @@ use crate::alerts::{AlertEngine, AlertKind, Event};
 use crate::analysis::{FrameFeatures, Speaker};
 use crate::baseline::BaselineValues;
 use crate::config::{Config, ConfigError};
-use crate::record::{SpeakerTally, SummaryRecord};
+use crate::record::{SpeakerTally, SummaryRecord, round};
 
 /// What a call produces, in time order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -105,19 +105,18 @@ impl Monitor {
                 .map(|x| x.talk_s)
         };
         let talk_listen_ratio = match (talk(Speaker::Agent), talk(Speaker::Customer)) {
-            (Some(a), Some(c)) if c > 0.0 => Some((a / c * 100.0).round() / 100.0),
+            (Some(a), Some(c)) if c > 0.0 => Some(round(a / c, 2)),
             _ => None,
         };
-        let round = |v: f64| (v * 100.0).round() / 100.0;
         let summary = SummaryRecord {
-            duration_s: (self.frames as f64 * hop_s * 1000.0).round() / 1000.0,
+            duration_s: round(self.frames as f64 * hop_s, 3),
             frames: self.frames,
             speakers,
             talk_listen_ratio,
             interruptions: tally.interruptions,
-            overtalk_s: round(tally.overtalk_s),
-            dead_air_s: round(tally.dead_air_s),
-            agitation_peak: tally.agitation_peak.map(|p| (p * 1000.0).round() / 1000.0),
+            overtalk_s: round(tally.overtalk_s, 2),
+            dead_air_s: round(tally.dead_air_s, 2),
+            agitation_peak: tally.agitation_peak.map(|p| round(p, 3)),
             alerts: AlertKind::ALL
                 .iter()
                 .zip(tally.raised)

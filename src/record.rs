@@ -95,7 +95,7 @@ pub struct FrameRecord {
 }
 
 /// Rounds to `decimals` places for compact, stable output.
-fn round(v: f64, decimals: i32) -> f64 {
+pub(crate) fn round(v: f64, decimals: i32) -> f64 {
     let p = 10f64.powi(decimals);
     (v * p).round() / p
 }
