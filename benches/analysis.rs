@@ -65,10 +65,10 @@ fn main() {
         mono_speaker: Speaker::Agent,
     };
     let start = Instant::now();
-    let replay = Replay::open(&input, &Config::default()).unwrap();
+    let replay = Replay::open(&input, &Config::default(), None).unwrap();
     let mut speech = 0u64;
     let (summary, _) = replay
-        .run(false, None, |o| {
+        .run(false, |o| {
             if let Output::Frame { frames, .. } = o {
                 speech += u64::from(frames[0].speech);
             }

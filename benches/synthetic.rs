@@ -98,9 +98,9 @@ fn main() {
                 agent_channel: Side::Left,
                 mono_speaker: Speaker::Agent,
             };
-            let replay = Replay::open(&input, &Config::default()).expect("open");
+            let replay = Replay::open(&input, &Config::default(), None).expect("open");
             let (summary, _) = replay
-                .run(false, None, |o| {
+                .run(false, |o| {
                     let Output::Frame { t, frames } = o else {
                         return Ok(());
                     };

@@ -272,29 +272,25 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
         },
         _ => unreachable!("clap requires a call or both parties"),
     };
-    let replay = Replay::open(&input, &cfg)?;
+    let replay = Replay::open(&input, &cfg, profile.as_ref().map(|p| p.baseline))?;
     let speakers = replay.speakers().to_vec();
     let mut progress = Progress::new(replay.duration_s());
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let result = replay.run(
-        args.allow_clipped,
-        profile.as_ref().map(|p| p.baseline),
-        |o| match o {
-            Output::Frame { t, frames } => {
-                progress.tick(t);
-                if args.frames {
-                    for (&speaker, f) in speakers.iter().zip(frames) {
-                        write_record(&mut out, &Record::Frame(FrameRecord::new(t, speaker, f)))?;
-                    }
+    let result = replay.run(args.allow_clipped, |o| match o {
+        Output::Frame { t, frames } => {
+            progress.tick(t);
+            if args.frames {
+                for (&speaker, f) in speakers.iter().zip(frames) {
+                    write_record(&mut out, &Record::Frame(FrameRecord::new(t, speaker, f)))?;
                 }
-                Ok(())
             }
-            Output::Event(Event::Alert(a)) => write_record(&mut out, &Record::Alert(a)),
-            Output::Event(Event::Agitation(g)) => {
-                write_record(&mut out, &Record::Agitation(AgitationRecord::from(g)))
-            }
-        },
-    );
+            Ok(())
+        }
+        Output::Event(Event::Alert(a)) => write_record(&mut out, &Record::Alert(a)),
+        Output::Event(Event::Agitation(g)) => {
+            write_record(&mut out, &Record::Agitation(AgitationRecord::from(g)))
+        }
+    });
     progress.done();
     let (summary, agent_baseline) = match result {
         Ok(r) => r,

@@ -139,7 +139,7 @@ pub struct Replay {
     inputs: Vec<ChannelInput>,
     speakers: Vec<Speaker>,
     analyzer: CallAnalyzer,
-    config: Config,
+    monitor: Monitor,
     duration_s: f64,
 }
 
@@ -157,12 +157,16 @@ fn open_source(path: &Path) -> Result<WavSource, ReplayError> {
 }
 
 impl Replay {
-    /// Opens the input files and sets up the analysis.
+    /// Opens the input files and sets up the analysis and the alerts (the
+    /// agent's baseline seeded by `agent_profile` when given).
     ///
     /// # Errors
     /// Any input or setting problem, before any audio is analysed.
-    pub fn open(input: &CallInput, cfg: &Config) -> Result<Self, ReplayError> {
-        cfg.validate()?;
+    pub fn open(
+        input: &CallInput,
+        cfg: &Config,
+        agent_profile: Option<BaselineValues>,
+    ) -> Result<Self, ReplayError> {
         let geom = cfg.analysis.geometry()?;
         // (source, its channel → analysis channel) and the speaker of each.
         let (sources, routes, speakers) = match input {
@@ -242,7 +246,7 @@ impl Replay {
                 .map(|c| c.expect("every channel routed"))
                 .collect(),
             analyzer: CallAnalyzer::new(&cfg.analysis, speakers.len())?,
-            config: cfg.clone(),
+            monitor: Monitor::new(cfg, &speakers, agent_profile)?,
             speakers,
             duration_s,
         })
@@ -271,11 +275,9 @@ impl Replay {
     pub fn run(
         mut self,
         allow_clipped: bool,
-        agent_profile: Option<BaselineValues>,
         mut on_output: impl FnMut(Output<'_>) -> std::io::Result<()>,
     ) -> Result<(SummaryRecord, Option<BaselineValues>), ReplayError> {
         let n = self.inputs.len();
-        let mut monitor = Monitor::new(&self.config, &self.speakers, agent_profile)?;
         let mut out = [FrameFeatures::default(); MAX_CHANNELS];
         let mut frames = 0u64;
         loop {
@@ -298,7 +300,7 @@ impl Replay {
                     ch.advance();
                 }
                 if let Some(t) = given {
-                    monitor.on_frame(t, &out[..n], &mut on_output)?;
+                    self.monitor.on_frame(t, &out[..n], &mut on_output)?;
                 }
                 frames += 1;
                 continue;
@@ -307,10 +309,10 @@ impl Replay {
         }
         // The frames the pitch path held back for its look-ahead.
         while let Some(t) = self.analyzer.flush(&mut out[..n]) {
-            monitor.on_frame(t, &out[..n], &mut on_output)?;
+            self.monitor.on_frame(t, &out[..n], &mut on_output)?;
         }
         self.check_levels(allow_clipped)?;
-        Ok(monitor.finish(&mut on_output)?)
+        Ok(self.monitor.finish(&mut on_output)?)
     }
 
     /// Moves one block of samples from the file a waiting channel reads.
