@@ -61,23 +61,10 @@ impl Candidates {
             .zip(self.clarity[..self.len].iter().copied())
     }
 
-    /// Number of candidates.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     /// True when no lobe qualified.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Index of the frame's own pick (the first peak within
-    /// `FIRST_PEAK_SHARE` of the best).
-    #[must_use]
-    pub fn pick(&self) -> usize {
-        self.pick
     }
 }
 
