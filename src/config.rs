@@ -205,7 +205,7 @@ impl AnalysisConfig {
     }
 }
 
-/// The whole configuration file: `[analysis]` and `[alerts.*]`.
+/// The whole configuration file: `[analysis]`, `[alerts.*]` and `[capture]`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -213,6 +213,39 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     /// Alert rules.
     pub alerts: AlertConfig,
+    /// Live capture from audio devices (`tonewatch live`).
+    pub capture: CaptureConfig,
+}
+
+/// How `tonewatch live` captures: device buffers, the lock-free rings
+/// between the audio callbacks and the analysis, clock-drift correction and
+/// reopening lost devices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Audio delivered per device callback (ms), when the device allows it.
+    pub buffer_ms: f32,
+    /// Audio each party's ring holds before the callback drops (s).
+    pub ring_s: f32,
+    /// One party's clock this far ahead of the other's (ms) pads the late
+    /// party with silence: a device that stopped or drifts.
+    pub max_skew_ms: f32,
+    /// A device that delivers nothing for this long (s) is reopened.
+    pub stall_s: f32,
+    /// Longest wait between attempts to reopen a lost device (s).
+    pub reopen_max_backoff_s: f32,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self {
+            buffer_ms: 10.0,
+            ring_s: 2.0,
+            max_skew_ms: 300.0,
+            stall_s: 3.0,
+            reopen_max_backoff_s: 10.0,
+        }
+    }
 }
 
 /// Alert rules; every threshold of every rule.
@@ -793,6 +826,21 @@ impl Config {
                 3600.0,
             ),
             ("alerts.turns.gap_s", a.turns.gap_s, 0.0, 5.0),
+            ("capture.buffer_ms", self.capture.buffer_ms, 1.0, 500.0),
+            ("capture.ring_s", self.capture.ring_s, 0.2, 60.0),
+            (
+                "capture.max_skew_ms",
+                self.capture.max_skew_ms,
+                50.0,
+                10_000.0,
+            ),
+            ("capture.stall_s", self.capture.stall_s, 0.5, 600.0),
+            (
+                "capture.reopen_max_backoff_s",
+                self.capture.reopen_max_backoff_s,
+                0.5,
+                3600.0,
+            ),
         ];
         for &(key, value, lo, hi) in checks {
             if !value.is_finite() || value < lo || value > hi {

@@ -27,9 +27,11 @@
 pub mod alerts;
 pub mod analysis;
 pub mod baseline;
+pub mod capture;
 pub mod config;
 pub mod frontend;
 pub mod g711;
+pub mod live;
 pub mod monitor;
 pub mod pitch;
 pub mod rate;

@@ -9,11 +9,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use tonewatch::alerts::Event;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tonewatch::baseline::Profile;
+use tonewatch::capture::HostChoice;
 use tonewatch::config::DEFAULT_CONFIG_TOML;
+use tonewatch::live::{Live, Sources};
 use tonewatch::monitor::Output;
-use tonewatch::record::{AgitationRecord, FrameRecord, Record};
+use tonewatch::record::Record;
 use tonewatch::replay::{CallInput, Replay, ReplayError, Side};
 use tonewatch::{AnalysisConfig, Config, Speaker};
 
@@ -48,6 +52,19 @@ enum Command {
     /// one line per 10 ms frame and speaker. Exit code 2 on bad input, with
     /// one line on stderr naming the file and the reason.
     Replay(ReplayArgs),
+    /// Listen to a call as it happens, from audio devices.
+    ///
+    /// The agent's microphone and the customer's audio (usually the monitor
+    /// of the softphone's output: "Monitor of ..." in `tonewatch devices`),
+    /// or one device with both parties on two channels (--stereo). Prints
+    /// the same JSON Lines as replay, as they happen; Ctrl-C or SIGTERM ends
+    /// the call: alerts still raised are cleared, the summary is printed and
+    /// the agent's profile saved, exit code 0. A device that goes away is
+    /// reopened with backoff while the other party is still analysed. Logs
+    /// go to stderr (RUST_LOG=info for more).
+    Live(LiveArgs),
+    /// List the audio input devices `live` can use.
+    Devices(DevicesArgs),
     /// Show or check the configuration (every threshold, with its meaning).
     Config(ConfigArgs),
 }
@@ -61,6 +78,58 @@ struct ConfigArgs {
     /// Check a configuration file; exit code 2 with the bad key if it is wrong.
     #[arg(long, value_name = "TOML")]
     check: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct DevicesArgs {
+    /// Audio system to ask.
+    #[arg(long, value_enum, default_value_t = HostChoice::Auto)]
+    host: HostChoice,
+
+    /// One JSON object per device instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct LiveArgs {
+    /// The agent's microphone: an index or a piece of the name from
+    /// `tonewatch devices`, or "default".
+    #[arg(
+        long,
+        value_name = "DEVICE",
+        requires = "customer",
+        required_unless_present = "stereo"
+    )]
+    agent: Option<String>,
+
+    /// The customer's audio, e.g. the monitor of the softphone's output.
+    #[arg(long, value_name = "DEVICE", requires = "agent")]
+    customer: Option<String>,
+
+    /// One device carrying both parties on its first two channels.
+    #[arg(long, value_name = "DEVICE", conflicts_with_all = ["agent", "customer"])]
+    stereo: Option<String>,
+
+    /// With --stereo: which channel is the agent.
+    #[arg(long, value_enum, default_value_t = Side::Left)]
+    agent_channel: Side,
+
+    /// Audio system to capture from.
+    #[arg(long, value_enum, default_value_t = HostChoice::Auto)]
+    host: HostChoice,
+
+    /// Print every analysis frame too.
+    #[arg(long)]
+    frames: bool,
+
+    /// Thresholds and settings (see `tonewatch config --default`).
+    #[arg(long, value_name = "TOML")]
+    config: Option<PathBuf>,
+
+    /// The agent's profile: read at the start (if it exists), saved at the end.
+    #[arg(long, value_name = "TOML")]
+    profile: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -140,6 +209,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay(&args),
+        Command::Live(args) => live(&args),
+        Command::Devices(args) => devices(&args),
         Command::Config(args) => config(&args),
     }
 }
@@ -211,18 +282,7 @@ fn clock(s: f64) -> String {
 }
 
 fn replay(args: &ReplayArgs) -> ExitCode {
-    match run_replay(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(Failure::Output(e)) => {
-            eprintln!("tonewatch: cannot write output: {e}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Input(msg)) => {
-            eprintln!("tonewatch: {msg}");
-            ExitCode::from(2)
-        }
-    }
+    exit_code(run_replay(args))
 }
 
 enum Failure {
@@ -246,20 +306,169 @@ fn write_record(out: &mut impl Write, rec: &Record) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
-    let mut cfg = match &args.config {
-        Some(path) => Config::load(path).map_err(|e| Failure::Input(e.to_string()))?,
-        None => Config::default(),
+fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
+    match path {
+        Some(path) => Config::load(path).map_err(|e| Failure::Input(e.to_string())),
+        None => Ok(Config::default()),
+    }
+}
+
+fn load_profile(path: Option<&PathBuf>) -> Result<Option<Profile>, Failure> {
+    match path {
+        Some(path) => Profile::load(path).map_err(|e| Failure::Input(e.to_string())),
+        None => Ok(None),
+    }
+}
+
+fn save_profile(
+    path: Option<&PathBuf>,
+    baseline: Option<tonewatch::baseline::BaselineValues>,
+) -> Result<(), Failure> {
+    if let (Some(path), Some(baseline)) = (path, baseline) {
+        Profile {
+            version: 1,
+            baseline,
+        }
+        .save(path)
+        .map_err(|e| Failure::Output(io::Error::other(e.to_string())))?;
+    }
+    Ok(())
+}
+
+fn exit_code(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => {
+            eprintln!("tonewatch: cannot write output: {e}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Input(msg)) => {
+            eprintln!("tonewatch: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn devices(args: &DevicesArgs) -> ExitCode {
+    exit_code(list_devices(args))
+}
+
+fn list_devices(args: &DevicesArgs) -> Result<(), Failure> {
+    let host =
+        tonewatch::capture::open_host(args.host).map_err(|e| Failure::Input(e.to_string()))?;
+    let list =
+        tonewatch::capture::list_devices(&host).map_err(|e| Failure::Input(e.to_string()))?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        for d in &list {
+            serde_json::to_writer(&mut out, d).map_err(|e| Failure::Output(e.into()))?;
+            writeln!(out).map_err(Failure::Output)?;
+        }
+        return Ok(());
+    }
+    writeln!(out, "{} input devices ({}):", list.len(), host.id().name())
+        .map_err(Failure::Output)?;
+    for d in &list {
+        let channels: Vec<String> = d.channels.iter().map(u16::to_string).collect();
+        let rates = if d.rate_range_hz.0 == d.rate_range_hz.1 {
+            format!("{} Hz", d.rate_range_hz.0)
+        } else {
+            format!("{}–{} Hz", d.rate_range_hz.0, d.rate_range_hz.1)
+        };
+        writeln!(
+            out,
+            "{:>3}{} {}\n      \"{}\"; {} ch; {}; {}",
+            d.index,
+            if d.default { "*" } else { " " },
+            d.id,
+            d.description,
+            channels.join("/"),
+            rates,
+            d.formats.join(", ")
+        )
+        .map_err(Failure::Output)?;
+    }
+    if list.iter().any(|d| d.default) {
+        writeln!(out, "(* the default input)").map_err(Failure::Output)?;
+    }
+    Ok(())
+}
+
+fn live(args: &LiveArgs) -> ExitCode {
+    exit_code(run_live(args))
+}
+
+fn run_live(args: &LiveArgs) -> Result<(), Failure> {
+    let cfg = load_config(args.config.as_ref())?;
+    let profile = load_profile(args.profile.as_ref())?;
+    let sources = match (&args.stereo, &args.agent, &args.customer) {
+        (Some(device), _, _) => Sources::Stereo {
+            device: device.clone(),
+            agent_channel: args.agent_channel,
+        },
+        (None, Some(agent), Some(customer)) => Sources::Pair {
+            agent: agent.clone(),
+            customer: customer.clone(),
+        },
+        _ => unreachable!("clap requires --stereo or both parties"),
     };
+    // First Ctrl-C or SIGTERM ends the call cleanly; a second one ends the
+    // process at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch signals: {e}"))))?;
+    }
+    let live = Live::open(&cfg, args.host, &sources, profile.map(|p| p.baseline))
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let (tx, rx) = crossbeam_channel::unbounded::<Record>();
+    let sink_stop = Arc::clone(&stop);
+    let sink = std::thread::Builder::new()
+        .name("tonewatch-output".into())
+        .spawn(move || write_records(&rx, &sink_stop))
+        .map_err(Failure::Output)?;
+    let (_, baseline) = live.run(&stop, args.frames, &tx);
+    drop(tx);
+    let written = sink.join().expect("output thread");
+    save_profile(args.profile.as_ref(), baseline)?;
+    written.map_err(Failure::Output)
+}
+
+/// The output thread: writes records as they come, flushing whenever the
+/// queue is empty so a reader sees each alert at once. If stdout fails the
+/// call is ended (and the rest drained unwritten).
+fn write_records(rx: &crossbeam_channel::Receiver<Record>, stop: &AtomicBool) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut failed = None;
+    for rec in rx {
+        if failed.is_some() {
+            continue;
+        }
+        let mut r = write_record(&mut out, &rec);
+        if r.is_ok() && rx.is_empty() {
+            r = out.flush();
+        }
+        if let Err(e) = r {
+            stop.store(true, Ordering::Relaxed);
+            failed = Some(e);
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => out.flush(),
+    }
+}
+
+fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
+    let mut cfg = load_config(args.config.as_ref())?;
     cfg.analysis = AnalysisConfig {
         hop_ms: args.hop_ms.unwrap_or(cfg.analysis.hop_ms),
         window_ms: args.window_ms.unwrap_or(cfg.analysis.window_ms),
         ..cfg.analysis
     };
-    let profile = match &args.profile {
-        Some(path) => Profile::load(path).map_err(|e| Failure::Input(e.to_string()))?,
-        None => None,
-    };
+    let profile = load_profile(args.profile.as_ref())?;
     let input = match (&args.call, &args.agent, &args.customer) {
         (Some(path), _, _) => CallInput::File {
             path: path.clone(),
@@ -276,20 +485,11 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
     let speakers = replay.speakers().to_vec();
     let mut progress = Progress::new(replay.duration_s());
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let result = replay.run(args.allow_clipped, |o| match o {
-        Output::Frame { t, frames } => {
+    let result = replay.run(args.allow_clipped, |o| {
+        if let Output::Frame { t, .. } = o {
             progress.tick(t);
-            if args.frames {
-                for (&speaker, f) in speakers.iter().zip(frames) {
-                    write_record(&mut out, &Record::Frame(FrameRecord::new(t, speaker, f)))?;
-                }
-            }
-            Ok(())
         }
-        Output::Event(Event::Alert(a)) => write_record(&mut out, &Record::Alert(a)),
-        Output::Event(Event::Agitation(g)) => {
-            write_record(&mut out, &Record::Agitation(AgitationRecord::from(g)))
-        }
+        o.records(&speakers, args.frames, |r| write_record(&mut out, &r))
     });
     progress.done();
     let (summary, agent_baseline) = match result {
@@ -302,13 +502,5 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
     };
     write_record(&mut out, &Record::Summary(summary)).map_err(Failure::Output)?;
     out.flush().map_err(Failure::Output)?;
-    if let (Some(path), Some(baseline)) = (&args.profile, agent_baseline) {
-        Profile {
-            version: 1,
-            baseline,
-        }
-        .save(path)
-        .map_err(|e| Failure::Output(io::Error::other(e.to_string())))?;
-    }
-    Ok(())
+    save_profile(args.profile.as_ref(), agent_baseline)
 }

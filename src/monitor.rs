@@ -6,7 +6,7 @@ use crate::alerts::{AlertEngine, AlertKind, Event};
 use crate::analysis::{FrameFeatures, Speaker};
 use crate::baseline::BaselineValues;
 use crate::config::{Config, ConfigError};
-use crate::record::{SpeakerTally, SummaryRecord, round};
+use crate::record::{AgitationRecord, FrameRecord, Record, SpeakerTally, SummaryRecord, round};
 
 /// What a call produces, in time order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,6 +20,33 @@ pub enum Output<'a> {
     },
     /// An alert or an agitation reading.
     Event(Event),
+}
+
+impl Output<'_> {
+    /// The JSON Lines records of this output, in order: one frame record per
+    /// speaker (only `with_frames`), or the alert or agitation reading.
+    ///
+    /// # Errors
+    /// The first error `emit` returns.
+    pub fn records<E>(
+        &self,
+        speakers: &[Speaker],
+        with_frames: bool,
+        mut emit: impl FnMut(Record) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match *self {
+            Output::Frame { t, frames } => {
+                if with_frames {
+                    for (&speaker, f) in speakers.iter().zip(frames) {
+                        emit(Record::Frame(FrameRecord::new(t, speaker, f)))?;
+                    }
+                }
+                Ok(())
+            }
+            Output::Event(Event::Alert(a)) => emit(Record::Alert(a)),
+            Output::Event(Event::Agitation(g)) => emit(Record::Agitation(AgitationRecord::from(g))),
+        }
+    }
 }
 
 /// Follows one call frame by frame.
@@ -122,6 +149,7 @@ impl Monitor {
                 .zip(tally.raised)
                 .map(|(&k, n)| (k, n))
                 .collect(),
+            capture: None,
         };
         Ok((summary, self.engine.agent_baseline()))
     }

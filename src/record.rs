@@ -138,6 +138,27 @@ pub struct SummaryRecord {
     pub agitation_peak: Option<f64>,
     /// Alerts raised in the call, by kind (every kind listed).
     pub alerts: BTreeMap<AlertKind, u32>,
+    /// `tonewatch live` only: how each party's device did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<Vec<CaptureSummary>>,
+}
+
+/// One party's capture over a live call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSummary {
+    /// Whose audio.
+    pub speaker: Speaker,
+    /// The device (its system name).
+    pub device: String,
+    /// Device sample rate (Hz).
+    pub rate_hz: u32,
+    /// Device samples dropped because the analysis fell behind.
+    pub overruns: u64,
+    /// Silence put in for audio that never came (a lost device, clock drift), seconds.
+    pub padded_s: f64,
+    /// Times the device was lost and opened again.
+    pub reopened: u32,
 }
 
 /// One speaker's figures over the whole call.

@@ -2,13 +2,17 @@
 //! global allocator watches `ChannelInput::push` → `frame` →
 //! `CallAnalyzer::process` → `advance` → `Monitor::on_frame` (tallies and
 //! every alert rule) over ten seconds of a two-party call that needs
-//! resampling, after a warm-up.
+//! resampling, after a warm-up; and that the body of `live`'s audio callback
+//! (`CaptureWriter::write`: convert, route, push into the lock-free rings,
+//! count overruns) allocates nothing for any sample format, even with full
+//! rings.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use tonewatch::Config;
 use tonewatch::analysis::{CallAnalyzer, FrameFeatures, Speaker};
+use tonewatch::capture::{CaptureWriter, Pick};
 use tonewatch::frontend::ChannelInput;
 use tonewatch::monitor::{Monitor, Output};
 use tonewatch::synth::{self, VoiceSpec};
@@ -132,4 +136,43 @@ fn steady_state_analysis_allocates_nothing() {
     assert!(frames >= 2380, "{frames} frames");
     assert!(speech_frames > 2000, "{speech_frames} speech frames");
     assert!(events > 0, "no agitation readings");
+}
+
+#[test]
+fn the_audio_callback_allocates_nothing() {
+    use std::sync::atomic::Ordering;
+    // A stereo device carrying both parties; 10 ms callbacks at 48 kHz,
+    // a ring of 0.1 s so that it overflows and the drop path runs too.
+    let frames = 480;
+    let (mut writer, mut readers) =
+        CaptureWriter::new(2, &[Pick::Channel(0), Pick::Channel(1)], 4800);
+    let i16s: Vec<i16> = (0..2 * frames).map(|i| (i as i16).wrapping_mul(97)).collect();
+    let u16s: Vec<u16> = i16s.iter().map(|&x| (i32::from(x) + 32768) as u16).collect();
+    let f32s: Vec<f32> = i16s.iter().map(|&x| f32::from(x) / 32768.0).collect();
+    let i32s: Vec<i32> = i16s.iter().map(|&x| i32::from(x) << 16).collect();
+    // Warm-up: first touches of the rings.
+    writer.write(&f32s);
+    let ((), n) = allocations_during(|| {
+        for _ in 0..20 {
+            writer.write(&i16s);
+            writer.write(&u16s);
+            writer.write(&f32s);
+            writer.write(&i32s);
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations in the audio callback");
+    // It really ran: 81 callbacks of 480 frames reached each party, and
+    // what the ring could not hold was counted.
+    for r in &mut readers {
+        let got = r.stats.frames.load(Ordering::Relaxed);
+        let dropped = r.stats.overruns.load(Ordering::Relaxed);
+        assert_eq!(got, 81 * 480);
+        assert_eq!(r.ring.slots() as u64, 4800);
+        assert_eq!(dropped, got - 4800);
+    }
+    // The first samples kept are the warm-up's, converted: left channel
+    // of the f32 block.
+    let chunk = readers[0].ring.read_chunk(3).unwrap();
+    let (a, _) = chunk.as_slices();
+    assert_eq!(a, &f32s[..6].iter().step_by(2).copied().collect::<Vec<_>>()[..]);
 }

@@ -1,0 +1,229 @@
+//! A private PulseAudio server for live-capture tests and benches, after
+//! `../shared/LIVE-CAPTURE.md`: two null sinks, `agent` and `customer`, fed
+//! with `pacat`; their monitor sources `agent.monitor` and
+//! `customer.monitor` are the two capture devices (the customer's is what
+//! the monitor of a softphone's output is on a desktop). A pipe source
+//! (`pipe_mic`, fed through a FIFO) is there too, for the device-loss test.
+//!
+//! Why not the pipe source for the agent: it hands the server its audio in
+//! uneven bursts, and cpal 0.18's PulseAudio host asks for a record buffer
+//! of one callback period (`maxlength = fragsize`), so a burst longer than
+//! a period is dropped by the server before tonewatch sees it. Monitors
+//! deliver evenly. Everything lives in a scratch folder; the server is
+//! killed on drop.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Device sample rate of both test devices.
+pub const RATE: u32 = 48_000;
+
+/// A running server.
+pub struct PulseServer {
+    dir: PathBuf,
+    child: Child,
+}
+
+fn scratch_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tonewatch-pulse-{}-{n}", std::process::id()))
+}
+
+impl PulseServer {
+    /// Starts `pulseaudio` and waits until it answers.
+    ///
+    /// # Panics
+    /// When PulseAudio is not installed or does not come up: the message
+    /// says what to install.
+    pub fn start() -> Self {
+        let dir = scratch_dir();
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["runtime", "state", "home"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("runtime"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        let mut server = Self {
+            child: Command::new("pulseaudio")
+                .args([
+                    "-n",
+                    "--daemonize=no",
+                    "--exit-idle-time=-1",
+                    "--disallow-exit",
+                    "--use-pid-file=no",
+                    "-L",
+                    &format!(
+                        "module-native-protocol-unix socket={} auth-anonymous=1",
+                        dir.join("native").display()
+                    ),
+                    "-L",
+                    &format!("module-null-sink sink_name=agent rate={RATE} channels=1"),
+                    "-L",
+                    &format!("module-null-sink sink_name=customer rate={RATE} channels=1"),
+                    "-L",
+                    &format!(
+                        "module-pipe-source source_name=pipe_mic file={} format=s16le rate={RATE} channels=1",
+                        dir.join("pipe_mic.fifo").display()
+                    ),
+                ])
+                .envs(envs_for(&dir))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(File::create(dir.join("pulseaudio.log")).unwrap())
+                .spawn()
+                .expect(
+                    "cannot start pulseaudio: install it (apt-get install -y pulseaudio \
+                     pulseaudio-utils), as .ci/run does",
+                ),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ok = Command::new("pactl")
+                .arg("info")
+                .envs(server.envs())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok && server.fifo().exists() {
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!(
+                    "pulseaudio exited ({status}): {}",
+                    std::fs::read_to_string(server.dir.join("pulseaudio.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pulseaudio did not answer in 20 s"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Environment that points a client (tonewatch, pacat, pactl) at this server.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        envs_for(&self.dir)
+    }
+
+    /// The FIFO behind `pipe_mic`.
+    pub fn fifo(&self) -> PathBuf {
+        self.dir.join("pipe_mic.fifo")
+    }
+
+    /// Runs `pactl` with `args` against this server.
+    pub fn pactl(&self, args: &[&str]) -> io::Result<String> {
+        let out = Command::new("pactl")
+            .args(args)
+            .envs(self.envs())
+            .output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+fn envs_for(dir: &Path) -> Vec<(String, String)> {
+    let s = |p: &str| dir.join(p).display().to_string();
+    vec![
+        ("HOME".into(), s("home")),
+        ("XDG_RUNTIME_DIR".into(), s("runtime")),
+        ("PULSE_RUNTIME_PATH".into(), s("runtime")),
+        ("PULSE_STATE_PATH".into(), s("state")),
+        ("PULSE_SERVER".into(), format!("unix:{}", s("native"))),
+    ]
+}
+
+impl Drop for PulseServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
+    let mut child = Command::new("pacat")
+        .args([
+            "--playback",
+            "--raw",
+            "--latency-msec=20",
+            "--rate=48000",
+            "--channels=1",
+            "--format=s16le",
+            "-d",
+            sink,
+        ])
+        .envs(server.envs())
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("pacat (apt-get install -y pulseaudio-utils)");
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
+/// Plays two mono 48 kHz signals in real time into the `agent` and
+/// `customer` sinks (through `pacat`, 20 ms latency), 10 ms at a time.
+/// Returns, per block, the index of its first sample and when it was
+/// written.
+pub fn play(server: &PulseServer, agent: &[i16], customer: &[i16]) -> Vec<(usize, Instant)> {
+    let (mut a_child, mut a_in) = pacat(server, "agent");
+    let (mut c_child, mut c_in) = pacat(server, "customer");
+    let block = (RATE / 100) as usize;
+    let len = agent.len().max(customer.len());
+    let bytes = |x: &[i16], from: usize| -> Vec<u8> {
+        (from..from + block)
+            .flat_map(|i| x.get(i).copied().unwrap_or(0).to_le_bytes())
+            .collect()
+    };
+    let start = Instant::now();
+    let mut written = Vec::with_capacity(len / block + 1);
+    let mut at = 0;
+    while at < len {
+        let (a, c) = (bytes(agent, at), bytes(customer, at));
+        written.push((at, Instant::now()));
+        a_in.write_all(&a).unwrap();
+        c_in.write_all(&c).unwrap();
+        at += block;
+        let due = start + Duration::from_secs_f64(at as f64 / f64::from(RATE));
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+    }
+    drop((a_in, c_in));
+    let _ = a_child.wait();
+    let _ = c_child.wait();
+    written
+}
+
+/// A stereo WAV as two mono 48 kHz 16-bit signals (left, right), through sox.
+pub fn stereo_at_48k(path: &Path) -> (Vec<i16>, Vec<i16>) {
+    let out = Command::new("sox")
+        .arg(path)
+        .args(["-t", "s16", "-e", "signed", "-r", "48000", "-c", "2", "-"])
+        .output()
+        .expect("sox (apt-get install -y sox)");
+    assert!(out.status.success(), "sox failed on {}", path.display());
+    let s: Vec<i16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    (
+        s.iter().step_by(2).copied().collect(),
+        s.iter().skip(1).step_by(2).copied().collect(),
+    )
+}
