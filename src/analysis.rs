@@ -158,7 +158,7 @@ impl CallAnalyzer {
     }
 
     /// Frames an analysed frame is held back before it is given out: the
-    /// pitch path's look-ahead ([`PITCH_LOOKAHEAD_FRAMES`], 100 ms at the
+    /// pitch path's look-ahead ([`PITCH_LOOKAHEAD_FRAMES`], 60 ms at the
     /// default hop).
     #[must_use]
     pub fn delay_frames(&self) -> usize {

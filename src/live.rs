@@ -81,7 +81,7 @@ pub enum LiveError {
 /// dropped (alerts, agitation and the summary are always kept).
 const MAX_QUEUED_RECORDS: usize = 50_000;
 /// How often the analysis thread looks at the rings when they are empty.
-const POLL: Duration = Duration::from_millis(4);
+const POLL: Duration = Duration::from_millis(8);
 /// How often the control thread checks the devices.
 const CONTROL_TICK: Duration = Duration::from_millis(50);
 /// First wait before reopening a lost device.
@@ -179,6 +179,7 @@ fn error_sink(
 /// thread must never wait on a device.
 fn spawn_open(
     host: HostChoice,
+    shared: Option<&Arc<cpal::Host>>,
     device: &Device,
     i: usize,
     capture: &CaptureConfig,
@@ -191,10 +192,17 @@ fn spawn_open(
     let (buffer_ms, ring_s) = (capture.buffer_ms, capture.ring_s);
     let on_error = error_sink(errors, i, generation);
     let report = done.clone();
+    let shared = shared.cloned();
     let spawned = thread::Builder::new()
         .name("tonewatch-open".into())
         .spawn(move || {
-            let opened = capture::open_host(host)
+            // A reopen connects afresh: the old connection may have died
+            // with the device's server.
+            let host = match shared {
+                Some(h) => Ok(h),
+                None => capture::open_host(host).map(Arc::new),
+            };
+            let opened = host
                 .and_then(|h| capture::find_device(&h, &selector))
                 .and_then(|dev| {
                     capture::open_stream(
@@ -318,9 +326,12 @@ impl Live {
             early: Vec::new(),
             geom,
         };
+        // The first opens share one connection to the audio system.
+        let host = Arc::new(host);
         for (i, d) in live.devices.iter().enumerate() {
             spawn_open(
                 host_choice,
+                Some(&host),
                 d,
                 i,
                 &live.capture,
@@ -561,7 +572,15 @@ impl Supervisor<'_> {
             {
                 d.generation += 1;
                 d.state = DeviceState::Opening;
-                spawn_open(self.host, d, i, self.capture, &self.errors.0, &self.opens.0);
+                spawn_open(
+                    self.host,
+                    None,
+                    d,
+                    i,
+                    self.capture,
+                    &self.errors.0,
+                    &self.opens.0,
+                );
             }
         }
     }

@@ -370,7 +370,11 @@ fn list_devices(args: &DevicesArgs) -> Result<(), Failure> {
     writeln!(out, "{} input devices ({}):", list.len(), host.id().name())
         .map_err(Failure::Output)?;
     for d in &list {
-        let channels: Vec<String> = d.channels.iter().map(u16::to_string).collect();
+        let channels = match d.channels.as_slice() {
+            [] => "?".to_string(),
+            [lo, .., hi] if usize::from(hi - lo) + 1 == d.channels.len() => format!("{lo}–{hi}"),
+            cs => cs.iter().map(u16::to_string).collect::<Vec<_>>().join("/"),
+        };
         let rates = if d.rate_range_hz.0 == d.rate_range_hz.1 {
             format!("{} Hz", d.rate_range_hz.0)
         } else {
@@ -383,7 +387,7 @@ fn list_devices(args: &DevicesArgs) -> Result<(), Failure> {
             if d.default { "*" } else { " " },
             d.id,
             d.description,
-            channels.join("/"),
+            channels,
             rates,
             d.formats.join(", ")
         )

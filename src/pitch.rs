@@ -293,7 +293,7 @@ impl PitchEstimator {
 }
 
 /// Frames of look-ahead the pitch path uses before it commits to a frame.
-pub const PITCH_LOOKAHEAD_FRAMES: usize = 10;
+pub const PITCH_LOOKAHEAD_FRAMES: usize = 6;
 /// A candidate needs this share of the frame's best clarity to be on a path.
 const PATH_SHARE: f32 = 0.5;
 /// Bonus for the frame's own first-peak pick.

@@ -27,7 +27,10 @@
 //! Per speaker: `talk_s` seconds of speech, `f0_median_hz` median pitch of
 //! voiced speech, `rate_sps` syllables per second of speech over the whole
 //! call, `loudness_median_db` median loudness of speech frames; each `null`
-//! when the speaker never spoke.
+//! when the speaker never spoke. `tonewatch live` adds `capture`: per party
+//! the device, its rate, samples dropped on a full ring (`overruns`),
+//! seconds of silence put in for audio that never came (`padded_s`) and
+//! how often the device was reopened.
 
 use std::collections::BTreeMap;
 

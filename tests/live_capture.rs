@@ -212,3 +212,48 @@ fn devices_lists_the_servers_inputs_and_live_refuses_unknown_ones() {
         "{err}"
     );
 }
+
+#[test]
+fn a_lost_device_is_reopened_while_the_call_goes_on() {
+    let server = pulse::PulseServer::start();
+    let cfg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live_stall_1s.toml");
+    std::fs::write(&cfg, "[capture]\nstall_s = 1.0\n").unwrap();
+    let child = spawn_live(&server, &["--config", cfg.to_str().unwrap()]);
+    thread::sleep(Duration::from_secs(2));
+    // Pull the agent's device out from under it, and plug it back in.
+    let modules = server.pactl(&["list", "modules", "short"]).unwrap();
+    let agent_sink = modules
+        .lines()
+        .find(|l| l.contains("module-null-sink") && l.contains("sink_name=agent "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no agent sink in\n{modules}"))
+        .to_string();
+    server.pactl(&["unload-module", &agent_sink]).unwrap();
+    thread::sleep(Duration::from_secs(3));
+    server
+        .pactl(&[
+            "load-module",
+            "module-null-sink",
+            "sink_name=agent",
+            "rate=48000",
+            "channels=1",
+        ])
+        .unwrap();
+    // Stall detection (1 s) and the reopen backoff (from 0.5 s).
+    thread::sleep(Duration::from_secs(4));
+    let (ok, out, err) = terminate(child);
+    assert!(ok, "exit status not 0; stderr:\n{err}");
+    assert!(err.contains("input lost"), "{err}");
+    assert!(err.contains("input reopened"), "{err}");
+    let records = lines(&out);
+    let summary = records.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    let capture = summary["capture"].as_array().unwrap();
+    assert_eq!(capture[0]["speaker"], "agent");
+    assert!(capture[0]["reopened"].as_u64().unwrap() >= 1, "{summary}");
+    // The agent's missing seconds were filled with silence, and the call
+    // (the customer's device) ran throughout.
+    assert!(capture[0]["padded_s"].as_f64().unwrap() > 1.0, "{summary}");
+    assert_eq!(capture[1]["reopened"], 0, "{summary}");
+    assert!(summary["duration_s"].as_f64().unwrap() > 5.0, "{summary}");
+}

@@ -146,8 +146,13 @@ fn the_audio_callback_allocates_nothing() {
     let frames = 480;
     let (mut writer, mut readers) =
         CaptureWriter::new(2, &[Pick::Channel(0), Pick::Channel(1)], 4800);
-    let i16s: Vec<i16> = (0..2 * frames).map(|i| (i as i16).wrapping_mul(97)).collect();
-    let u16s: Vec<u16> = i16s.iter().map(|&x| (i32::from(x) + 32768) as u16).collect();
+    let i16s: Vec<i16> = (0..2 * frames)
+        .map(|i| (i as i16).wrapping_mul(97))
+        .collect();
+    let u16s: Vec<u16> = i16s
+        .iter()
+        .map(|&x| (i32::from(x) + 32768) as u16)
+        .collect();
     let f32s: Vec<f32> = i16s.iter().map(|&x| f32::from(x) / 32768.0).collect();
     let i32s: Vec<i32> = i16s.iter().map(|&x| i32::from(x) << 16).collect();
     // Warm-up: first touches of the rings.
@@ -174,5 +179,8 @@ fn the_audio_callback_allocates_nothing() {
     // of the f32 block.
     let chunk = readers[0].ring.read_chunk(3).unwrap();
     let (a, _) = chunk.as_slices();
-    assert_eq!(a, &f32s[..6].iter().step_by(2).copied().collect::<Vec<_>>()[..]);
+    assert_eq!(
+        a,
+        &f32s[..6].iter().step_by(2).copied().collect::<Vec<_>>()[..]
+    );
 }

@@ -172,6 +172,14 @@ fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
         .spawn()
         .expect("pacat (apt-get install -y pulseaudio-utils)");
     let stdin = child.stdin.take().unwrap();
+    // A pipe holds 64 KiB (0.68 s here) by default: whatever is written
+    // before pacat starts reading would sit in it for the whole run, late.
+    // One page (43 ms) keeps the audio close to when it was written.
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain fcntl on a pipe descriptor we own.
+        unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+    }
     (child, stdin)
 }
 
