@@ -1,5 +1,8 @@
 //! Replay speed on a one-hour stereo 16 kHz call, against Praat's pitch
 //! analysis of the same file, in one run: `cargo bench --bench analysis`.
+//! Then the coaching side: the size of that call's HTML report and how long
+//! headless Chromium takes to load it (against a blank page), and batch
+//! replay of a folder of eight 5-minute calls on one worker and on two.
 //!
 //! The call is a minute of two synthetic parties taking turns (with line
 //! noise and −30 dB crosstalk) repeated to an hour, written as 16-bit PCM.
@@ -13,6 +16,7 @@
 use std::process::Command;
 use std::time::Instant;
 
+use tonewatch::batch::{self, BatchOptions, CallOptions};
 use tonewatch::monitor::Output;
 use tonewatch::replay::{CallInput, Replay, Side};
 use tonewatch::synth::{self, VoiceSpec};
@@ -99,7 +103,126 @@ fn main() {
             _ => println!("praat: not run (python3 with praat-parselmouth needed)"),
         }
     }
+    if full {
+        report(&input, &dir);
+        batch_scaling(&minute, rate, &dir);
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok())
+}
+
+/// Seconds for headless Chromium to load `url` and print its DOM.
+fn load_s(browser: &str, url: &str) -> f64 {
+    let start = Instant::now();
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    start.elapsed().as_secs_f64()
+}
+
+fn report(input: &CallInput, dir: &std::path::Path) {
+    let start = Instant::now();
+    let r = batch::analyse_call(
+        input,
+        &Config::default(),
+        None,
+        CallOptions {
+            with_frames: false,
+            allow_clipped: false,
+        },
+        Some("one-hour bench call"),
+        &mut std::io::sink(),
+        |_, _| {},
+    )
+    .unwrap();
+    let took = start.elapsed().as_secs_f64();
+    let html = r.report_html.unwrap();
+    let path = dir.join("report.html");
+    std::fs::write(&path, &html).unwrap();
+    println!(
+        "report of the {:.0}-minute call: {:.0} kB (replay with report {took:.2} s)",
+        r.summary.duration_s / 60.0,
+        html.len() as f64 / 1024.0
+    );
+    let Some(browser) = chromium() else {
+        println!("report load time: not measured (install chromium)");
+        return;
+    };
+    let blank = dir.join("blank.html");
+    std::fs::write(&blank, "<!DOCTYPE html><title>blank</title>").unwrap();
+    let url = |p: &std::path::Path| format!("file://{}", p.display());
+    // Alternate, best of five each: Chromium's own start-up is most of it.
+    let (mut rep, mut empty) = (f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        rep = rep.min(load_s(browser, &url(&path)));
+        empty = empty.min(load_s(browser, &url(&blank)));
+    }
+    println!(
+        "headless chromium load + DOM dump: report {rep:.2} s, blank page {empty:.2} s: \
+         the report costs {:.0} ms over a blank page",
+        (rep - empty) * 1000.0
+    );
+}
+
+fn batch_scaling(minute: &[f32], rate: u32, dir: &std::path::Path) {
+    let calls = dir.join("calls");
+    std::fs::create_dir_all(&calls).unwrap();
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    for k in 0..8 {
+        let mut w = hound::WavWriter::create(calls.join(format!("call{k}.wav")), spec).unwrap();
+        for _ in 0..5 {
+            for &v in minute {
+                w.write_sample((v * 32767.0) as i16).unwrap();
+            }
+        }
+        w.finalize().unwrap();
+    }
+    let files = batch::wav_files(&calls).unwrap();
+    let run = |jobs| {
+        let out = dir.join(format!("out{jobs}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let opts = BatchOptions {
+            jobs,
+            call: CallOptions {
+                with_frames: false,
+                allow_clipped: false,
+            },
+            agent_channel: Side::Left,
+            mono_speaker: Speaker::Agent,
+        };
+        let start = Instant::now();
+        let items = batch::run_batch(&files, &out, &Config::default(), &opts, &|_| {}).unwrap();
+        assert!(items.iter().all(|i| i.outcome.is_ok()));
+        start.elapsed().as_secs_f64()
+    };
+    // Alternate, best of three each.
+    let (mut one, mut two) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        one = one.min(run(1));
+        two = two.min(run(2));
+    }
+    println!(
+        "batch of 8 five-minute calls (reports included): 1 job {one:.2} s, 2 jobs {two:.2} s: {:.2}x",
+        one / two
+    );
 }
 
 /// A minute of two parties taking turns, interleaved stereo.

@@ -27,6 +27,7 @@
 pub mod alerts;
 pub mod analysis;
 pub mod baseline;
+pub mod batch;
 pub mod capture;
 pub mod config;
 pub mod frontend;
@@ -37,6 +38,7 @@ pub mod pitch;
 pub mod rate;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod speech;
 pub mod synth;
 pub mod wav;

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tonewatch::baseline::Profile;
+use tonewatch::batch::{self, BatchItem, BatchOptions, CallOptions, analyse_call, wav_files};
 use tonewatch::capture::HostChoice;
 use tonewatch::config::DEFAULT_CONFIG_TOML;
 use tonewatch::live::{Live, Sources};
-use tonewatch::monitor::Output;
 use tonewatch::record::Record;
-use tonewatch::replay::{CallInput, Replay, ReplayError, Side};
+use tonewatch::replay::{CallInput, ReplayError, Side};
 use tonewatch::{AnalysisConfig, Config, Speaker};
 
 #[derive(Parser, Debug)]
@@ -134,9 +134,25 @@ struct LiveArgs {
 
 #[derive(Args, Debug)]
 struct ReplayArgs {
-    /// The recorded call: stereo (both parties) or mono (one party).
+    /// The recorded call: stereo (both parties) or mono (one party); or a
+    /// folder of calls (with --out), replayed in parallel.
     #[arg(required_unless_present_all = ["agent", "customer"], conflicts_with_all = ["agent", "customer"])]
     call: Option<PathBuf>,
+
+    /// Also write the coaching report: one self-contained HTML page with a
+    /// timeline of both parties (talking, pitch, rate, loudness, agitation),
+    /// the alerts and the summary.
+    #[arg(long, value_name = "HTML")]
+    report: Option<PathBuf>,
+
+    /// For a folder of calls: where each call's NAME.jsonl and NAME.html,
+    /// and calls.csv with a row per call, go (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// For a folder of calls: calls analysed at once [default: the number of cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: Option<u16>,
 
     /// Mono recording of the agent (with --customer).
     #[arg(long, value_name = "WAV", requires = "customer")]
@@ -239,23 +255,21 @@ fn config(args: &ConfigArgs) -> ExitCode {
 /// Progress on stderr for long replays, only when a person is watching.
 struct Progress {
     enabled: bool,
-    total_s: f64,
     started: Instant,
     last: Instant,
 }
 
 impl Progress {
-    fn new(total_s: f64) -> Self {
+    fn new() -> Self {
         let now = Instant::now();
         Self {
             enabled: io::stderr().is_terminal(),
-            total_s,
             started: now,
             last: now,
         }
     }
 
-    fn tick(&mut self, t_s: f64) {
+    fn tick(&mut self, t_s: f64, total_s: f64) {
         if !self.enabled || self.last.elapsed() < Duration::from_millis(500) {
             return;
         }
@@ -264,7 +278,7 @@ impl Progress {
         eprint!(
             "\rreplay: {} of {} ({:.0}× real time)",
             clock(t_s),
-            clock(self.total_s),
+            clock(total_s),
             speed
         );
     }
@@ -288,6 +302,8 @@ fn replay(args: &ReplayArgs) -> ExitCode {
 enum Failure {
     /// Bad input, settings or profile: exit code 2.
     Input(String),
+    /// A batch finished but some calls failed: exit code 3.
+    SomeFailed,
     /// stdout failed: exit code 1 (0 for a closed pipe).
     Output(io::Error),
 }
@@ -347,6 +363,7 @@ fn exit_code(result: Result<(), Failure>) -> ExitCode {
             eprintln!("tonewatch: {msg}");
             ExitCode::from(2)
         }
+        Err(Failure::SomeFailed) => ExitCode::from(3),
     }
 }
 
@@ -472,6 +489,18 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
         window_ms: args.window_ms.unwrap_or(cfg.analysis.window_ms),
         ..cfg.analysis
     };
+    let opts = CallOptions {
+        with_frames: args.frames,
+        allow_clipped: args.allow_clipped,
+    };
+    if let Some(dir) = args.call.as_ref().filter(|p| p.is_dir()) {
+        return run_batch(args, dir, &cfg, opts);
+    }
+    if args.out.is_some() {
+        return Err(Failure::Input(
+            "--out is for a folder of calls; for one call use --report FILE and stdout".into(),
+        ));
+    }
     let profile = load_profile(args.profile.as_ref())?;
     let input = match (&args.call, &args.agent, &args.customer) {
         (Some(path), _, _) => CallInput::File {
@@ -485,26 +514,117 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
         },
         _ => unreachable!("clap requires a call or both parties"),
     };
-    let replay = Replay::open(&input, &cfg, profile.as_ref().map(|p| p.baseline))?;
-    let speakers = replay.speakers().to_vec();
-    let mut progress = Progress::new(replay.duration_s());
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let result = replay.run(args.allow_clipped, |o| {
-        if let Output::Frame { t, .. } = o {
-            progress.tick(t);
-        }
-        o.records(&speakers, args.frames, |r| write_record(&mut out, &r))
-    });
-    progress.done();
-    let (summary, agent_baseline) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            // What was printed stays valid; make sure it is out.
-            let _ = out.flush();
-            return Err(e.into());
+    let title = match &input {
+        CallInput::File { path, .. } => path.display().to_string(),
+        CallInput::Pair { agent, customer } => {
+            format!("{} + {}", agent.display(), customer.display())
         }
     };
-    write_record(&mut out, &Record::Summary(summary)).map_err(Failure::Output)?;
-    out.flush().map_err(Failure::Output)?;
-    save_profile(args.profile.as_ref(), agent_baseline)
+    let mut progress = Progress::new();
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let result = analyse_call(
+        &input,
+        &cfg,
+        profile.as_ref().map(|p| p.baseline),
+        opts,
+        args.report.as_ref().map(|_| title.as_str()),
+        &mut out,
+        |t, total| progress.tick(t, total),
+    );
+    progress.done();
+    let r = result?;
+    if let (Some(path), Some(html)) = (&args.report, &r.report_html) {
+        std::fs::write(path, html).map_err(|e| {
+            Failure::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        })?;
+    }
+    save_profile(args.profile.as_ref(), r.agent_baseline)
+}
+
+/// `replay DIR --out OUT`: every WAV in DIR on --jobs threads.
+fn run_batch(
+    args: &ReplayArgs,
+    dir: &std::path::Path,
+    cfg: &Config,
+    call: CallOptions,
+) -> Result<(), Failure> {
+    let Some(out_dir) = &args.out else {
+        return Err(Failure::Input(format!(
+            "{} is a folder: give --out DIR for the per-call results",
+            dir.display()
+        )));
+    };
+    if args.profile.is_some() || args.report.is_some() {
+        return Err(Failure::Input(
+            "a folder of calls writes a report per call into --out; --profile and --report are for one call"
+                .into(),
+        ));
+    }
+    let files = wav_files(dir).map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?;
+    if files.is_empty() {
+        return Err(Failure::Input(format!("{}: no .wav files", dir.display())));
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        Failure::Output(io::Error::new(
+            e.kind(),
+            format!("{}: {e}", out_dir.display()),
+        ))
+    })?;
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let opts = BatchOptions {
+        jobs,
+        call,
+        agent_channel: args.agent_channel,
+        mono_speaker: args.speaker.into(),
+    };
+    let total = files.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let on_terminal = io::stderr().is_terminal();
+    let started = Instant::now();
+    let on_done = |item: &BatchItem| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Err(e) = &item.outcome {
+            failed.fetch_add(1, Ordering::Relaxed);
+            // A whole line, so it never mixes with the progress bar.
+            eprintln!(
+                "{}tonewatch: skipped: {e}",
+                if on_terminal { "\r\x1b[K" } else { "" }
+            );
+        }
+        if on_terminal {
+            let width = 30;
+            let filled = n * width / total;
+            eprint!(
+                "\r[{}{}] {n}/{total} calls, {} failed, {:.0} s",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                failed.load(Ordering::Relaxed),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let items = batch::run_batch(&files, out_dir, cfg, &opts, &on_done)
+        .map_err(|e| Failure::Output(io::Error::new(e.kind(), format!("calls.csv: {e}"))))?;
+    if on_terminal {
+        eprintln!();
+    }
+    let bad = items.iter().filter(|i| i.outcome.is_err()).count();
+    eprintln!(
+        "tonewatch: {} of {total} calls analysed into {} (calls.csv, a .jsonl and a .html each){}",
+        total - bad,
+        out_dir.display(),
+        if bad > 0 {
+            format!("; {bad} failed")
+        } else {
+            String::new()
+        }
+    );
+    if bad > 0 {
+        return Err(Failure::SomeFailed);
+    }
+    Ok(())
 }

@@ -1,0 +1,279 @@
+//! One call from file to outputs, and a folder of calls in parallel.
+//!
+//! [`analyse_call`] is what `tonewatch replay` does for one call: JSON Lines
+//! to a writer and, when asked, the coaching report. [`run_batch`] does it
+//! for many files on `jobs` threads, each call to its own `.jsonl` and
+//! `.html` in an output folder, plus `calls.csv` with a row per call; a bad
+//! file is reported in its row and the others go on.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::alerts::AlertKind;
+use crate::analysis::Speaker;
+use crate::baseline::BaselineValues;
+use crate::config::Config;
+use crate::monitor::Output;
+use crate::record::{Record, SummaryRecord};
+use crate::replay::{CallInput, Replay, ReplayError, Side};
+use crate::report::ReportBuilder;
+
+/// How to replay each call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallOptions {
+    /// Print every frame too.
+    pub with_frames: bool,
+    /// Analyse clipped input anyway.
+    pub allow_clipped: bool,
+}
+
+/// What one call gave.
+#[derive(Debug)]
+pub struct CallResult {
+    /// The summary (also written as the last line).
+    pub summary: SummaryRecord,
+    /// The agent's baseline, for their profile.
+    pub agent_baseline: Option<BaselineValues>,
+    /// The report page, when asked for.
+    pub report_html: Option<String>,
+}
+
+fn write_record(out: &mut impl Write, rec: &Record) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, rec)?;
+    out.write_all(b"\n")
+}
+
+/// Replays one call: JSON Lines to `out`, the report when `report_title` is
+/// given, `progress` with the audio time now and then.
+///
+/// # Errors
+/// Bad input or settings, or a failed write.
+pub fn analyse_call(
+    input: &CallInput,
+    cfg: &Config,
+    agent_profile: Option<BaselineValues>,
+    opts: CallOptions,
+    report_title: Option<&str>,
+    out: &mut impl Write,
+    mut progress: impl FnMut(f64, f64),
+) -> Result<CallResult, ReplayError> {
+    let replay = Replay::open(input, cfg, agent_profile)?;
+    let speakers = replay.speakers().to_vec();
+    let duration = replay.duration_s();
+    let mut report = report_title.map(|t| ReportBuilder::new(t, &speakers, duration));
+    let mut frames = 0u64;
+    let result = replay.run(opts.allow_clipped, |o| {
+        if let Output::Frame { t, .. } = o {
+            frames += 1;
+            if frames.is_multiple_of(1000) {
+                progress(t, duration);
+            }
+        }
+        if let Some(r) = report.as_mut() {
+            r.add(&o);
+        }
+        o.records(&speakers, opts.with_frames, |r| write_record(out, &r))
+    });
+    let (summary, agent_baseline) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // What was written stays valid; make sure it is out.
+            let _ = out.flush();
+            return Err(e);
+        }
+    };
+    write_record(out, &Record::Summary(summary.clone()))?;
+    out.flush()?;
+    Ok(CallResult {
+        report_html: report.map(|r| r.html(&summary)),
+        summary,
+        agent_baseline,
+    })
+}
+
+/// The WAV files of a folder (not its subfolders), by name.
+///
+/// # Errors
+/// The folder cannot be read.
+pub fn wav_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// How one file of a batch went.
+#[derive(Debug)]
+pub struct BatchItem {
+    /// The call.
+    pub file: PathBuf,
+    /// Its summary, or why it failed.
+    pub outcome: Result<SummaryRecord, String>,
+}
+
+/// How a batch reads each file.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOptions {
+    /// Worker threads.
+    pub jobs: usize,
+    /// Per call.
+    pub call: CallOptions,
+    /// Stereo files: the agent's side.
+    pub agent_channel: Side,
+    /// Mono files: who is talking.
+    pub mono_speaker: Speaker,
+}
+
+fn stem(file: &Path) -> String {
+    file.file_stem()
+        .map_or_else(|| "call".into(), |s| s.to_string_lossy().into_owned())
+}
+
+fn one(
+    file: &Path,
+    out_dir: &Path,
+    cfg: &Config,
+    opts: &BatchOptions,
+) -> Result<SummaryRecord, String> {
+    let name = stem(file);
+    let jsonl = out_dir.join(format!("{name}.jsonl"));
+    let mut out = BufWriter::with_capacity(
+        1 << 16,
+        std::fs::File::create(&jsonl).map_err(|e| format!("{}: {e}", jsonl.display()))?,
+    );
+    let input = CallInput::File {
+        path: file.to_path_buf(),
+        agent_channel: opts.agent_channel,
+        mono_speaker: opts.mono_speaker,
+    };
+    let title = file
+        .file_name()
+        .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
+    let r = match analyse_call(
+        &input,
+        cfg,
+        None,
+        opts.call,
+        Some(&title),
+        &mut out,
+        |_, _| {},
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            // Keep what a call that failed midway printed; drop an empty file.
+            drop(out);
+            if std::fs::metadata(&jsonl).is_ok_and(|m| m.len() == 0) {
+                let _ = std::fs::remove_file(&jsonl);
+            }
+            return Err(e.to_string());
+        }
+    };
+    let html = out_dir.join(format!("{name}.html"));
+    std::fs::write(&html, r.report_html.unwrap_or_default())
+        .map_err(|e| format!("{}: {e}", html.display()))?;
+    Ok(r.summary)
+}
+
+/// Replays `files` on `opts.jobs` threads into `out_dir`; `on_done` hears
+/// of each call as it finishes (from any worker). Returns every call's
+/// outcome in file order and writes `out_dir/calls.csv`.
+///
+/// # Errors
+/// The CSV cannot be written.
+pub fn run_batch(
+    files: &[PathBuf],
+    out_dir: &Path,
+    cfg: &Config,
+    opts: &BatchOptions,
+    on_done: &(dyn Fn(&BatchItem) + Sync),
+) -> io::Result<Vec<BatchItem>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<BatchItem>>> = Mutex::new(files.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, files.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(file) = files.get(i) else { break };
+                    let item = BatchItem {
+                        file: file.clone(),
+                        outcome: one(file, out_dir, cfg, opts),
+                    };
+                    on_done(&item);
+                    results.lock().expect("no worker panics holding it")[i] = Some(item);
+                }
+            });
+        }
+    });
+    let items: Vec<BatchItem> = results
+        .into_inner()
+        .expect("no worker panicked")
+        .into_iter()
+        .map(|i| i.expect("every file done"))
+        .collect();
+    write_csv(&out_dir.join("calls.csv"), &items)?;
+    Ok(items)
+}
+
+/// One row per call: the summary's figures, or the error.
+fn write_csv(path: &Path, items: &[BatchItem]) -> io::Result<()> {
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    write!(
+        w,
+        "file,status,duration_s,agent_talk_s,customer_talk_s,talk_listen_ratio,interruptions,\
+         overtalk_s,dead_air_s,agitation_peak,agent_f0_median_hz,agent_rate_sps,customer_f0_median_hz,customer_rate_sps"
+    )?;
+    for k in AlertKind::ALL {
+        write!(w, ",alerts_{}", k.as_str())?;
+    }
+    writeln!(w, ",error")?;
+    let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+    for item in items {
+        let file = csv_field(&item.file.display().to_string());
+        match &item.outcome {
+            Ok(s) => {
+                let sp = |who| s.speakers.iter().find(|x| x.speaker == who);
+                let talk = |who| sp(who).map(|x| x.talk_s);
+                write!(
+                    w,
+                    "{file},ok,{},{},{},{},{},{},{},{},{},{},{},{}",
+                    s.duration_s,
+                    opt(talk(Speaker::Agent)),
+                    opt(talk(Speaker::Customer)),
+                    opt(s.talk_listen_ratio),
+                    s.interruptions,
+                    s.overtalk_s,
+                    s.dead_air_s,
+                    opt(s.agitation_peak),
+                    opt(sp(Speaker::Agent).and_then(|x| x.f0_median_hz)),
+                    opt(sp(Speaker::Agent).and_then(|x| x.rate_sps)),
+                    opt(sp(Speaker::Customer).and_then(|x| x.f0_median_hz)),
+                    opt(sp(Speaker::Customer).and_then(|x| x.rate_sps)),
+                )?;
+                for k in AlertKind::ALL {
+                    write!(w, ",{}", s.alerts.get(&k).copied().unwrap_or(0))?;
+                }
+                writeln!(w, ",")?;
+            }
+            Err(e) => {
+                write!(w, "{file},error{}", ",".repeat(12))?;
+                write!(w, "{}", ",".repeat(AlertKind::ALL.len()))?;
+                writeln!(w, ",{}", csv_field(e))?;
+            }
+        }
+    }
+    w.flush()
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

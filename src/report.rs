@@ -1,0 +1,494 @@
+//! The coaching report: one self-contained HTML file per call (inline SVG
+//! and CSS, no script, nothing fetched) with a timeline of both parties —
+//! who is speaking, pitch in semitones against the party's own median,
+//! speaking rate, loudness, the customer's agitation — alert markers, the
+//! alerts in a table and the call summary.
+//!
+//! [`ReportBuilder`] follows a replay's [`Output`] in fixed memory: frames
+//! are folded into at most [`MAX_BINS`] time bins, so a one-hour call's
+//! report is as small as a five-minute one's.
+
+use std::fmt::Write as _;
+
+use crate::alerts::{Alert, AlertState, Event, Severity};
+use crate::analysis::Speaker;
+use crate::monitor::Output;
+use crate::record::SummaryRecord;
+
+/// Time bins across the timeline at most.
+pub const MAX_BINS: usize = 1200;
+/// Shortest bin (s).
+const MIN_BIN_S: f64 = 0.1;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Bin {
+    frames: u32,
+    speech: u32,
+    /// Sum and count of log2(f0) over voiced speech frames.
+    log2_f0: f64,
+    voiced: u32,
+    rate: f64,
+    rated: u32,
+    /// Sum of loudness over speech frames.
+    loud_db: f64,
+}
+
+/// Collects a call's picture while it is analysed.
+#[derive(Debug, Clone)]
+pub struct ReportBuilder {
+    title: String,
+    speakers: Vec<Speaker>,
+    bin_s: f64,
+    bins: Vec<Vec<Bin>>,
+    agitation: Vec<(f64, f64)>,
+    alerts: Vec<Alert>,
+}
+
+impl ReportBuilder {
+    /// A report titled `title` for a call of about `duration_s` seconds
+    /// with `speakers` (analysis order).
+    #[must_use]
+    pub fn new(title: &str, speakers: &[Speaker], duration_s: f64) -> Self {
+        let bin_s = (duration_s / MAX_BINS as f64).max(MIN_BIN_S);
+        let n = (duration_s / bin_s).ceil() as usize + 1;
+        Self {
+            title: title.to_string(),
+            speakers: speakers.to_vec(),
+            bin_s,
+            bins: speakers.iter().map(|_| vec![Bin::default(); n]).collect(),
+            agitation: Vec::new(),
+            alerts: Vec::new(),
+        }
+    }
+
+    /// Takes one output of the call.
+    pub fn add(&mut self, o: &Output<'_>) {
+        match *o {
+            Output::Frame { t, frames } => {
+                let i = ((t / self.bin_s) as usize).min(self.bins[0].len() - 1);
+                for (bins, f) in self.bins.iter_mut().zip(frames) {
+                    let b = &mut bins[i];
+                    b.frames += 1;
+                    if f.speech {
+                        b.speech += 1;
+                        b.loud_db += f64::from(f.loudness_db);
+                    }
+                    if let Some(f0) = f.f0_hz {
+                        b.log2_f0 += f64::from(f0).log2();
+                        b.voiced += 1;
+                    }
+                    if let Some(r) = f.rate_sps {
+                        b.rate += f64::from(r);
+                        b.rated += 1;
+                    }
+                }
+            }
+            Output::Event(Event::Alert(a)) => self.alerts.push(a),
+            Output::Event(Event::Agitation(g)) => self.agitation.push((g.t, g.score)),
+        }
+    }
+
+    /// Alerts raised (not cleared) so far: the markers the picture shows.
+    #[must_use]
+    pub fn raised(&self) -> usize {
+        self.alerts
+            .iter()
+            .filter(|a| a.state == AlertState::Raised)
+            .count()
+    }
+
+    /// The HTML page, with the call's `summary`.
+    #[must_use]
+    pub fn html(&self, summary: &SummaryRecord) -> String {
+        let mut h = String::with_capacity(64 * 1024);
+        let title = escape(&self.title);
+        let _ = writeln!(
+            h,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>tonewatch: {title}</title><style>{CSS}</style></head><body>\n\
+             <h1>{title}</h1>\n<p class=\"sub\">{} · {} alerts raised · made by tonewatch {}</p>",
+            clock(summary.duration_s),
+            self.raised(),
+            env!("CARGO_PKG_VERSION"),
+        );
+        self.svg(&mut h, summary);
+        self.summary_table(&mut h, summary);
+        self.alert_table(&mut h);
+        h.push_str("</body></html>\n");
+        h
+    }
+
+    fn median_f0(summary: &SummaryRecord, speaker: Speaker) -> Option<f64> {
+        summary
+            .speakers
+            .iter()
+            .find(|s| s.speaker == speaker)
+            .and_then(|s| s.f0_median_hz)
+    }
+
+    fn svg(&self, h: &mut String, summary: &SummaryRecord) {
+        const W: f64 = 1200.0;
+        const LEFT: f64 = 70.0;
+        const PLOT_W: f64 = W - LEFT - 10.0;
+        // Panels: (title, height).
+        let panels: [(&str, f64); 5] = [
+            ("talking", 50.0),
+            ("pitch, semitones from own median", 130.0),
+            ("speaking rate, syllables/s", 110.0),
+            ("loudness of speech, dBFS", 110.0),
+            ("customer agitation", 90.0),
+        ];
+        let gap = 26.0;
+        let total_h: f64 = panels.iter().map(|p| p.1 + gap).sum::<f64>() + 20.0;
+        let duration = summary.duration_s.max(self.bin_s);
+        let x = |t: f64| LEFT + (t / duration).clamp(0.0, 1.0) * PLOT_W;
+        let _ = writeln!(
+            h,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline\" viewBox=\"0 0 {W} {total_h}\" \
+             width=\"{W}\" height=\"{total_h}\" role=\"img\" aria-label=\"timeline of the call\">"
+        );
+        let mut tops = Vec::new();
+        let mut y = 20.0;
+        for (name, ph) in panels {
+            tops.push((y, ph));
+            let _ = writeln!(
+                h,
+                "<text class=\"panel\" x=\"{LEFT}\" y=\"{:.1}\">{name}</text>\
+                 <rect class=\"frame\" x=\"{LEFT}\" y=\"{y:.1}\" width=\"{PLOT_W}\" height=\"{ph}\"/>",
+                y - 6.0
+            );
+            y += ph + gap;
+        }
+        // Time axis: a tick every "nice" interval.
+        let step = nice_step(duration / 10.0);
+        let mut t = 0.0;
+        while t <= duration + 1e-9 {
+            let _ = writeln!(
+                h,
+                "<line class=\"grid\" x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"20\" y2=\"{1:.1}\"/>\
+                 <text class=\"tick\" x=\"{0:.1}\" y=\"{2:.1}\" text-anchor=\"middle\">{3}</text>",
+                x(t),
+                y - gap,
+                y - gap + 14.0,
+                clock(t)
+            );
+            t += step;
+        }
+        let color = |s: Speaker| match s {
+            Speaker::Agent => "agent",
+            Speaker::Customer => "customer",
+        };
+        // Talking: one lane per party, a bar per bin where they speak.
+        let (ty, th) = tops[0];
+        let lane = th / self.speakers.len().max(1) as f64;
+        let bw = PLOT_W / (duration / self.bin_s);
+        for (k, (&sp, bins)) in self.speakers.iter().zip(&self.bins).enumerate() {
+            let ly = ty + lane * k as f64;
+            let _ = write!(
+                h,
+                "<text class=\"lane\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n<g class=\"{}\">",
+                LEFT - 4.0,
+                ly + lane * 0.65,
+                sp.as_str(),
+                color(sp)
+            );
+            for (i, b) in bins.iter().enumerate() {
+                if b.frames > 0 && b.speech * 2 >= b.frames {
+                    let _ = write!(
+                        h,
+                        "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.2}\" height=\"{:.1}\"/>",
+                        x(i as f64 * self.bin_s),
+                        ly + 3.0,
+                        bw.max(0.5),
+                        lane - 6.0
+                    );
+                }
+            }
+            h.push_str("</g>\n");
+        }
+        // Line panels.
+        let series = |k: usize, panel: usize| -> Vec<Option<f64>> {
+            let sp = self.speakers[k];
+            let med = Self::median_f0(summary, sp).map(f64::log2);
+            self.bins[k]
+                .iter()
+                .map(|b| match panel {
+                    1 => med.and_then(|m| {
+                        (b.voiced > 0).then(|| 12.0 * (b.log2_f0 / f64::from(b.voiced) - m))
+                    }),
+                    2 => (b.rated > 0).then(|| b.rate / f64::from(b.rated)),
+                    _ => (b.speech > 0).then(|| b.loud_db / f64::from(b.speech)),
+                })
+                .collect()
+        };
+        for (panel, (lo, hi), unit) in [
+            (1usize, (-8.0, 8.0), "st"),
+            (2, (0.0, 8.0), ""),
+            (3, (-60.0, 0.0), ""),
+        ] {
+            let (py, ph) = tops[panel];
+            let yv = |v: f64| py + ph - ((v - lo) / (hi - lo)).clamp(0.0, 1.0) * ph;
+            axis(h, LEFT, lo, hi, unit, yv);
+            if panel == 1 {
+                let _ = writeln!(
+                    h,
+                    "<line class=\"zero\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{1:.1}\" y2=\"{1:.1}\"/>",
+                    LEFT + PLOT_W,
+                    yv(0.0)
+                );
+            }
+            for k in 0..self.speakers.len() {
+                let pts = series(k, panel);
+                polyline(
+                    h,
+                    color(self.speakers[k]),
+                    &pts,
+                    |i| x(i as f64 * self.bin_s),
+                    yv,
+                );
+            }
+        }
+        // Agitation.
+        let (py, ph) = tops[4];
+        let hi = self
+            .agitation
+            .iter()
+            .map(|a| a.1)
+            .fold(1.5f64, f64::max)
+            .ceil();
+        let yv = |v: f64| py + ph - (v / hi).clamp(0.0, 1.0) * ph;
+        axis(h, LEFT, 0.0, hi, "", yv);
+        let _ = writeln!(
+            h,
+            "<line class=\"spike\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{1:.1}\" y2=\"{1:.1}\"/>",
+            LEFT + PLOT_W,
+            yv(1.0)
+        );
+        if !self.agitation.is_empty() {
+            h.push_str("<polyline class=\"agitation\" points=\"");
+            for &(t, s) in &self.agitation {
+                let _ = write!(h, "{:.1},{:.1} ", x(t), yv(s));
+            }
+            h.push_str("\"/>\n");
+        }
+        // Alerts: a band while raised, a marker where raised.
+        let bottom = y - gap;
+        for (i, a) in self.alerts.iter().enumerate() {
+            if a.state != AlertState::Raised {
+                continue;
+            }
+            let end = self.alerts[i + 1..]
+                .iter()
+                .find(|b| b.kind == a.kind && b.state == AlertState::Cleared)
+                .map_or(duration, |b| b.t);
+            let sev = severity(a.severity);
+            let _ = writeln!(
+                h,
+                "<g class=\"alert-marker {sev}\" data-kind=\"{kind}\" data-t=\"{t}\">\
+                 <title>{clock} {kind} ({sev}): {msg}</title>\
+                 <rect class=\"band\" x=\"{x0:.1}\" y=\"20\" width=\"{w:.1}\" height=\"{hgt:.1}\"/>\
+                 <line x1=\"{x0:.1}\" x2=\"{x0:.1}\" y1=\"14\" y2=\"{bottom:.1}\"/>\
+                 <path d=\"M{x0:.1} 14 l-5 -9 h10 z\"/></g>",
+                kind = a.kind.as_str(),
+                t = a.t,
+                clock = clock(a.t),
+                msg = escape(a.message),
+                x0 = x(a.t),
+                w = (x(end) - x(a.t)).max(1.0),
+                hgt = bottom - 20.0,
+            );
+        }
+        h.push_str("</svg>\n<p class=\"legend\"><span class=\"agent\">■ agent</span> <span class=\"customer\">■ customer</span> · ▼ alert raised (shaded while it lasts; hover for the message) · dashed: agitation spike level</p>\n");
+    }
+
+    fn summary_table(&self, h: &mut String, s: &SummaryRecord) {
+        h.push_str("<h2>Summary</h2>\n<table class=\"summary\"><tr><th></th>");
+        for sp in &s.speakers {
+            let _ = write!(h, "<th>{}</th>", sp.speaker.as_str());
+        }
+        h.push_str("</tr>\n");
+        let row =
+            |h: &mut String, name: &str, f: &dyn Fn(&crate::record::SpeakerSummary) -> String| {
+                let _ = write!(h, "<tr><td>{name}</td>");
+                for sp in &s.speakers {
+                    let _ = write!(h, "<td>{}</td>", f(sp));
+                }
+                h.push_str("</tr>\n");
+            };
+        let opt =
+            |v: Option<f64>, unit: &str| v.map_or("–".to_string(), |v| format!("{v} {unit}"));
+        row(h, "talk time", &|sp| clock(sp.talk_s));
+        row(h, "median pitch", &|sp| opt(sp.f0_median_hz, "Hz"));
+        row(h, "speaking rate", &|sp| opt(sp.rate_sps, "syll/s"));
+        row(h, "median loudness", &|sp| {
+            opt(sp.loudness_median_db, "dBFS")
+        });
+        h.push_str("</table>\n<table class=\"summary\">");
+        let line = |h: &mut String, k: &str, v: String| {
+            let _ = write!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
+        };
+        line(h, "duration", clock(s.duration_s));
+        line(
+            h,
+            "talk-to-listen ratio",
+            s.talk_listen_ratio.map_or("–".into(), |r| r.to_string()),
+        );
+        line(
+            h,
+            "interruptions",
+            format!("{} ({} s of overtalk)", s.interruptions, s.overtalk_s),
+        );
+        line(h, "dead air", format!("{} s", s.dead_air_s));
+        line(
+            h,
+            "agitation peak",
+            s.agitation_peak.map_or("–".into(), |p| p.to_string()),
+        );
+        for (k, n) in &s.alerts {
+            line(h, &format!("alerts: {}", k.as_str()), n.to_string());
+        }
+        h.push_str("</table>\n");
+    }
+
+    fn alert_table(&self, h: &mut String) {
+        h.push_str("<h2>Alerts</h2>\n");
+        if self.alerts.is_empty() {
+            h.push_str("<p>None.</p>\n");
+            return;
+        }
+        h.push_str(
+            "<table class=\"alerts\"><tr><th>time</th><th>alert</th><th>state</th>\
+             <th>severity</th><th>message</th></tr>\n",
+        );
+        for a in &self.alerts {
+            let state = match a.state {
+                AlertState::Raised => "raised",
+                AlertState::Cleared => "cleared",
+            };
+            let _ = writeln!(
+                h,
+                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td></tr>",
+                severity(a.severity),
+                clock(a.t),
+                a.kind.as_str(),
+                severity(a.severity),
+                escape(a.message)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warn => "warn",
+        Severity::Escalate => "escalate",
+    }
+}
+
+fn axis(h: &mut String, left: f64, lo: f64, hi: f64, unit: &str, yv: impl Fn(f64) -> f64) {
+    for v in [lo, (lo + hi) / 2.0, hi] {
+        let _ = write!(
+            h,
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v}{unit}</text>",
+            left - 4.0,
+            yv(v) + 4.0
+        );
+    }
+    h.push('\n');
+}
+
+/// A broken line: gaps where the series has no value.
+fn polyline(
+    h: &mut String,
+    class: &str,
+    pts: &[Option<f64>],
+    x: impl Fn(usize) -> f64,
+    y: impl Fn(f64) -> f64,
+) {
+    let mut open = false;
+    for (i, p) in pts.iter().enumerate() {
+        match (p, open) {
+            (Some(v), false) => {
+                let _ = write!(
+                    h,
+                    "<polyline class=\"{class} series\" points=\"{:.1},{:.1}",
+                    x(i),
+                    y(*v)
+                );
+                open = true;
+            }
+            (Some(v), true) => {
+                let _ = write!(h, " {:.1},{:.1}", x(i), y(*v));
+            }
+            (None, true) => {
+                h.push_str("\"/>\n");
+                open = false;
+            }
+            (None, false) => {}
+        }
+    }
+    if open {
+        h.push_str("\"/>\n");
+    }
+}
+
+/// 1, 2 or 5 times a power of ten seconds, or whole minutes.
+fn nice_step(raw: f64) -> f64 {
+    let steps = [
+        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+    ];
+    steps.into_iter().find(|&s| s >= raw).unwrap_or(7200.0)
+}
+
+/// m:ss, or h:mm:ss past an hour.
+fn clock(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1240px}\
+h1{font-size:20px;margin:0}h2{font-size:16px;margin:24px 0 8px}.sub{color:#666;margin:4px 0 16px}\
+svg{display:block;background:#fff}.frame{fill:#fafafa;stroke:#ddd}.grid{stroke:#eee}\
+.tick,.lane{font-size:11px;fill:#666}.panel{font-size:12px;fill:#333;font-weight:600}\
+.series{fill:none;stroke-width:1.5}.agent{fill:#1f77b4;stroke:#1f77b4;color:#1f77b4}\
+.customer{fill:#d62728;stroke:#d62728;color:#d62728}polyline.agent,polyline.customer{fill:none}\
+.zero{stroke:#999;stroke-dasharray:2 3}.spike{stroke:#d62728;stroke-dasharray:4 3}\
+.agitation{fill:none;stroke:#9467bd;stroke-width:1.5}\
+.alert-marker line{stroke-width:1.2}.alert-marker .band{opacity:.10}\
+.alert-marker.info{stroke:#2ca02c;fill:#2ca02c}.alert-marker.warn{stroke:#ff7f0e;fill:#ff7f0e}\
+.alert-marker.escalate{stroke:#b00;fill:#b00}.legend{color:#555;font-size:12px}\
+table{border-collapse:collapse;margin:0 16px 8px 0;display:inline-table;vertical-align:top}\
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}th{background:#f4f4f4}\
+tr.warn td:nth-child(4){color:#c60}tr.escalate td:nth-child(4){color:#b00;font-weight:600}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_and_steps_read_well() {
+        assert_eq!(clock(0.4), "0:00");
+        assert_eq!(clock(75.0), "1:15");
+        assert_eq!(clock(3725.0), "1:02:05");
+        assert_eq!(nice_step(3.3), 5.0);
+        assert_eq!(nice_step(360.0), 600.0);
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(escape("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;");
+    }
+}

@@ -1,0 +1,206 @@
+//! Coaching replay: the HTML report, looked at in headless Chromium, and
+//! batch replay of a folder.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tonewatch");
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example_call.wav")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn chromium() -> &'static str {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok())
+        .expect("headless Chromium is needed: apt-get install -y chromium (as .ci/run does)")
+}
+
+fn headless(args: &[&str]) -> std::process::Output {
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn the_report_shows_each_raised_alert_in_a_browser() {
+    let dir = scratch("report");
+    let html = dir.join("call.html");
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .arg("--report")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let raised: Vec<(String, f64)> = lines(&out.stdout)
+        .iter()
+        .filter(|r| r["type"] == "alert" && r["state"] == "raised")
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().to_string(),
+                r["t"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    // The example raises dead air, then overtalk (tests/live_capture.rs
+    // relies on the same).
+    assert_eq!(
+        raised.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["dead_air", "overtalk"]
+    );
+
+    // The page as Chromium built it: the timeline is there with one marker
+    // per raised alert, of the right kind at the right time.
+    let url = format!("file://{}", html.display());
+    let dom = String::from_utf8(headless(&["--dump-dom", &url]).stdout).unwrap();
+    assert!(
+        dom.contains("<svg") && dom.contains("id=\"timeline\""),
+        "no timeline"
+    );
+    let markers: Vec<&str> = dom.split("class=\"alert-marker ").skip(1).collect();
+    assert_eq!(markers.len(), raised.len(), "one marker per raised alert");
+    for (m, (kind, t)) in markers.iter().zip(&raised) {
+        assert!(m.contains(&format!("data-kind=\"{kind}\"")), "{m}");
+        assert!(m.contains(&format!("data-t=\"{t}\"")), "{m}");
+    }
+    assert!(
+        dom.contains("<td>talk-to-listen ratio</td>"),
+        "summary table"
+    );
+    // Self-contained: nothing to fetch, nothing to run.
+    let page = std::fs::read_to_string(&html).unwrap();
+    for outside in ["src=", "href=", "<link", "<script", "@import", "url("] {
+        assert!(
+            !page.contains(outside),
+            "the report refers outside itself: {outside}"
+        );
+    }
+
+    // And it renders: a screenshot of the size asked for.
+    let png = dir.join("call.png");
+    headless(&[
+        "--window-size=1280,1400",
+        &format!("--screenshot={}", png.display()),
+        &url,
+    ]);
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 1400));
+}
+
+#[test]
+fn a_folder_is_replayed_in_parallel_and_a_bad_file_is_skipped() {
+    let calls = scratch("batch-in");
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("batch-out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::copy(example(), calls.join("first.wav")).unwrap();
+    std::fs::copy(example(), calls.join("second.WAV")).unwrap();
+    std::fs::write(calls.join("broken.wav"), b"RIFF....not really").unwrap();
+    std::fs::write(calls.join("notes.txt"), b"not a call").unwrap();
+
+    let single = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .output()
+        .unwrap();
+    let want = lines(&single.stdout).pop().unwrap();
+
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(&calls)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--jobs", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "some failed: {stderr}");
+    assert!(stderr.contains("broken.wav"), "{stderr}");
+    assert!(stderr.contains("2 of 3 calls"), "{stderr}");
+
+    for name in ["first", "second"] {
+        let got = lines(&std::fs::read(out_dir.join(format!("{name}.jsonl"))).unwrap());
+        assert_eq!(
+            got.last().unwrap(),
+            &want,
+            "{name}: same summary as a single replay"
+        );
+        let html = std::fs::read_to_string(out_dir.join(format!("{name}.html"))).unwrap();
+        assert_eq!(html.matches("class=\"alert-marker ").count(), 2);
+    }
+    assert!(!out_dir.join("broken.jsonl").exists());
+
+    let csv = std::fs::read_to_string(out_dir.join("calls.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    let header = &rows[0];
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(rows.iter().all(|r| r.len() == header.len()), "{csv}");
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let by_file = |f: &str| rows.iter().find(|r| r[0].ends_with(f)).unwrap();
+    assert_eq!(by_file("broken.wav")[col("status")], "error");
+    assert!(by_file("broken.wav")[col("error")].contains("broken.wav"));
+    for f in ["first.wav", "second.WAV"] {
+        let r = by_file(f);
+        assert_eq!(r[col("status")], "ok");
+        assert_eq!(r[col("duration_s")], want["duration_s"].to_string());
+        assert_eq!(r[col("dead_air_s")], want["dead_air_s"].to_string());
+        assert_eq!(r[col("alerts_overtalk")], "1");
+        assert_eq!(r[col("alerts_dead_air")], "1");
+    }
+}
+
+#[test]
+fn a_folder_needs_somewhere_to_put_the_results() {
+    let calls = scratch("batch-no-out");
+    std::fs::copy(example(), calls.join("a.wav")).unwrap();
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(&calls)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
+    let empty = scratch("batch-empty");
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(&empty)
+        .args(["--out", "/tmp/unused"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no .wav files"));
+}
