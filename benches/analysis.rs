@@ -142,10 +142,14 @@ fn report(input: &CallInput, dir: &std::path::Path) {
         CallOptions {
             with_frames: false,
             allow_clipped: false,
+            pace: 0.0,
         },
         Some("one-hour bench call"),
         &mut std::io::sink(),
-        |_, _| {},
+        batch::Taps {
+            progress: &mut |_, _| {},
+            publish: &|_| {},
+        },
     )
     .unwrap();
     let took = start.elapsed().as_secs_f64();
@@ -204,6 +208,7 @@ fn batch_scaling(minute: &[f32], rate: u32, dir: &std::path::Path) {
             call: CallOptions {
                 with_frames: false,
                 allow_clipped: false,
+                pace: 0.0,
             },
             agent_channel: Side::Left,
             mono_speaker: Speaker::Agent,

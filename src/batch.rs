@@ -21,12 +21,15 @@ use crate::replay::{CallInput, Replay, ReplayError, Side};
 use crate::report::ReportBuilder;
 
 /// How to replay each call.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct CallOptions {
     /// Print every frame too.
     pub with_frames: bool,
     /// Analyse clipped input anyway.
     pub allow_clipped: bool,
+    /// Play the call at this multiple of real time (for a feed demo);
+    /// 0 = as fast as possible.
+    pub pace: f64,
 }
 
 /// What one call gave.
@@ -45,8 +48,22 @@ fn write_record(out: &mut impl Write, rec: &Record) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
+/// Who else hears of a call as it is replayed.
+pub struct Taps<'a> {
+    /// Audio time reached and the call's length, now and then.
+    pub progress: &'a mut dyn FnMut(f64, f64),
+    /// Every record written (for the supervisor feed).
+    pub publish: &'a dyn Fn(&Record),
+}
+
+impl std::fmt::Debug for Taps<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Taps")
+    }
+}
+
 /// Replays one call: JSON Lines to `out`, the report when `report_title` is
-/// given, `progress` with the audio time now and then.
+/// given, and what `taps` want to hear.
 ///
 /// # Errors
 /// Bad input or settings, or a failed write.
@@ -57,24 +74,35 @@ pub fn analyse_call(
     opts: CallOptions,
     report_title: Option<&str>,
     out: &mut impl Write,
-    mut progress: impl FnMut(f64, f64),
+    taps: Taps<'_>,
 ) -> Result<CallResult, ReplayError> {
+    let Taps { progress, publish } = taps;
     let replay = Replay::open(input, cfg, agent_profile)?;
     let speakers = replay.speakers().to_vec();
     let duration = replay.duration_s();
     let mut report = report_title.map(|t| ReportBuilder::new(t, &speakers, duration));
     let mut frames = 0u64;
+    let started = std::time::Instant::now();
     let result = replay.run(opts.allow_clipped, |o| {
         if let Output::Frame { t, .. } = o {
             frames += 1;
             if frames.is_multiple_of(1000) {
                 progress(t, duration);
             }
+            if opts.pace > 0.0 {
+                let due = std::time::Duration::from_secs_f64(t / opts.pace);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
         }
         if let Some(r) = report.as_mut() {
             r.add(&o);
         }
-        o.records(&speakers, opts.with_frames, |r| write_record(out, &r))
+        o.records(&speakers, opts.with_frames, |r| {
+            publish(&r);
+            write_record(out, &r)
+        })
     });
     let (summary, agent_baseline) = match result {
         Ok(r) => r,
@@ -84,7 +112,9 @@ pub fn analyse_call(
             return Err(e);
         }
     };
-    write_record(out, &Record::Summary(summary.clone()))?;
+    let record = Record::Summary(summary.clone());
+    publish(&record);
+    write_record(out, &record)?;
     out.flush()?;
     Ok(CallResult {
         report_html: report.map(|r| r.html(&summary)),
@@ -161,7 +191,10 @@ fn one(
         opts.call,
         Some(&title),
         &mut out,
-        |_, _| {},
+        Taps {
+            progress: &mut |_, _| {},
+            publish: &|_| {},
+        },
     ) {
         Ok(r) => r,
         Err(e) => {

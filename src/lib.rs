@@ -30,6 +30,7 @@ pub mod baseline;
 pub mod batch;
 pub mod capture;
 pub mod config;
+pub mod feed;
 pub mod frontend;
 pub mod g711;
 pub mod live;

@@ -383,6 +383,7 @@ impl Live {
         stop: &AtomicBool,
         with_frames: bool,
         out: &Sender<Record>,
+        metrics: Option<Arc<crate::feed::Metrics>>,
     ) -> (SummaryRecord, Option<BaselineValues>) {
         let Self {
             host,
@@ -416,6 +417,7 @@ impl Live {
             max_skew_s: f64::from(capture.max_skew_ms) / 1000.0,
             frames_dropped: 0,
             geom,
+            metrics,
         };
         let worker = thread::Builder::new()
             .name("tonewatch-analysis".into())
@@ -717,6 +719,8 @@ struct Analysis {
     out: Sender<Record>,
     max_skew_s: f64,
     frames_dropped: u64,
+    /// Counters for the feed's `/metrics`, when there is a feed.
+    metrics: Option<Arc<crate::feed::Metrics>>,
 }
 
 /// Per party: (overruns, seconds padded).
@@ -741,8 +745,11 @@ impl Analysis {
                     Control::Stop => stopping = true,
                 }
             }
-            for (p, speaker) in self.parties.iter_mut().zip(self.speakers) {
+            for (k, (p, speaker)) in self.parties.iter_mut().zip(self.speakers).enumerate() {
                 p.take_overruns(speaker);
+                if let Some(m) = &self.metrics {
+                    m.overruns[k].store(p.overruns, Ordering::Relaxed);
+                }
             }
             let moved = self.pump(&mut out);
             if stopping {
@@ -825,6 +832,9 @@ impl Analysis {
 
     /// Sends a frame's records, and the alerts it raises, to the sink.
     fn emit(&mut self, t: f64, frames: &[FrameFeatures]) {
+        if let Some(m) = &self.metrics {
+            m.frames.fetch_add(1, Ordering::Relaxed);
+        }
         let with_frames = self.with_frames && self.out.len() < MAX_QUEUED_RECORDS;
         if self.with_frames && !with_frames {
             self.frames_dropped += frames.len() as u64;

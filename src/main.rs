@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tonewatch::baseline::Profile;
-use tonewatch::batch::{self, BatchItem, BatchOptions, CallOptions, analyse_call, wav_files};
+use tonewatch::batch::{self, BatchItem, BatchOptions, CallOptions, Taps, analyse_call, wav_files};
 use tonewatch::capture::HostChoice;
 use tonewatch::config::DEFAULT_CONFIG_TOML;
+use tonewatch::feed::{FeedServer, Hub, Origin};
 use tonewatch::live::{Live, Sources};
 use tonewatch::record::Record;
 use tonewatch::replay::{CallInput, ReplayError, Side};
@@ -80,6 +81,90 @@ struct ConfigArgs {
     check: Option<PathBuf>,
 }
 
+/// Where alerts go besides stdout.
+#[derive(Args, Debug, Clone)]
+struct FeedArgs {
+    /// Serve the supervisor feed on ADDR (e.g. 127.0.0.1:7878): a live web
+    /// page at /, Server-Sent Events at /events, /healthz, and Prometheus
+    /// /metrics. Any address but loopback needs --feed-token.
+    #[arg(long, value_name = "ADDR")]
+    feed: Option<std::net::SocketAddr>,
+
+    /// Token the feed asks for (Authorization: Bearer TOKEN, or ?token=TOKEN
+    /// in the page's address).
+    #[arg(
+        long,
+        env = "TONEWATCH_FEED_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    feed_token: Option<String>,
+
+    /// This agent's name on the feed [default: $USER].
+    #[arg(long, value_name = "NAME")]
+    agent_name: Option<String>,
+
+    /// The site (floor, team) this agent belongs to.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    site: String,
+}
+
+impl FeedArgs {
+    fn origin(&self) -> Origin {
+        Origin {
+            site: self.site.clone(),
+            agent: self
+                .agent_name
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "agent".into()),
+        }
+    }
+
+    /// Starts what was asked for.
+    fn start(&self) -> Result<Publisher, Failure> {
+        let hub = Arc::new(Hub::new(Arc::default()));
+        let server = match self.feed {
+            Some(addr) => Some(
+                FeedServer::start(addr, self.feed_token.clone(), Arc::clone(&hub))
+                    .map_err(|e| Failure::Input(e.to_string()))?,
+            ),
+            None => None,
+        };
+        if let Some(s) = &server {
+            eprintln!("tonewatch: supervisor page at http://{}/", s.addr());
+        }
+        Ok(Publisher {
+            hub: server.is_some().then_some(hub),
+            _server: server,
+            origin: self.origin(),
+        })
+    }
+}
+
+/// Sends records to the feed (never blocks).
+struct Publisher {
+    hub: Option<Arc<Hub>>,
+    _server: Option<FeedServer>,
+    origin: Origin,
+}
+
+impl Publisher {
+    fn publish(&self, r: &Record) {
+        if let Some(hub) = &self.hub {
+            hub.publish_record(&self.origin, r);
+        }
+    }
+
+    fn metrics(&self) -> Option<Arc<tonewatch::feed::Metrics>> {
+        self.hub.as_ref().map(|h| Arc::clone(&h.metrics))
+    }
+
+    fn active(&self) -> bool {
+        self.hub.is_some()
+    }
+}
+
 #[derive(Args, Debug)]
 struct DevicesArgs {
     /// Audio system to ask.
@@ -130,6 +215,9 @@ struct LiveArgs {
     /// The agent's profile: read at the start (if it exists), saved at the end.
     #[arg(long, value_name = "TOML")]
     profile: Option<PathBuf>,
+
+    #[command(flatten)]
+    feed: FeedArgs,
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +237,14 @@ struct ReplayArgs {
     /// and calls.csv with a row per call, go (created if missing).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+
+    #[command(flatten)]
+    feed: FeedArgs,
+
+    /// Play the call at this multiple of real time (1 = as it happened), to
+    /// watch it on the --feed page; 0 = as fast as possible.
+    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    pace: f64,
 
     /// For a folder of calls: calls analysed at once [default: the number of cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -442,15 +538,17 @@ fn run_live(args: &LiveArgs) -> Result<(), Failure> {
             .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
             .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch signals: {e}"))))?;
     }
+    let publisher = args.feed.start()?;
+    let metrics = publisher.metrics();
     let live = Live::open(&cfg, args.host, &sources, profile.map(|p| p.baseline))
         .map_err(|e| Failure::Input(e.to_string()))?;
     let (tx, rx) = crossbeam_channel::unbounded::<Record>();
     let sink_stop = Arc::clone(&stop);
     let sink = std::thread::Builder::new()
         .name("tonewatch-output".into())
-        .spawn(move || write_records(&rx, &sink_stop))
+        .spawn(move || write_records(&rx, &sink_stop, &publisher))
         .map_err(Failure::Output)?;
-    let (_, baseline) = live.run(&stop, args.frames, &tx);
+    let (_, baseline) = live.run(&stop, args.frames, &tx, metrics);
     drop(tx);
     let written = sink.join().expect("output thread");
     save_profile(args.profile.as_ref(), baseline)?;
@@ -460,10 +558,16 @@ fn run_live(args: &LiveArgs) -> Result<(), Failure> {
 /// The output thread: writes records as they come, flushing whenever the
 /// queue is empty so a reader sees each alert at once. If stdout fails the
 /// call is ended (and the rest drained unwritten).
-fn write_records(rx: &crossbeam_channel::Receiver<Record>, stop: &AtomicBool) -> io::Result<()> {
+fn write_records(
+    rx: &crossbeam_channel::Receiver<Record>,
+    stop: &AtomicBool,
+    publisher: &Publisher,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut failed = None;
     for rec in rx {
+        // The feed first: it never blocks, stdout may.
+        publisher.publish(&rec);
         if failed.is_some() {
             continue;
         }
@@ -489,9 +593,16 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
         window_ms: args.window_ms.unwrap_or(cfg.analysis.window_ms),
         ..cfg.analysis
     };
+    if !(args.pace >= 0.0 && args.pace.is_finite()) {
+        return Err(Failure::Input(format!(
+            "--pace {}: give 0 or more",
+            args.pace
+        )));
+    }
     let opts = CallOptions {
         with_frames: args.frames,
         allow_clipped: args.allow_clipped,
+        pace: args.pace,
     };
     if let Some(dir) = args.call.as_ref().filter(|p| p.is_dir()) {
         return run_batch(args, dir, &cfg, opts);
@@ -520,6 +631,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
             format!("{} + {}", agent.display(), customer.display())
         }
     };
+    let publisher = args.feed.start()?;
     let mut progress = Progress::new();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let result = analyse_call(
@@ -529,10 +641,26 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
         opts,
         args.report.as_ref().map(|_| title.as_str()),
         &mut out,
-        |t, total| progress.tick(t, total),
+        Taps {
+            progress: &mut |t, total| progress.tick(t, total),
+            publish: &|r| publisher.publish(r),
+        },
     );
     progress.done();
     let r = result?;
+    if publisher.active() {
+        // Each alert was flushed as it came only if stdout is a pipe being
+        // read; make sure the call is out, then keep the page up.
+        out.flush().map_err(Failure::Output)?;
+        eprintln!("tonewatch: call replayed; the feed stays up until Ctrl-C");
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+        }
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     if let (Some(path), Some(html)) = (&args.report, &r.report_html) {
         std::fs::write(path, html).map_err(|e| {
             Failure::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
@@ -554,6 +682,11 @@ fn run_batch(
             dir.display()
         )));
     };
+    if args.feed.feed.is_some() || args.pace > 0.0 {
+        return Err(Failure::Input(
+            "--feed and --pace are for one call, not a folder".into(),
+        ));
+    }
     if args.profile.is_some() || args.report.is_some() {
         return Err(Failure::Input(
             "a folder of calls writes a report per call into --out; --profile and --report are for one call"

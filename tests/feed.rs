@@ -1,0 +1,237 @@
+//! The supervisor feed, end to end: a call replayed at twice real time
+//! serves the page; headless Chromium (driven through chromedriver) opens
+//! it and must show each alert within 1 s of the server sending it. Also:
+//! the plain endpoints, a stalled client, and the token rule.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tonewatch");
+
+fn example() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example_call.wav")
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a paced replay with a feed on a free port; returns it and the page address.
+fn replay_with_feed(extra: &[&str]) -> (Killed, String) {
+    let mut child = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .args([
+            "--feed",
+            "127.0.0.1:0",
+            "--agent-name",
+            "sam",
+            "--site",
+            "floor1",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("tonewatch: supervisor page at ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    // Keep draining stderr so the child never blocks on it.
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+    });
+    (Killed(child), url)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(url: &str) -> (u16, String) {
+    match ureq::get(url).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+#[test]
+fn the_page_shows_each_alert_within_a_second() {
+    let driver_port = free_port();
+    let _driver = Killed(
+        Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is needed: apt-get install -y chromium-driver (as .ci/run does)"),
+    );
+    let wd = format!("http://127.0.0.1:{driver_port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(&format!("{wd}/status")).call().is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let session: Value = ureq::post(&format!("{wd}/session"))
+        .send_json(
+            json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]}}}}),
+        )
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let id = session["value"]["sessionId"].as_str().unwrap().to_string();
+    let wd = format!("{wd}/session/{id}");
+
+    // The example call raises dead air at 25 s and overtalk at 29 s of
+    // audio: 12–15 s from now at twice real time. The page opens first.
+    let (_replay, page) = replay_with_feed(&["--pace", "2"]);
+    ureq::post(&format!("{wd}/url"))
+        .send_json(json!({ "url": page }))
+        .unwrap();
+    let script = "return [...document.querySelectorAll('#agents li[data-kind]')]\
+                  .map(li => [li.dataset.kind, li.dataset.state, Number(li.dataset.latencyMs), li.closest('.agent').dataset.agent])";
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let shown = loop {
+        let v: Value = ureq::post(&format!("{wd}/execute/sync"))
+            .send_json(json!({"script": script, "args": []}))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        let rows = v["value"].as_array().cloned().unwrap_or_default();
+        if rows.len() >= 4 || Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = ureq::delete(&wd).call();
+    // dead air raised and cleared, overtalk raised and cleared: the page
+    // lists the newest first.
+    let kinds: Vec<(String, String)> = shown
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_str().unwrap().into()))
+        .collect();
+    let want = [
+        ("overtalk", "cleared"),
+        ("overtalk", "raised"),
+        ("dead_air", "cleared"),
+        ("dead_air", "raised"),
+    ];
+    assert_eq!(
+        kinds,
+        want.iter()
+            .map(|(k, s)| (k.to_string(), s.to_string()))
+            .collect::<Vec<_>>()
+    );
+    eprintln!(
+        "page latencies (ms): {:?}",
+        shown.iter().map(|r| r[2].clone()).collect::<Vec<_>>()
+    );
+    for r in &shown {
+        assert_eq!(r[3], "sam");
+        let latency = r[2].as_f64().unwrap();
+        assert!(
+            (0.0..1000.0).contains(&latency),
+            "{} {} reached the page {latency} ms after it was sent",
+            r[0],
+            r[1]
+        );
+    }
+}
+
+#[test]
+fn the_feed_endpoints_answer_and_a_stalled_client_stalls_nothing() {
+    let (_replay, page) = replay_with_feed(&["--pace", "8"]);
+    let (code, body) = get(&format!("{page}healthz"));
+    assert_eq!((code, body.as_str()), (200, "ok\n"));
+    let (code, body) = get(&page);
+    assert_eq!(code, 200);
+    assert!(body.contains("new EventSource"));
+
+    // A client that connects to /events and never reads.
+    let addr = page
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut stalled = TcpStream::connect(&addr).unwrap();
+    stalled
+        .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+
+    // At 8× the 34 s call is over in about 4 s: the replay got through it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, metrics) = get(&format!("{page}metrics"));
+        if metrics.contains("tonewatch_alerts_total{kind=\"overtalk\"} 1") {
+            assert!(metrics.contains("tonewatch_alerts_total{kind=\"dead_air\"} 1"));
+            assert!(metrics.contains("# TYPE tonewatch_feed_subscribers gauge"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alerts never counted:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // And a reader that connects now gets the call so far.
+    let mut late = TcpStream::connect(&addr).unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    late.write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("event: summary") {
+        let n = late.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream"));
+    assert_eq!(text.matches("event: alert\n").count(), 4, "{text}");
+    drop(stalled);
+}
+
+#[test]
+fn a_public_feed_needs_a_token_and_checks_it() {
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .args(["--feed", "0.0.0.0:0"])
+        .env_remove("TONEWATCH_FEED_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--feed-token"));
+
+    let (_replay, page) = replay_with_feed(&["--feed-token", "s3cret"]);
+    assert_eq!(get(&format!("{page}metrics")).0, 401);
+    assert_eq!(get(&format!("{page}metrics?token=wrong")).0, 401);
+    assert_eq!(get(&format!("{page}metrics?token=s3cret")).0, 200);
+    assert_eq!(get(&format!("{page}healthz")).0, 200);
+    let r = ureq::get(&format!("{page}metrics"))
+        .set("Authorization", "Bearer s3cret")
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
