@@ -215,6 +215,24 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// Live capture from audio devices (`tonewatch live`).
     pub capture: CaptureConfig,
+    /// Desktop notifications for the agent (`--notify`).
+    pub nudges: NudgeConfig,
+}
+
+/// Desktop notifications for the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NudgeConfig {
+    /// At most one notification this often (s).
+    pub min_interval_s: f32,
+}
+
+impl Default for NudgeConfig {
+    fn default() -> Self {
+        Self {
+            min_interval_s: 30.0,
+        }
+    }
 }
 
 /// How `tonewatch live` captures: device buffers, the lock-free rings
@@ -827,6 +845,12 @@ impl Config {
             ),
             ("alerts.turns.gap_s", a.turns.gap_s, 0.0, 5.0),
             ("capture.buffer_ms", self.capture.buffer_ms, 1.0, 500.0),
+            (
+                "nudges.min_interval_s",
+                self.nudges.min_interval_s,
+                0.0,
+                3600.0,
+            ),
             ("capture.ring_s", self.capture.ring_s, 0.2, 60.0),
             (
                 "capture.max_skew_ms",

@@ -110,14 +110,7 @@ impl Hub {
     pub fn publish_record(&self, origin: &Origin, record: &Record) {
         let kind = match record {
             Record::Frame(_) => return,
-            Record::Alert(a) => {
-                if a.state == crate::alerts::AlertState::Raised
-                    && let Some(i) = AlertKind::ALL.iter().position(|&k| k == a.kind)
-                {
-                    self.metrics.alerts[i].fetch_add(1, Ordering::Relaxed);
-                }
-                "alert"
-            }
+            Record::Alert(_) => "alert",
             Record::Agitation(_) => "agitation",
             Record::Summary(_) => "summary",
         };
@@ -128,6 +121,18 @@ impl Hub {
             m.insert("agent".into(), origin.agent.clone().into());
             m.insert("site".into(), origin.site.clone().into());
             m.insert("sent_ms".into(), now_ms().into());
+        }
+        self.publish_value(kind, &v);
+    }
+
+    /// Publishes an event already labelled with its agent and site (as
+    /// `supervise` receives them), counting raised alerts by kind.
+    pub fn publish_value(&self, kind: &str, v: &serde_json::Value) {
+        if kind == "alert"
+            && v["state"] == "raised"
+            && let Some(i) = AlertKind::ALL.iter().position(|k| v["kind"] == k.as_str())
+        {
+            self.metrics.alerts[i].fetch_add(1, Ordering::Relaxed);
         }
         self.publish_json(kind, &v.to_string());
     }

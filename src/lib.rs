@@ -35,6 +35,8 @@ pub mod frontend;
 pub mod g711;
 pub mod live;
 pub mod monitor;
+pub mod nats;
+pub mod nudge;
 pub mod pitch;
 pub mod rate;
 pub mod record;

@@ -146,6 +146,29 @@ pub struct Live {
     geom: crate::config::FrameGeometry,
 }
 
+/// Called with every record as the analysis makes it (before stdout):
+/// the supervisor feed, NATS and nudges. Must not block.
+pub type Publish = Arc<dyn Fn(&Record) + Send + Sync>;
+
+/// Who else hears of a live call, besides stdout.
+#[derive(Default)]
+pub struct LiveTaps {
+    /// Frame and overrun counters for `/metrics`.
+    pub metrics: Option<Arc<crate::feed::Metrics>>,
+    /// Every record, straight from the analysis thread, so a slow stdout
+    /// never holds up the feed.
+    pub publish: Option<Publish>,
+}
+
+impl std::fmt::Debug for LiveTaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveTaps")
+            .field("metrics", &self.metrics.is_some())
+            .field("publish", &self.publish.is_some())
+            .finish()
+    }
+}
+
 /// Stream errors: (device, its generation, the error).
 type ErrorChannel = (
     Sender<(usize, u64, cpal::Error)>,
@@ -383,8 +406,9 @@ impl Live {
         stop: &AtomicBool,
         with_frames: bool,
         out: &Sender<Record>,
-        metrics: Option<Arc<crate::feed::Metrics>>,
+        taps: LiveTaps,
     ) -> (SummaryRecord, Option<BaselineValues>) {
+        let LiveTaps { metrics, publish } = taps;
         let Self {
             host,
             mut devices,
@@ -418,6 +442,7 @@ impl Live {
             frames_dropped: 0,
             geom,
             metrics,
+            publish: publish.clone(),
         };
         let worker = thread::Builder::new()
             .name("tonewatch-analysis".into())
@@ -467,7 +492,11 @@ impl Live {
                 })
                 .collect(),
         );
-        let _ = out.send(Record::Summary(summary.clone()));
+        let record = Record::Summary(summary.clone());
+        if let Some(p) = &publish {
+            p(&record);
+        }
+        let _ = out.send(record);
         (summary, baseline)
     }
 }
@@ -721,6 +750,7 @@ struct Analysis {
     frames_dropped: u64,
     /// Counters for the feed's `/metrics`, when there is a feed.
     metrics: Option<Arc<crate::feed::Metrics>>,
+    publish: Option<Publish>,
 }
 
 /// Per party: (overruns, seconds padded).
@@ -780,6 +810,9 @@ impl Analysis {
             })
             .expect("records only go to a channel");
         for r in records {
+            if let Some(p) = &self.publish {
+                p(&r);
+            }
             let _ = self.out.send(r);
         }
         if self.frames_dropped > 0 {
@@ -840,9 +873,13 @@ impl Analysis {
             self.frames_dropped += frames.len() as u64;
         }
         let out = &self.out;
+        let publish = self.publish.as_deref();
         let speakers = self.speakers;
         let _ = self.monitor.on_frame(t, frames, &mut |o| {
             o.records(&speakers, with_frames, |r| {
+                if let Some(p) = publish {
+                    p(&r);
+                }
                 let _ = out.send(r);
                 Ok(())
             })

@@ -17,7 +17,9 @@ use tonewatch::batch::{self, BatchItem, BatchOptions, CallOptions, Taps, analyse
 use tonewatch::capture::HostChoice;
 use tonewatch::config::DEFAULT_CONFIG_TOML;
 use tonewatch::feed::{FeedServer, Hub, Origin};
-use tonewatch::live::{Live, Sources};
+use tonewatch::live::{Live, LiveTaps, Sources};
+use tonewatch::nats::NatsPublisher;
+use tonewatch::nudge::Nudger;
 use tonewatch::record::Record;
 use tonewatch::replay::{CallInput, ReplayError, Side};
 use tonewatch::{AnalysisConfig, Config, Speaker};
@@ -66,6 +68,10 @@ enum Command {
     Live(LiveArgs),
     /// List the audio input devices `live` can use.
     Devices(DevicesArgs),
+    /// One supervisor page for a whole floor: subscribes to every desk's
+    /// alerts on NATS (what `live --nats` publishes) and serves them like
+    /// `--feed` does, until Ctrl-C.
+    Supervise(SuperviseArgs),
     /// Show or check the configuration (every threshold, with its meaning).
     Config(ConfigArgs),
 }
@@ -100,7 +106,19 @@ struct FeedArgs {
     )]
     feed_token: Option<String>,
 
-    /// This agent's name on the feed [default: $USER].
+    /// Publish every alert (and agitation readings and the summary) to this
+    /// NATS server, as tonewatch.alerts.SITE.AGENT (tonewatch.agitation...,
+    /// tonewatch.summary...), for `tonewatch supervise` on a whole floor.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+
+    /// Nudge the agent with a desktop notification when an alert for them
+    /// is raised (at most one per nudges.min_interval_s, 30 s); without a
+    /// desktop session the nudges are log lines.
+    #[arg(long)]
+    notify: bool,
+
+    /// This agent's name on the feed and on NATS [default: $USER].
     #[arg(long, value_name = "NAME")]
     agent_name: Option<String>,
 
@@ -122,7 +140,15 @@ impl FeedArgs {
     }
 
     /// Starts what was asked for.
-    fn start(&self) -> Result<Publisher, Failure> {
+    fn start(&self, cfg: &Config) -> Result<Publisher, Failure> {
+        let nudger = if self.notify {
+            Some(
+                Nudger::start(Duration::from_secs_f32(cfg.nudges.min_interval_s))
+                    .map_err(Failure::Output)?,
+            )
+        } else {
+            None
+        };
         let hub = Arc::new(Hub::new(Arc::default()));
         let server = match self.feed {
             Some(addr) => Some(
@@ -134,9 +160,15 @@ impl FeedArgs {
         if let Some(s) = &server {
             eprintln!("tonewatch: supervisor page at http://{}/", s.addr());
         }
+        let nats = match &self.nats {
+            Some(url) => Some(NatsPublisher::start(url, self.origin()).map_err(Failure::Output)?),
+            None => None,
+        };
         Ok(Publisher {
             hub: server.is_some().then_some(hub),
             _server: server,
+            nats,
+            nudger,
             origin: self.origin(),
         })
     }
@@ -146,6 +178,8 @@ impl FeedArgs {
 struct Publisher {
     hub: Option<Arc<Hub>>,
     _server: Option<FeedServer>,
+    nats: Option<NatsPublisher>,
+    nudger: Option<Nudger>,
     origin: Origin,
 }
 
@@ -154,15 +188,47 @@ impl Publisher {
         if let Some(hub) = &self.hub {
             hub.publish_record(&self.origin, r);
         }
+        if let Some(nats) = &self.nats {
+            nats.publish(r);
+        }
+        if let Some(n) = &self.nudger {
+            n.offer(r);
+        }
     }
 
     fn metrics(&self) -> Option<Arc<tonewatch::feed::Metrics>> {
         self.hub.as_ref().map(|h| Arc::clone(&h.metrics))
     }
 
+    /// A feed page to keep up after a replay.
     fn active(&self) -> bool {
         self.hub.is_some()
     }
+
+    /// Anything to publish to at all.
+    fn wanted(&self) -> bool {
+        self.hub.is_some() || self.nats.is_some() || self.nudger.is_some()
+    }
+}
+
+#[derive(Args, Debug)]
+struct SuperviseArgs {
+    /// The NATS server the desks publish to.
+    #[arg(long, value_name = "URL")]
+    nats: String,
+
+    /// Where to serve the page, /events, /healthz and /metrics.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    feed: std::net::SocketAddr,
+
+    /// Token the page asks for (needed off loopback).
+    #[arg(
+        long,
+        env = "TONEWATCH_FEED_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    feed_token: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -317,12 +383,14 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .without_time()
+        .with_ansi(io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay(&args),
         Command::Live(args) => live(&args),
         Command::Devices(args) => devices(&args),
+        Command::Supervise(args) => exit_code(supervise(&args)),
         Command::Config(args) => config(&args),
     }
 }
@@ -512,6 +580,20 @@ fn list_devices(args: &DevicesArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+fn supervise(args: &SuperviseArgs) -> Result<(), Failure> {
+    let hub = Arc::new(Hub::new(Arc::default()));
+    let server = FeedServer::start(args.feed, args.feed_token.clone(), Arc::clone(&hub))
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    eprintln!("tonewatch: supervisor page at http://{}/", server.addr());
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch signals: {e}"))))?;
+    }
+    tonewatch::nats::supervise(&args.nats, &hub, &stop)
+        .map_err(|e| Failure::Input(format!("--nats {}: {e}", args.nats)))
+}
+
 fn live(args: &LiveArgs) -> ExitCode {
     exit_code(run_live(args))
 }
@@ -538,17 +620,23 @@ fn run_live(args: &LiveArgs) -> Result<(), Failure> {
             .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
             .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch signals: {e}"))))?;
     }
-    let publisher = args.feed.start()?;
-    let metrics = publisher.metrics();
+    let publisher = Arc::new(args.feed.start(&cfg)?);
+    let taps = LiveTaps {
+        metrics: publisher.metrics(),
+        publish: publisher.wanted().then(|| {
+            let p = Arc::clone(&publisher);
+            Arc::new(move |r: &Record| p.publish(r)) as tonewatch::live::Publish
+        }),
+    };
     let live = Live::open(&cfg, args.host, &sources, profile.map(|p| p.baseline))
         .map_err(|e| Failure::Input(e.to_string()))?;
     let (tx, rx) = crossbeam_channel::unbounded::<Record>();
     let sink_stop = Arc::clone(&stop);
     let sink = std::thread::Builder::new()
         .name("tonewatch-output".into())
-        .spawn(move || write_records(&rx, &sink_stop, &publisher))
+        .spawn(move || write_records(&rx, &sink_stop))
         .map_err(Failure::Output)?;
-    let (_, baseline) = live.run(&stop, args.frames, &tx, metrics);
+    let (_, baseline) = live.run(&stop, args.frames, &tx, taps);
     drop(tx);
     let written = sink.join().expect("output thread");
     save_profile(args.profile.as_ref(), baseline)?;
@@ -558,16 +646,10 @@ fn run_live(args: &LiveArgs) -> Result<(), Failure> {
 /// The output thread: writes records as they come, flushing whenever the
 /// queue is empty so a reader sees each alert at once. If stdout fails the
 /// call is ended (and the rest drained unwritten).
-fn write_records(
-    rx: &crossbeam_channel::Receiver<Record>,
-    stop: &AtomicBool,
-    publisher: &Publisher,
-) -> io::Result<()> {
+fn write_records(rx: &crossbeam_channel::Receiver<Record>, stop: &AtomicBool) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut failed = None;
     for rec in rx {
-        // The feed first: it never blocks, stdout may.
-        publisher.publish(&rec);
         if failed.is_some() {
             continue;
         }
@@ -631,7 +713,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
             format!("{} + {}", agent.display(), customer.display())
         }
     };
-    let publisher = args.feed.start()?;
+    let publisher = args.feed.start(&cfg)?;
     let mut progress = Progress::new();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let result = analyse_call(

@@ -235,3 +235,33 @@ fn a_public_feed_needs_a_token_and_checks_it() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[test]
+fn without_a_desktop_nudges_are_log_lines() {
+    let run = |extra: &[&str]| {
+        let runtime = Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-session-bus");
+        std::fs::create_dir_all(&runtime).unwrap();
+        let out = Command::new(BIN)
+            .arg("replay")
+            .arg(example())
+            .arg("--notify")
+            .args(extra)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "a missing desktop is not an error");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // Dead air at 25 s, then overtalk 3 s of audio (and milliseconds of
+    // wall clock) later: the default 30 s between nudges keeps only the first.
+    let err = run(&[]);
+    assert_eq!(err.matches("no desktop notifications").count(), 1, "{err}");
+    assert_eq!(err.matches("nudge: Dead air").count(), 1, "{err}");
+    assert!(!err.contains("nudge: Let them finish"), "{err}");
+    let cfg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nudge_every_time.toml");
+    std::fs::write(&cfg, "[nudges]\nmin_interval_s = 0.0\n").unwrap();
+    let err = run(&["--config", cfg.to_str().unwrap()]);
+    assert_eq!(err.matches(" nudge: ").count(), 2, "{err}");
+    assert!(err.contains("nudge: Let them finish"), "{err}");
+}

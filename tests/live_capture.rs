@@ -126,14 +126,26 @@ fn live_capture_raises_the_same_alerts_as_replay() {
         x.splice(0..0, pad.iter().copied());
         x.extend_from_slice(&pad);
     }
+    // With the supervisor feed on, to see live publish to it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let feed = format!("127.0.0.1:{port}");
     let player = thread::scope(|s| {
         let h = s.spawn(|| pulse::play(&server, &agent, &customer));
         thread::sleep(Duration::from_millis(500));
-        let child = spawn_live(&server, &["--frames"]);
+        let child = spawn_live(&server, &["--frames", "--feed", &feed]);
         h.join().unwrap();
         child
     });
     thread::sleep(Duration::from_millis(500));
+    let metrics = ureq::get(&format!("http://{feed}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
     let (ok, out, err) = terminate(player);
     assert!(ok, "exit status not 0; stderr:\n{err}");
     // Kept for a look when this fails.
@@ -159,6 +171,25 @@ fn live_capture_raises_the_same_alerts_as_replay() {
         offset - customer_offset
     );
     let got = alerts(&live);
+    // The feed counted the same alerts and the frames analysed.
+    for kind in ["dead_air", "overtalk"] {
+        let raised = got
+            .iter()
+            .filter(|a| a.0 == kind && a.1 == "raised")
+            .count();
+        assert!(
+            metrics.contains(&format!(
+                "tonewatch_alerts_total{{kind=\"{kind}\"}} {raised}\n"
+            )),
+            "{metrics}"
+        );
+    }
+    let frames: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tonewatch_frames_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(frames > 3000, "{frames} frames on /metrics");
     assert_eq!(
         got.iter().map(|a| (&a.0, &a.1)).collect::<Vec<_>>(),
         want.iter().map(|a| (&a.0, &a.1)).collect::<Vec<_>>(),

@@ -1,0 +1,153 @@
+//! A whole floor: desks publish to a real `nats-server` (started here) and
+//! `tonewatch supervise` serves all of them on one feed. An unreachable
+//! NATS server costs a desk nothing on stdout.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tonewatch");
+
+fn example() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example_call.wav")
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn alert_lines(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"alert\""))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn supervise_shows_every_desk_on_one_feed() {
+    let port = free_port();
+    let _server = Killed(
+        Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server is needed: apt-get install -y nats-server (as .ci/run does)"),
+    );
+    let url = format!("nats://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut sup = Command::new(BIN)
+        .args(["supervise", "--nats", &url, "--feed", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(sup.stderr.take().unwrap());
+    let _sup = Killed(sup);
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("tonewatch: supervisor page at http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .trim_end_matches('/')
+        .to_string();
+    let mut events = TcpStream::connect(&addr).unwrap();
+    events
+        .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The subscription is made once the server is reachable; give it a moment.
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Two desks replay the example call (two alerts raised and cleared).
+    let desks: Vec<_> = [("sam", "floor1"), ("ana", "floor2")]
+        .iter()
+        .map(|(agent, site)| {
+            Command::new(BIN)
+                .arg("replay")
+                .arg(example())
+                .args(["--nats", &url, "--agent-name", agent, "--site", site])
+                .output()
+                .unwrap()
+        })
+        .collect();
+    for d in &desks {
+        assert!(d.status.success());
+        assert_eq!(alert_lines(&d.stdout).len(), 4);
+    }
+
+    let mut got = String::new();
+    let mut buf = [0u8; 8192];
+    while got.matches("event: summary").count() < 2 {
+        let n = events.read(&mut buf).expect("events within 30 s");
+        assert!(n > 0, "feed closed");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    for (agent, site) in [("sam", "floor1"), ("ana", "floor2")] {
+        let mine: Vec<&str> = got
+            .split("\n\n")
+            .filter(|e| e.starts_with("event: alert"))
+            .filter(|e| e.contains(&format!("\"agent\":\"{agent}\"")))
+            .collect();
+        assert_eq!(mine.len(), 4, "{agent}: {got}");
+        assert!(
+            mine.iter()
+                .all(|e| e.contains(&format!("\"site\":\"{site}\"")))
+        );
+        assert!(mine[0].contains("\"kind\":\"dead_air\""));
+    }
+    let metrics = ureq::get(&format!("http://{addr}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        metrics.contains("tonewatch_alerts_total{kind=\"dead_air\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tonewatch_alerts_total{kind=\"overtalk\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn an_unreachable_nats_server_loses_nothing_on_stdout() {
+    let plain = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .output()
+        .unwrap();
+    let nowhere = format!("nats://127.0.0.1:{}", free_port());
+    let with = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .args(["--nats", &nowhere])
+        .output()
+        .unwrap();
+    assert!(with.status.success());
+    assert_eq!(with.stdout, plain.stdout);
+    assert!(String::from_utf8_lossy(&with.stderr).contains("not reachable"));
+}
