@@ -270,6 +270,16 @@ struct LiveArgs {
     #[arg(long, value_enum, default_value_t = HostChoice::Auto)]
     host: HostChoice,
 
+    #[command(flatten)]
+    call: CallArgs,
+
+    #[command(flatten)]
+    feed: FeedArgs,
+}
+
+/// What every analysed call takes: output detail, settings, the profile.
+#[derive(Args, Debug)]
+struct CallArgs {
     /// Print every analysis frame too.
     #[arg(long)]
     frames: bool,
@@ -278,12 +288,11 @@ struct LiveArgs {
     #[arg(long, value_name = "TOML")]
     config: Option<PathBuf>,
 
-    /// The agent's profile: read at the start (if it exists), saved at the end.
+    /// The agent's profile: their baseline is read from it at the start (if
+    /// it exists) and saved to it at the end, so a known agent is
+    /// calibrated from the first second.
     #[arg(long, value_name = "TOML")]
     profile: Option<PathBuf>,
-
-    #[command(flatten)]
-    feed: FeedArgs,
 }
 
 #[derive(Args, Debug)]
@@ -332,19 +341,8 @@ struct ReplayArgs {
     #[arg(long, value_enum, default_value = "agent")]
     speaker: SpeakerArg,
 
-    /// Print every analysis frame too.
-    #[arg(long)]
-    frames: bool,
-
-    /// Thresholds and settings (see `tonewatch config --default`).
-    #[arg(long, value_name = "TOML")]
-    config: Option<PathBuf>,
-
-    /// The agent's profile: their baseline is read from it at the start (if
-    /// it exists) and saved to it at the end, so a known agent is
-    /// calibrated from the first second.
-    #[arg(long, value_name = "TOML")]
-    profile: Option<PathBuf>,
+    #[command(flatten)]
+    common: CallArgs,
 
     /// Analyse even when over 1 % of a channel is clipped at full scale.
     #[arg(long)]
@@ -599,8 +597,8 @@ fn live(args: &LiveArgs) -> ExitCode {
 }
 
 fn run_live(args: &LiveArgs) -> Result<(), Failure> {
-    let cfg = load_config(args.config.as_ref())?;
-    let profile = load_profile(args.profile.as_ref())?;
+    let cfg = load_config(args.call.config.as_ref())?;
+    let profile = load_profile(args.call.profile.as_ref())?;
     let sources = match (&args.stereo, &args.agent, &args.customer) {
         (Some(device), _, _) => Sources::Stereo {
             device: device.clone(),
@@ -636,10 +634,10 @@ fn run_live(args: &LiveArgs) -> Result<(), Failure> {
         .name("tonewatch-output".into())
         .spawn(move || write_records(&rx, &sink_stop))
         .map_err(Failure::Output)?;
-    let (_, baseline) = live.run(&stop, args.frames, &tx, taps);
+    let (_, baseline) = live.run(&stop, args.call.frames, &tx, taps);
     drop(tx);
     let written = sink.join().expect("output thread");
-    save_profile(args.profile.as_ref(), baseline)?;
+    save_profile(args.call.profile.as_ref(), baseline)?;
     written.map_err(Failure::Output)
 }
 
@@ -669,7 +667,7 @@ fn write_records(rx: &crossbeam_channel::Receiver<Record>, stop: &AtomicBool) ->
 }
 
 fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
-    let mut cfg = load_config(args.config.as_ref())?;
+    let mut cfg = load_config(args.common.config.as_ref())?;
     cfg.analysis = AnalysisConfig {
         hop_ms: args.hop_ms.unwrap_or(cfg.analysis.hop_ms),
         window_ms: args.window_ms.unwrap_or(cfg.analysis.window_ms),
@@ -682,7 +680,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
         )));
     }
     let opts = CallOptions {
-        with_frames: args.frames,
+        with_frames: args.common.frames,
         allow_clipped: args.allow_clipped,
         pace: args.pace,
     };
@@ -694,7 +692,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
             "--out is for a folder of calls; for one call use --report FILE and stdout".into(),
         ));
     }
-    let profile = load_profile(args.profile.as_ref())?;
+    let profile = load_profile(args.common.profile.as_ref())?;
     let input = match (&args.call, &args.agent, &args.customer) {
         (Some(path), _, _) => CallInput::File {
             path: path.clone(),
@@ -748,7 +746,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
             Failure::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
         })?;
     }
-    save_profile(args.profile.as_ref(), r.agent_baseline)
+    save_profile(args.common.profile.as_ref(), r.agent_baseline)
 }
 
 /// `replay DIR --out OUT`: every WAV in DIR on --jobs threads.
@@ -769,7 +767,7 @@ fn run_batch(
             "--feed and --pace are for one call, not a folder".into(),
         ));
     }
-    if args.profile.is_some() || args.report.is_some() {
+    if args.common.profile.is_some() || args.report.is_some() {
         return Err(Failure::Input(
             "a folder of calls writes a report per call into --out; --profile and --report are for one call"
                 .into(),

@@ -1,29 +1,19 @@
 //! Coaching replay: the HTML report, looked at in headless Chromium, and
 //! batch replay of a folder.
 
+#[path = "support/common.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tonewatch");
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example_call.wav")
-}
+use common::{BIN, example, lines};
 
 fn scratch(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn chromium() -> &'static str {

@@ -3,28 +3,17 @@
 //! it and must show each alert within 1 s of the server sending it. Also:
 //! the plain endpoints, a stalled client, and the token rule.
 
+#[path = "support/common.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{BIN, Killed, example, free_port};
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tonewatch");
-
-fn example() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example_call.wav")
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts a paced replay with a feed on a free port; returns it and the page address.
 fn replay_with_feed(extra: &[&str]) -> (Killed, String) {
@@ -58,14 +47,6 @@ fn replay_with_feed(extra: &[&str]) -> (Killed, String) {
         let _ = err.read_to_string(&mut rest);
     });
     (Killed(child), url)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn get(url: &str) -> (u16, String) {

@@ -3,6 +3,8 @@
 //! bundled example call. Live capture must raise the same alerts as replay
 //! of the same file, at the same times (within 0.5 s).
 
+#[path = "support/common.rs"]
+mod common;
 #[path = "support/pulse.rs"]
 mod pulse;
 
@@ -12,20 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{BIN, example, free_port, lines};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tonewatch");
-
-fn example() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example_call.wav")
-}
-
-fn lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
 
 fn spawn_live(server: &pulse::PulseServer, extra: &[&str]) -> Child {
     Command::new(BIN)
@@ -127,12 +117,7 @@ fn live_capture_raises_the_same_alerts_as_replay() {
         x.extend_from_slice(&pad);
     }
     // With the supervisor feed on, to see live publish to it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let feed = format!("127.0.0.1:{port}");
+    let feed = format!("127.0.0.1:{}", free_port());
     let player = thread::scope(|s| {
         let h = s.spawn(|| pulse::play(&server, &agent, &customer));
         thread::sleep(Duration::from_millis(500));
