@@ -15,7 +15,7 @@ use rubato::{Fft, FixedSync, Indexing, Resampler};
 use crate::config::FrameGeometry;
 
 /// Source samples per resampler call when the rates differ.
-const CHUNK_FRAMES: usize = 1024;
+const CHUNK_FRAMES: usize = 512;
 
 /// A sample rate this crate cannot resample from.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
