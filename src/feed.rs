@@ -141,12 +141,16 @@ impl Hub {
     pub fn publish_json(&self, kind: &str, json: &str) {
         let event: Arc<str> = format!("event: {kind}\ndata: {json}\n\n").into();
         self.metrics.events.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut h) = self.history.lock() {
-            if h.len() == HISTORY {
-                h.pop_front();
-            }
-            h.push_back(Arc::clone(&event));
+        // History, then subscribers, under the history lock (the order
+        // `subscribe` takes them in): a page connecting meanwhile gets each
+        // event once, from the history or from its queue.
+        let Ok(mut history) = self.history.lock() else {
+            return;
+        };
+        if history.len() == HISTORY {
+            history.pop_front();
         }
+        history.push_back(Arc::clone(&event));
         let Ok(mut subs) = self.subscribers.lock() else {
             return;
         };

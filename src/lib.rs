@@ -7,6 +7,8 @@
 //!
 //! ```text
 //!  WAV file ──► wav::WavSource ──┐        (replay: one thread, as fast as the disk)
+//!  device ──► capture::CaptureWriter ──► rtrb ring ──┤   (live: audio callback,
+//!                                │                       then the analysis thread)
 //!                                ▼
 //!              frontend::ChannelInput   resample to the analysis rate (rubato),
 //!                                │      cut a window every hop
@@ -14,7 +16,13 @@
 //!              analysis::CallAnalyzer   per frame and party: pitch (pitch),
 //!                                │      loudness, speech (speech), rate (rate)
 //!                                ▼
-//!              record::Record           JSON Lines on stdout
+//!              monitor::Monitor         tallies, alert rules, the summary
+//!                                │
+//!                                ▼
+//!              record::Record           JSON Lines on stdout; also the
+//!                                       supervisor feed (feed), NATS (nats),
+//!                                       nudges (nudge), the coaching report
+//!                                       (report) and batch replay (batch)
 //! ```
 //!
 //! Everything from `ChannelInput::push` to `CallAnalyzer::process` is
