@@ -273,3 +273,50 @@ fn a_lost_device_is_reopened_while_the_call_goes_on() {
     assert_eq!(capture[1]["reopened"], 0, "{summary}");
     assert!(summary["duration_s"].as_f64().unwrap() > 5.0, "{summary}");
 }
+
+#[test]
+fn one_stereo_device_carries_both_parties_on_one_clock() {
+    let replay = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .output()
+        .unwrap();
+    let want = alerts(&lines(&replay.stdout));
+    let server = pulse::PulseServer::start();
+    let (agent, customer) = pulse::stereo_at_48k(&example());
+    // The agent on the right this time.
+    let child = thread::scope(|s| {
+        let child = Command::new(BIN)
+            .args([
+                "live",
+                "--stereo",
+                "both.monitor",
+                "--agent-channel",
+                "right",
+            ])
+            .envs(server.envs())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(800));
+        s.spawn(|| pulse::play_stereo(&server, &customer, &agent))
+            .join()
+            .unwrap();
+        child
+    });
+    thread::sleep(Duration::from_millis(500));
+    let (ok, out, err) = terminate(child);
+    assert!(ok, "{err}");
+    let got = alerts(&lines(&out));
+    assert_eq!(
+        got.iter().map(|a| (&a.0, &a.1)).collect::<Vec<_>>(),
+        want.iter().map(|a| (&a.0, &a.1)).collect::<Vec<_>>(),
+        "live {got:?}\nreplay {want:?}"
+    );
+    // One device, one clock: every alert the same distance from replay's.
+    let offset = got[0].2 - want[0].2;
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g.2 - w.2 - offset).abs() <= 0.05, "{g:?} vs {w:?}");
+    }
+}

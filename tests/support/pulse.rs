@@ -69,6 +69,8 @@ impl PulseServer {
                     "-L",
                     &format!("module-null-sink sink_name=customer rate={RATE} channels=1"),
                     "-L",
+                    &format!("module-null-sink sink_name=both rate={RATE} channels=2"),
+                    "-L",
                     &format!(
                         "module-pipe-source source_name=pipe_mic file={} format=s16le rate={RATE} channels=1",
                         dir.join("pipe_mic.fifo").display()
@@ -156,13 +158,18 @@ impl Drop for PulseServer {
 }
 
 fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
+    let channels = if sink == "both" {
+        "--channels=2"
+    } else {
+        "--channels=1"
+    };
     let mut child = Command::new("pacat")
         .args([
             "--playback",
             "--raw",
             "--latency-msec=20",
             "--rate=48000",
-            "--channels=1",
+            channels,
             "--format=s16le",
             "-d",
             sink,
@@ -215,6 +222,33 @@ pub fn play(server: &PulseServer, agent: &[i16], customer: &[i16]) -> Vec<(usize
     let _ = a_child.wait();
     let _ = c_child.wait();
     written
+}
+
+/// Plays a two-channel 48 kHz signal in real time into the stereo sink
+/// `both` (whose monitor is `both.monitor`), 10 ms at a time.
+pub fn play_stereo(server: &PulseServer, left: &[i16], right: &[i16]) {
+    let (mut child, mut sink) = pacat(server, "both");
+    let block = (RATE / 100) as usize;
+    let len = left.len().max(right.len());
+    let start = Instant::now();
+    let mut at = 0;
+    while at < len {
+        let bytes: Vec<u8> = (at..at + block)
+            .flat_map(|i| {
+                let l = left.get(i).copied().unwrap_or(0).to_le_bytes();
+                let r = right.get(i).copied().unwrap_or(0).to_le_bytes();
+                [l[0], l[1], r[0], r[1]]
+            })
+            .collect();
+        sink.write_all(&bytes).unwrap();
+        at += block;
+        let due = start + Duration::from_secs_f64(at as f64 / f64::from(RATE));
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+    }
+    drop(sink);
+    let _ = child.wait();
 }
 
 /// A stereo WAV as two mono 48 kHz 16-bit signals (left, right), through sox.
