@@ -32,8 +32,9 @@ use tonewatch::{AnalysisConfig, Config, Speaker};
     long_about = "Hears when an agent's voice gives way to pressure on a call.\n\n\
         Measures pitch, loudness, speech and speaking rate of each party every 10 ms, \
         raises alerts against each party's own baseline (slow down, lower your voice, \
-        customer agitation, overtalk, dead air, monologue) and prints JSON Lines. \
-        Audio never leaves the machine."
+        customer agitation, overtalk, dead air, monologue) and prints JSON Lines, live from \
+        audio devices or from recordings. A supervisor page, NATS and desktop nudges carry \
+        the alerts to people. Audio never leaves the machine: only features and alerts do."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +55,11 @@ enum Command {
     /// reading every second, and a summary line at the end; --frames adds
     /// one line per 10 ms frame and speaker. Exit code 2 on bad input, with
     /// one line on stderr naming the file and the reason.
+    ///
+    /// --report writes a coaching report (one HTML page with a timeline of
+    /// the call). Given a folder and --out, replays every .wav in it in
+    /// parallel into per-call results and calls.csv (exit code 3 if some
+    /// failed).
     Replay(ReplayArgs),
     /// Listen to a call as it happens, from audio devices.
     ///
