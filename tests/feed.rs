@@ -246,3 +246,106 @@ fn without_a_desktop_nudges_are_log_lines() {
     assert_eq!(err.matches(" nudge: ").count(), 2, "{err}");
     assert!(err.contains("nudge: Let them finish"), "{err}");
 }
+
+/// A stand-in desktop: a private session bus (`dbus-daemon`) with a
+/// notification server that records what it is asked to show.
+struct FakeDesktop {
+    address: String,
+    bus: Killed,
+    shown: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _conn: zbus::blocking::Connection,
+}
+
+struct Notifications(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Notifications {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: &str,
+        _replaces_id: u32,
+        _app_icon: &str,
+        summary: &str,
+        _body: &str,
+        _actions: Vec<&str>,
+        _hints: std::collections::HashMap<&str, zbus::zvariant::Value<'_>>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut shown = self.0.lock().unwrap();
+        shown.push(summary.to_string());
+        shown.len() as u32
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "fake".into(),
+            "tonewatch tests".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+}
+
+impl FakeDesktop {
+    fn start() -> Self {
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (Debian package dbus)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line.trim().to_string();
+        let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conn = zbus::blocking::connection::Builder::address(address.as_str())
+            .unwrap()
+            .name("org.freedesktop.Notifications")
+            .unwrap()
+            .serve_at(
+                "/org/freedesktop/Notifications",
+                Notifications(std::sync::Arc::clone(&shown)),
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        Self {
+            address,
+            bus: Killed(child),
+            shown,
+            _conn: conn,
+        }
+    }
+}
+
+#[test]
+fn on_a_desktop_the_agent_gets_a_notification() {
+    let desktop = FakeDesktop::start();
+    let cfg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nudge_every_time_desktop.toml");
+    std::fs::write(&cfg, "[nudges]\nmin_interval_s = 0.0\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .args(["--notify", "--config", cfg.to_str().unwrap()])
+        .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("no desktop notifications"), "{err}");
+    assert_eq!(
+        *desktop.shown.lock().unwrap(),
+        [
+            "Dead air: say what you are doing.",
+            "Let them finish: you are talking over the customer."
+        ]
+    );
+    drop(desktop.bus);
+}
