@@ -233,9 +233,20 @@ pub fn run_batch(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(file) = files.get(i) else { break };
+                    // A call that panics (a bug) is that call's error, not
+                    // the batch's end.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        one(file, out_dir, cfg, opts)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(format!(
+                            "{}: internal error (a panic; please report it)",
+                            file.display()
+                        ))
+                    });
                     let item = BatchItem {
                         file: file.clone(),
-                        outcome: one(file, out_dir, cfg, opts),
+                        outcome,
                     };
                     on_done(&item);
                     results.lock().expect("no worker panics holding it")[i] = Some(item);
