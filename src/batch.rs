@@ -16,7 +16,7 @@ use crate::analysis::Speaker;
 use crate::baseline::BaselineValues;
 use crate::config::Config;
 use crate::monitor::Output;
-use crate::record::{Record, SummaryRecord};
+use crate::record::{Record, SummaryRecord, write_record};
 use crate::replay::{CallInput, Replay, ReplayError, Side};
 use crate::report::ReportBuilder;
 
@@ -41,11 +41,6 @@ pub struct CallResult {
     pub agent_baseline: Option<BaselineValues>,
     /// The report page, when asked for.
     pub report_html: Option<String>,
-}
-
-fn write_record(out: &mut impl Write, rec: &Record) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, rec)?;
-    out.write_all(b"\n")
 }
 
 /// Who else hears of a call as it is replayed.

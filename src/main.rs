@@ -20,7 +20,7 @@ use tonewatch::feed::{FeedServer, Hub, Origin};
 use tonewatch::live::{Live, LiveTaps, Sources};
 use tonewatch::nats::NatsPublisher;
 use tonewatch::nudge::Nudger;
-use tonewatch::record::Record;
+use tonewatch::record::{Record, write_record};
 use tonewatch::replay::{CallInput, ReplayError, Side};
 use tonewatch::{AnalysisConfig, Config, Speaker};
 
@@ -483,11 +483,6 @@ impl From<ReplayError> for Failure {
             other => Self::Input(other.to_string()),
         }
     }
-}
-
-fn write_record(out: &mut impl Write, rec: &Record) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, rec)?;
-    out.write_all(b"\n")
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {

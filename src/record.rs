@@ -97,6 +97,15 @@ pub struct FrameRecord {
     pub rate_sps: Option<f64>,
 }
 
+/// Writes one record as a line of JSON.
+///
+/// # Errors
+/// The writer's.
+pub fn write_record(out: &mut impl std::io::Write, rec: &Record) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, rec)?;
+    out.write_all(b"\n")
+}
+
 /// Rounds to `decimals` places for compact, stable output.
 pub(crate) fn round(v: f64, decimals: i32) -> f64 {
     let p = 10f64.powi(decimals);
