@@ -80,6 +80,26 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A record as the feed and NATS carry it: its event kind (`alert`,
+/// `agitation`, `summary`) and its JSON with `agent`, `site` and `sent_ms`
+/// added. Frames are not carried.
+#[must_use]
+pub fn labelled(origin: &Origin, record: &Record) -> Option<(&'static str, serde_json::Value)> {
+    let kind = match record {
+        Record::Frame(_) => return None,
+        Record::Alert(_) => "alert",
+        Record::Agitation(_) => "agitation",
+        Record::Summary(_) => "summary",
+    };
+    let mut v = serde_json::to_value(record).ok()?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert("agent".into(), origin.agent.clone().into());
+        m.insert("site".into(), origin.site.clone().into());
+        m.insert("sent_ms".into(), now_ms().into());
+    }
+    Some((kind, v))
+}
+
 /// Who a call's events are about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -108,21 +128,9 @@ impl Hub {
 
     /// Publishes a record of `origin`'s call (frames are not published).
     pub fn publish_record(&self, origin: &Origin, record: &Record) {
-        let kind = match record {
-            Record::Frame(_) => return,
-            Record::Alert(_) => "alert",
-            Record::Agitation(_) => "agitation",
-            Record::Summary(_) => "summary",
-        };
-        let Ok(mut v) = serde_json::to_value(record) else {
-            return;
-        };
-        if let Some(m) = v.as_object_mut() {
-            m.insert("agent".into(), origin.agent.clone().into());
-            m.insert("site".into(), origin.site.clone().into());
-            m.insert("sent_ms".into(), now_ms().into());
+        if let Some((kind, v)) = labelled(origin, record) {
+            self.publish_value(kind, &v);
         }
-        self.publish_value(kind, &v);
     }
 
     /// Publishes an event already labelled with its agent and site (as

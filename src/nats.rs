@@ -116,20 +116,11 @@ impl NatsPublisher {
 
     /// Queues a record (frames are not sent); never blocks.
     pub fn publish(&self, record: &Record) {
-        let what = match record {
-            Record::Frame(_) => return,
-            Record::Alert(_) => "alerts",
-            Record::Agitation(_) => "agitation",
-            Record::Summary(_) => "summary",
-        };
-        let Ok(mut v) = serde_json::to_value(record) else {
+        let Some((kind, v)) = crate::feed::labelled(&self.origin, record) else {
             return;
         };
-        if let Some(m) = v.as_object_mut() {
-            m.insert("agent".into(), self.origin.agent.clone().into());
-            m.insert("site".into(), self.origin.site.clone().into());
-            m.insert("sent_ms".into(), crate::feed::now_ms().into());
-        }
+        // Subjects: tonewatch.alerts…, tonewatch.agitation…, tonewatch.summary….
+        let what = if kind == "alert" { "alerts" } else { kind };
         if self
             .tx
             .try_send((subject(what, &self.origin), v.to_string()))
