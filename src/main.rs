@@ -102,15 +102,8 @@ struct FeedArgs {
     #[arg(long, value_name = "ADDR")]
     feed: Option<std::net::SocketAddr>,
 
-    /// Token the feed asks for (Authorization: Bearer TOKEN, or ?token=TOKEN
-    /// in the page's address).
-    #[arg(
-        long,
-        env = "TONEWATCH_FEED_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    feed_token: Option<String>,
+    #[command(flatten)]
+    token: FeedToken,
 
     /// Publish every alert (and agitation readings and the summary) to this
     /// NATS server, as tonewatch.alerts.SITE.AGENT (tonewatch.agitation...,
@@ -157,15 +150,9 @@ impl FeedArgs {
         };
         let hub = Arc::new(Hub::new(Arc::default()));
         let server = match self.feed {
-            Some(addr) => Some(
-                FeedServer::start(addr, self.feed_token.clone(), Arc::clone(&hub))
-                    .map_err(|e| Failure::Input(e.to_string()))?,
-            ),
+            Some(addr) => Some(serve_feed(addr, &self.token, &hub)?),
             None => None,
         };
-        if let Some(s) = &server {
-            eprintln!("tonewatch: supervisor page at http://{}/", s.addr());
-        }
         let nats = match &self.nats {
             Some(url) => Some(NatsPublisher::start(url, self.origin()).map_err(Failure::Output)?),
             None => None,
@@ -227,7 +214,15 @@ struct SuperviseArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
     feed: std::net::SocketAddr,
 
-    /// Token the page asks for (needed off loopback).
+    #[command(flatten)]
+    token: FeedToken,
+}
+
+/// The token a supervisor feed asks for, wherever one is served.
+#[derive(Args, Debug, Clone)]
+struct FeedToken {
+    /// Token the feed asks for, needed off loopback (Authorization: Bearer
+    /// TOKEN, or ?token=TOKEN in the page's address).
     #[arg(
         long,
         env = "TONEWATCH_FEED_TOKEN",
@@ -235,6 +230,34 @@ struct SuperviseArgs {
         value_name = "TOKEN"
     )]
     feed_token: Option<String>,
+}
+
+/// Serves `hub` on `addr` and says where.
+fn serve_feed(
+    addr: std::net::SocketAddr,
+    token: &FeedToken,
+    hub: &Arc<Hub>,
+) -> Result<FeedServer, Failure> {
+    let server = FeedServer::start(addr, token.feed_token.clone(), Arc::clone(hub))
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    eprintln!("tonewatch: supervisor page at http://{}/", server.addr());
+    Ok(server)
+}
+
+/// A flag SIGINT and SIGTERM set; with `second_quits`, a second one ends
+/// the process at once (exit code 130).
+fn stop_on_signals(second_quits: bool) -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let quit = if second_quits {
+            signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop)).map(drop)
+        } else {
+            Ok(())
+        };
+        quit.and_then(|()| signal_hook::flag::register(sig, Arc::clone(&stop)).map(drop))
+            .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch signals: {e}"))))?;
+    }
+    Ok(stop)
 }
 
 #[derive(Args, Debug)]
@@ -581,14 +604,8 @@ fn list_devices(args: &DevicesArgs) -> Result<(), Failure> {
 
 fn supervise(args: &SuperviseArgs) -> Result<(), Failure> {
     let hub = Arc::new(Hub::new(Arc::default()));
-    let server = FeedServer::start(args.feed, args.feed_token.clone(), Arc::clone(&hub))
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    eprintln!("tonewatch: supervisor page at http://{}/", server.addr());
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
-            .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch signals: {e}"))))?;
-    }
+    let _server = serve_feed(args.feed, &args.token, &hub)?;
+    let stop = stop_on_signals(false)?;
     tonewatch::nats::supervise(&args.nats, &hub, &stop)
         .map_err(|e| Failure::Input(format!("--nats {}: {e}", args.nats)))
 }
@@ -613,12 +630,7 @@ fn run_live(args: &LiveArgs) -> Result<(), Failure> {
     };
     // First Ctrl-C or SIGTERM ends the call cleanly; a second one ends the
     // process at once.
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
-            .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch signals: {e}"))))?;
-    }
+    let stop = stop_on_signals(true)?;
     let publisher = Arc::new(args.feed.start(&cfg)?);
     let taps = LiveTaps {
         metrics: publisher.metrics(),
@@ -734,10 +746,7 @@ fn run_replay(args: &ReplayArgs) -> Result<(), Failure> {
         // read; make sure the call is out, then keep the page up.
         out.flush().map_err(Failure::Output)?;
         eprintln!("tonewatch: call replayed; the feed stays up until Ctrl-C");
-        let stop = Arc::new(AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
-        }
+        let stop = stop_on_signals(false)?;
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
         }
