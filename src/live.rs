@@ -77,6 +77,9 @@ pub enum LiveError {
     },
 }
 
+/// The parties of a live call, in analysis-channel order.
+const LIVE_SPEAKERS: [Speaker; MAX_CHANNELS] = [Speaker::Agent, Speaker::Customer];
+
 /// Frames and events waiting for a slow sink beyond this are frames
 /// dropped (alerts, agitation and the summary are always kept).
 const MAX_QUEUED_RECORDS: usize = 50_000;
@@ -270,7 +273,7 @@ impl Live {
         cfg.validate()?;
         let host = capture::open_host(host_choice)?;
         let geom = cfg.analysis.geometry()?;
-        let speakers = [Speaker::Agent, Speaker::Customer];
+        let speakers = LIVE_SPEAKERS;
         let plans: Vec<(String, Vec<Pick>, Vec<usize>)> = match sources {
             Sources::Pair { agent, customer } => vec![
                 (agent.clone(), vec![Pick::Mix], vec![0]),
@@ -391,7 +394,7 @@ impl Live {
     /// The parties, in analysis-channel order.
     #[must_use]
     pub fn speakers(&self) -> [Speaker; MAX_CHANNELS] {
-        [Speaker::Agent, Speaker::Customer]
+        LIVE_SPEAKERS
     }
 
     /// Runs until `stop` is set: records (frames only `with_frames`) go to
@@ -426,7 +429,7 @@ impl Live {
         for msg in early {
             let _ = ctl_tx.send(msg);
         }
-        let speakers = [Speaker::Agent, Speaker::Customer];
+        let speakers = LIVE_SPEAKERS;
         let analysis = Analysis {
             analyzer,
             monitor,
@@ -506,6 +509,17 @@ impl Device {
     /// rings to the analysis.
     fn started(&mut self, mut s: capture::OpenStream, generation: u64, now: Instant) -> Control {
         debug_assert_eq!(generation, self.generation);
+        if self.opened > 0 {
+            tracing::warn!(device = %s.device, rate_hz = s.rate_hz, "input reopened");
+        } else {
+            tracing::info!(
+                device = %s.device,
+                rate_hz = s.rate_hz,
+                format = %s.format,
+                channels = s.channels,
+                "input started"
+            );
+        }
         self.opened += 1;
         self.rate_hz = s.rate_hz;
         self.stats = s.readers.first().map(|r| Arc::clone(&r.stats));
@@ -547,11 +561,6 @@ impl Supervisor<'_> {
             }
             match opened {
                 Ok(s) => {
-                    if d.opened > 0 {
-                        tracing::warn!(device = %s.device, rate_hz = s.rate_hz, "input reopened");
-                    } else {
-                        tracing::info!(device = %s.device, rate_hz = s.rate_hz, "input started");
-                    }
                     let msg = d.started(s, generation, now);
                     let _ = self.ctl.send(msg);
                 }
