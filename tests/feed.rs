@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Killed, example, free_port};
+use common::{BIN, Killed, example, free_port, page_url};
 use serde_json::{Value, json};
 
 /// Starts a paced replay with a feed on a free port; returns it and the page address.
@@ -33,19 +33,7 @@ fn replay_with_feed(extra: &[&str]) -> (Killed, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("tonewatch: supervisor page at ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_string();
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-    });
+    let url = page_url(&mut child);
     (Killed(child), url)
 }
 

@@ -5,12 +5,12 @@
 #[path = "support/common.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Killed, example, free_port};
+use common::{BIN, Killed, example, free_port, page_url};
 
 fn alert_lines(stdout: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stdout)
@@ -42,16 +42,11 @@ fn supervise_shows_every_desk_on_one_feed() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut err = BufReader::new(sup.stderr.take().unwrap());
-    let _sup = Killed(sup);
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("tonewatch: supervisor page at http://")
-        .unwrap_or_else(|| panic!("{line}"))
+    let addr = page_url(&mut sup)
+        .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
+    let _sup = Killed(sup);
     let mut events = TcpStream::connect(&addr).unwrap();
     events
         .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())

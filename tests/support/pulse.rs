@@ -190,6 +190,27 @@ fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
     (child, stdin)
 }
 
+/// Calls `write(at)` for the block of 10 ms starting at sample `at`, for
+/// every block of `len` samples, each when its audio is due in real time.
+fn paced(len: usize, mut write: impl FnMut(usize, usize)) {
+    let block = (RATE / 100) as usize;
+    let start = Instant::now();
+    let mut at = 0;
+    while at < len {
+        write(at, block);
+        at += block;
+        let due = start + Duration::from_secs_f64(at as f64 / f64::from(RATE));
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+    }
+}
+
+/// Sample `i` of `x` as little-endian bytes; silence past the end.
+fn le(x: &[i16], i: usize) -> [u8; 2] {
+    x.get(i).copied().unwrap_or(0).to_le_bytes()
+}
+
 /// Plays two mono 48 kHz signals in real time into the `agent` and
 /// `customer` sinks (through `pacat`, 20 ms latency), 10 ms at a time.
 /// Returns, per block, the index of its first sample and when it was
@@ -197,27 +218,14 @@ fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
 pub fn play(server: &PulseServer, agent: &[i16], customer: &[i16]) -> Vec<(usize, Instant)> {
     let (mut a_child, mut a_in) = pacat(server, "agent");
     let (mut c_child, mut c_in) = pacat(server, "customer");
-    let block = (RATE / 100) as usize;
-    let len = agent.len().max(customer.len());
-    let bytes = |x: &[i16], from: usize| -> Vec<u8> {
-        (from..from + block)
-            .flat_map(|i| x.get(i).copied().unwrap_or(0).to_le_bytes())
-            .collect()
-    };
-    let start = Instant::now();
-    let mut written = Vec::with_capacity(len / block + 1);
-    let mut at = 0;
-    while at < len {
-        let (a, c) = (bytes(agent, at), bytes(customer, at));
+    let mut written = Vec::new();
+    paced(agent.len().max(customer.len()), |at, block| {
+        let a: Vec<u8> = (at..at + block).flat_map(|i| le(agent, i)).collect();
+        let c: Vec<u8> = (at..at + block).flat_map(|i| le(customer, i)).collect();
         written.push((at, Instant::now()));
         a_in.write_all(&a).unwrap();
         c_in.write_all(&c).unwrap();
-        at += block;
-        let due = start + Duration::from_secs_f64(at as f64 / f64::from(RATE));
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            thread::sleep(wait);
-        }
-    }
+    });
     drop((a_in, c_in));
     let _ = a_child.wait();
     let _ = c_child.wait();
@@ -228,25 +236,15 @@ pub fn play(server: &PulseServer, agent: &[i16], customer: &[i16]) -> Vec<(usize
 /// `both` (whose monitor is `both.monitor`), 10 ms at a time.
 pub fn play_stereo(server: &PulseServer, left: &[i16], right: &[i16]) {
     let (mut child, mut sink) = pacat(server, "both");
-    let block = (RATE / 100) as usize;
-    let len = left.len().max(right.len());
-    let start = Instant::now();
-    let mut at = 0;
-    while at < len {
-        let bytes: Vec<u8> = (at..at + block)
+    paced(left.len().max(right.len()), |at, block| {
+        let frames: Vec<u8> = (at..at + block)
             .flat_map(|i| {
-                let l = left.get(i).copied().unwrap_or(0).to_le_bytes();
-                let r = right.get(i).copied().unwrap_or(0).to_le_bytes();
+                let (l, r) = (le(left, i), le(right, i));
                 [l[0], l[1], r[0], r[1]]
             })
             .collect();
-        sink.write_all(&bytes).unwrap();
-        at += block;
-        let due = start + Duration::from_secs_f64(at as f64 / f64::from(RATE));
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            thread::sleep(wait);
-        }
-    }
+        sink.write_all(&frames).unwrap();
+    });
     drop(sink);
     let _ = child.wait();
 }
