@@ -275,6 +275,17 @@ impl Profile {
 mod tests {
     use super::*;
 
+    /// A profile: 300 s of voiced speech at 110 Hz, 5 syll/s, -30 dBFS.
+    fn known_agent() -> BaselineValues {
+        BaselineValues {
+            pitch_median_hz: 110.0,
+            rate_median_sps: 5.0,
+            loudness_median_db: -30.0,
+            pitch_range_st: 4.0,
+            voiced_s: 300.0,
+        }
+    }
+
     #[test]
     fn medians_are_robust_to_outliers() {
         let mut b = Baseline::new(0.01, None);
@@ -301,26 +312,14 @@ mod tests {
             b.add_range_st(3.0);
         }
         assert!(b.current(15.0).is_none());
-        let prior = BaselineValues {
-            pitch_median_hz: 110.0,
-            rate_median_sps: 5.0,
-            loudness_median_db: -30.0,
-            pitch_range_st: 4.0,
-            voiced_s: 300.0,
-        };
+        let prior = known_agent();
         let b = Baseline::new(0.01, Some(prior));
         assert_eq!(b.current(15.0), Some(prior));
     }
 
     #[test]
     fn the_call_takes_over_from_the_profile() {
-        let prior = BaselineValues {
-            pitch_median_hz: 110.0,
-            rate_median_sps: 5.0,
-            loudness_median_db: -30.0,
-            pitch_range_st: 4.0,
-            voiced_s: 300.0,
-        };
+        let prior = known_agent();
         let mut b = Baseline::new(0.01, Some(prior));
         // 60 s of voiced speech at 220 Hz: as much as the prior's weight,
         // so the blend sits an octave's half way, 6 semitones up.
