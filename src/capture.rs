@@ -111,6 +111,12 @@ impl CaptureWriter {
         )
     }
 
+    /// Interleaved channels per device frame.
+    #[must_use]
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
     /// The callback body: takes interleaved device samples of any cpal
     /// sample type. Real-time safe: no allocation, lock, block or log.
     pub fn write<T>(&mut self, data: &[T])
@@ -363,10 +369,18 @@ pub fn find_device(host: &cpal::Host, selector: &str) -> Result<cpal::Device, De
     }
 }
 
+/// A stream that is capturing; dropping it stops it.
+pub enum Running {
+    /// Through cpal (ALSA).
+    Cpal(cpal::Stream),
+    /// Through libpulse (a PulseAudio or PipeWire-pulse server).
+    Pulse(crate::pulse::Record),
+}
+
 /// A running input stream and what it feeds.
 pub struct OpenStream {
     /// Keeps the stream running; dropping it stops the callbacks.
-    pub stream: cpal::Stream,
+    pub stream: Running,
     /// One reader per party the device carries, in the order asked.
     pub readers: Vec<PartyReader>,
     /// Device sample rate (Hz).
@@ -403,15 +417,17 @@ pub struct StreamPlan<'a> {
 
 /// Opens `device` for input and starts it: its default rate and a sample
 /// format the callback converts, at least as many channels as `plan` picks,
-/// callbacks of `plan.buffer_ms` when the device allows. Stream errors (a
-/// device that went away) go to `on_error`.
+/// callbacks of `plan.buffer_ms` when the device allows. A PulseAudio
+/// source is recorded through libpulse ([`crate::pulse`]), any other
+/// device through cpal. Stream errors (a device that went away) go to
+/// `on_error`.
 ///
 /// # Errors
 /// The device offers no usable configuration or refuses to start.
 pub fn open_stream(
     device: &cpal::Device,
     plan: StreamPlan<'_>,
-    on_error: impl FnMut(cpal::Error) + Send + 'static,
+    mut on_error: impl FnMut(String) + Send + 'static,
 ) -> Result<OpenStream, DeviceError> {
     use cpal::traits::StreamTrait;
     let name = device_id(device);
@@ -468,17 +484,34 @@ pub fn open_stream(
     };
     let ring_frames = (f64::from(plan.ring_s) * f64::from(rate)).ceil() as usize;
     let (mut writer, readers) = CaptureWriter::new(usize::from(channels), plan.picks, ring_frames);
-    let format = chosen.sample_format();
-    let stream = device
-        .build_input_stream_raw(
-            config,
-            format,
-            move |data: &cpal::Data, _: &cpal::InputCallbackInfo| writer.write_data(data),
-            on_error,
-            Some(Duration::from_secs(5)),
-        )
-        .map_err(|e| fail(e.to_string()))?;
-    stream.play().map_err(|e| fail(e.to_string()))?;
+    let mut format = chosen.sample_format();
+    let pulse = device
+        .id()
+        .is_ok_and(|id| id.host() == cpal::HostId::PulseAudio);
+    let stream = if pulse {
+        let wire = crate::pulse::Wire::for_format(format);
+        format = wire.sample_format();
+        let spec = crate::pulse::RecordSpec {
+            source: name.clone(),
+            rate_hz: rate,
+            channels,
+            wire,
+            fragment_ms: plan.buffer_ms,
+        };
+        Running::Pulse(crate::pulse::Record::start(spec, writer, on_error).map_err(fail)?)
+    } else {
+        let stream = device
+            .build_input_stream_raw(
+                config,
+                format,
+                move |data: &cpal::Data, _: &cpal::InputCallbackInfo| writer.write_data(data),
+                move |e| on_error(e.to_string()),
+                Some(Duration::from_secs(5)),
+            )
+            .map_err(|e| fail(e.to_string()))?;
+        stream.play().map_err(|e| fail(e.to_string()))?;
+        Running::Cpal(stream)
+    };
     Ok(OpenStream {
         stream,
         readers,

@@ -46,6 +46,7 @@ pub mod monitor;
 pub mod nats;
 pub mod nudge;
 pub mod pitch;
+pub mod pulse;
 pub mod rate;
 pub mod record;
 pub mod replay;

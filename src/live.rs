@@ -173,10 +173,7 @@ impl std::fmt::Debug for LiveTaps {
 }
 
 /// Stream errors: (device, its generation, the error).
-type ErrorChannel = (
-    Sender<(usize, u64, cpal::Error)>,
-    Receiver<(usize, u64, cpal::Error)>,
-);
+type ErrorChannel = (Sender<(usize, u64, String)>, Receiver<(usize, u64, String)>);
 
 impl std::fmt::Debug for Live {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,26 +187,25 @@ impl std::fmt::Debug for Live {
 }
 
 fn error_sink(
-    tx: &Sender<(usize, u64, cpal::Error)>,
+    tx: &Sender<(usize, u64, String)>,
     device: usize,
     generation: u64,
-) -> impl FnMut(cpal::Error) + Send + 'static {
+) -> impl FnMut(String) + Send + 'static {
     let tx = tx.clone();
     move |e| {
         let _ = tx.send((device, generation, e));
     }
 }
 
-/// Opens device `i` on a thread of its own: cpal's PulseAudio host waits
-/// for a source's first audio before `play` returns, and the control
-/// thread must never wait on a device.
+/// Opens device `i` on a thread of its own: an open waits on the audio
+/// server (up to 5 s), and the control thread must never wait on a device.
 fn spawn_open(
     host: HostChoice,
     shared: Option<&Arc<cpal::Host>>,
     device: &Device,
     i: usize,
     capture: &CaptureConfig,
-    errors: &Sender<(usize, u64, cpal::Error)>,
+    errors: &Sender<(usize, u64, String)>,
     done: &Sender<Opened>,
 ) {
     let selector = device.selector.clone();
@@ -576,7 +572,7 @@ impl Supervisor<'_> {
             if devices[i].generation == generation
                 && matches!(devices[i].state, DeviceState::Running(_))
             {
-                failed.push((i, e.to_string()));
+                failed.push((i, e));
             }
         }
         for (i, d) in devices.iter_mut().enumerate() {
@@ -584,13 +580,20 @@ impl Supervisor<'_> {
                 continue;
             };
             let frames = stats.frames.load(Ordering::Relaxed);
+            // A stream's first audio can take a while (a server that has
+            // just started: ~2 s): up to `START_WAIT` before calling it lost.
+            let limit = if frames == 0 {
+                stall.max(START_WAIT)
+            } else {
+                stall
+            };
             if frames != d.last_frames {
                 d.last_frames = frames;
                 d.last_progress = now;
-            } else if now.duration_since(d.last_progress) >= stall
+            } else if now.duration_since(d.last_progress) >= limit
                 && !failed.iter().any(|(j, _)| *j == i)
             {
-                failed.push((i, format!("no audio for {:.1} s", stall.as_secs_f32())));
+                failed.push((i, format!("no audio for {:.1} s", limit.as_secs_f32())));
             }
         }
         for (i, why) in failed {

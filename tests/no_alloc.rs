@@ -184,3 +184,47 @@ fn the_audio_callback_allocates_nothing() {
         &f32s[..6].iter().step_by(2).copied().collect::<Vec<_>>()[..]
     );
 }
+
+#[test]
+fn the_pulseaudio_read_path_allocates_nothing() {
+    use std::sync::atomic::Ordering;
+    use tonewatch::pulse::{Wire, push_bytes};
+    // What the libpulse capture thread does with each fragment the server
+    // hands it: 10 ms of stereo 48 kHz in each wire format.
+    let frames = 480;
+    let (mut writer, mut readers) =
+        CaptureWriter::new(2, &[Pick::Channel(0), Pick::Channel(1)], 48_000);
+    let i16s: Vec<i16> = (0..2 * frames)
+        .map(|i| (i as i16).wrapping_mul(97))
+        .collect();
+    let s16: Vec<u8> = i16s.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let s32: Vec<u8> = i16s
+        .iter()
+        .flat_map(|&x| (i32::from(x) << 16).to_le_bytes())
+        .collect();
+    let f32le: Vec<u8> = i16s
+        .iter()
+        .flat_map(|&x| (f32::from(x) / 32768.0).to_le_bytes())
+        .collect();
+    let mut scratch = vec![0.0_f32; 4096];
+    push_bytes(&mut writer, Wire::F32, &f32le, &mut scratch);
+    let ((), n) = allocations_during(|| {
+        for _ in 0..20 {
+            push_bytes(&mut writer, Wire::S16, &s16, &mut scratch);
+            push_bytes(&mut writer, Wire::S32, &s32, &mut scratch);
+            push_bytes(&mut writer, Wire::F32, &f32le, &mut scratch);
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations on the PulseAudio read path");
+    // 61 fragments reached each party, and the same samples came out of
+    // every format: the left channel's third sample is i16s[4].
+    for r in &mut readers {
+        assert_eq!(r.stats.frames.load(Ordering::Relaxed), 61 * 480);
+    }
+    let want = f32::from(i16s[4]) / 32768.0;
+    let chunk = readers[0].ring.read_chunk(61 * 480).unwrap();
+    let got: Vec<f32> = chunk.into_iter().collect();
+    for fragment in got.chunks(480) {
+        assert_eq!(fragment[2], want);
+    }
+}
