@@ -2,7 +2,7 @@
 """Alert accuracy on rendered two-party calls with known event timelines.
 
 usage: benches/eval/scenarios.py [--tonewatch target/release/tonewatch] [--keep DIR]
-                                 [--variants 5]
+                                 [--reuse] [--variants 5] [--config FILE]
 
 Renders calls with espeak-ng (agent left, customer right, 8 kHz, line noise near
 -60 dBFS and -30 dB crosstalk each way), each as 16-bit PCM and as G.711 mu-law,
@@ -213,8 +213,12 @@ def main():
     ap.add_argument("--tonewatch", default="target/release/tonewatch")
     ap.add_argument("--variants", type=int, default=5)
     ap.add_argument("--keep", help="keep the rendered calls in this folder")
+    ap.add_argument("--reuse", action="store_true",
+                    help="replay the calls already kept in --keep instead of rendering them")
     ap.add_argument("--config", help="a tonewatch config file to replay with")
     args = ap.parse_args()
+    if args.reuse and not args.keep:
+        ap.error("--reuse needs --keep DIR")
     kinds = ["calm", "agent_pace", "agent_pitch", "customer_agitation", "overtalk", "dead_air",
              "agent_monologue"]
     found = collections.defaultdict(list)   # kind -> latencies (None = missed)
@@ -231,12 +235,18 @@ def main():
         os.makedirs(outdir, exist_ok=True)
         for kind in kinds:
             for v in range(args.variants):
-                call, events = scenario(kind, tmp, v)
                 pcm = os.path.join(outdir, f"{kind}_{v}.wav")
                 ulaw = os.path.join(outdir, f"{kind}_{v}_ulaw.wav")
-                dur = call.render(pcm, ulaw)
-                if args.keep:
-                    with open(os.path.join(outdir, f"{kind}_{v}.json"), "w") as f:
+                truth = os.path.join(outdir, f"{kind}_{v}.json")
+                if args.reuse:
+                    with open(truth) as f:
+                        kept = json.load(f)
+                    events, dur = [tuple(e) for e in kept["events"]], kept["duration_s"]
+                else:
+                    call, events = scenario(kind, tmp, v)
+                    dur = call.render(pcm, ulaw)
+                if args.keep and not args.reuse:
+                    with open(truth, "w") as f:
                         json.dump({"events": events, "duration_s": dur}, f)
                 for path in (pcm, ulaw):
                     lines = run_tonewatch(args.tonewatch, path, args.config)
