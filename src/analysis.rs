@@ -63,6 +63,8 @@ pub struct FrameFeatures {
     pub talk_frames: u32,
     /// Syllables per second of speech over the rate window.
     pub rate_sps: Option<f32>,
+    /// How fast the vowel-band level moves over the same window (dB/s).
+    pub modulation_db_s: Option<f32>,
     /// Level of the vowel band (300–2500 Hz), same reference as loudness.
     pub vowel_band_db: f32,
     /// A syllable nucleus was confirmed on this frame.
@@ -211,6 +213,7 @@ impl CallAnalyzer {
                 speech,
                 talk_frames: r.talk_frames,
                 rate_sps: r.rate_sps,
+                modulation_db_s: r.modulation_db_s,
                 vowel_band_db,
                 nucleus: r.nucleus,
             };

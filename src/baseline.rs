@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 pub const ST_REF_HZ: f32 = 55.0;
 /// Seconds of voiced speech a loaded profile weighs as.
 pub const PRIOR_WEIGHT_S: f32 = 60.0;
+/// Top of the level-modulation histogram (dB/s); speech reads 100–500.
+pub const MAX_MODULATION_DB_S: f32 = 2000.0;
 
 /// Hertz to semitones above [`ST_REF_HZ`].
 #[must_use]
@@ -76,6 +78,11 @@ pub struct BaselineValues {
     pub pitch_median_hz: f32,
     /// Median speaking rate.
     pub rate_median_sps: f32,
+    /// Median speed of the vowel-band level (see `rate`'s
+    /// `modulation_db_s`); absent from profiles written before it was
+    /// measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modulation_median_db_s: Option<f32>,
     /// Median loudness of speech.
     pub loudness_median_db: f32,
     /// Median pitch range (10th to 90th percentile over a few seconds).
@@ -89,6 +96,7 @@ pub struct BaselineValues {
 pub struct Baseline {
     pitch_st: Histogram,
     rate_sps: Histogram,
+    modulation_db_s: Histogram,
     loudness_db: Histogram,
     range_st: Histogram,
     hop_s: f32,
@@ -103,6 +111,7 @@ impl Baseline {
         Self {
             pitch_st: Histogram::new(0.0, 60.0, 0.1),
             rate_sps: Histogram::new(0.0, 15.0, 0.05),
+            modulation_db_s: Histogram::new(0.0, MAX_MODULATION_DB_S, 1.0),
             loudness_db: Histogram::new(-120.0, 10.0, 0.25),
             range_st: Histogram::new(0.0, 30.0, 0.1),
             hop_s,
@@ -123,6 +132,11 @@ impl Baseline {
     /// Learns from a speaking-rate reading.
     pub fn add_rate_sps(&mut self, sps: f32) {
         self.rate_sps.add(sps);
+    }
+
+    /// Learns from a level-modulation reading (taken with the rate).
+    pub fn add_modulation_db_s(&mut self, db_s: f32) {
+        self.modulation_db_s.add(db_s);
     }
 
     /// Learns from a pitch-range reading.
@@ -152,6 +166,7 @@ impl Baseline {
         Some(BaselineValues {
             pitch_median_hz: st_to_hz(self.pitch_st.median()?),
             rate_median_sps: self.rate_sps.median()?,
+            modulation_median_db_s: self.modulation_db_s.median(),
             loudness_median_db: self.loudness_db.median()?,
             pitch_range_st: self.range_st.median()?,
             voiced_s: self.voiced_s(),
@@ -176,6 +191,13 @@ impl Baseline {
                         hz_to_st(l.pitch_median_hz),
                     )),
                     rate_median_sps: mix(p.rate_median_sps, l.rate_median_sps),
+                    modulation_median_db_s: match (
+                        p.modulation_median_db_s,
+                        l.modulation_median_db_s,
+                    ) {
+                        (Some(a), Some(b)) => Some(mix(a, b)),
+                        (a, b) => a.or(b),
+                    },
                     loudness_median_db: mix(p.loudness_median_db, l.loudness_median_db),
                     pitch_range_st: mix(p.pitch_range_st, l.pitch_range_st),
                     voiced_s: p.voiced_s + l.voiced_s,
@@ -243,6 +265,8 @@ impl Profile {
         }
         let ok = (30.0..=1000.0).contains(&b.pitch_median_hz)
             && (0.1..=15.0).contains(&b.rate_median_sps)
+            && b.modulation_median_db_s
+                .is_none_or(|m| (1.0..=MAX_MODULATION_DB_S).contains(&m))
             && (-120.0..=10.0).contains(&b.loudness_median_db)
             && (0.0..=30.0).contains(&b.pitch_range_st)
             && b.voiced_s >= 0.0;
@@ -280,6 +304,7 @@ mod tests {
         BaselineValues {
             pitch_median_hz: 110.0,
             rate_median_sps: 5.0,
+            modulation_median_db_s: Some(250.0),
             loudness_median_db: -30.0,
             pitch_range_st: 4.0,
             voiced_s: 300.0,
@@ -346,13 +371,26 @@ mod tests {
             baseline: BaselineValues {
                 pitch_median_hz: 118.5,
                 rate_median_sps: 4.25,
+                modulation_median_db_s: Some(212.0),
                 loudness_median_db: -22.5,
                 pitch_range_st: 5.5,
                 voiced_s: 42.0,
             },
         };
         p.save(&path).unwrap();
-        assert_eq!(Profile::load(&path).unwrap(), Some(p));
+        assert_eq!(Profile::load(&path).unwrap(), Some(p.clone()));
+        // A profile from before the modulation was measured still loads.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let old: String = text
+            .lines()
+            .filter(|l| !l.starts_with("modulation_median_db_s"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(old, text);
+        std::fs::write(&path, old).unwrap();
+        let loaded = Profile::load(&path).unwrap().unwrap();
+        assert_eq!(loaded.baseline.modulation_median_db_s, None);
+        assert_eq!(loaded.baseline.rate_median_sps, 4.25);
         std::fs::write(&path, "version = 1\nbaseline = 3\n").unwrap();
         let e = Profile::load(&path).unwrap_err().to_string();
         assert!(

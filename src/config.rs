@@ -19,8 +19,12 @@ pub struct AnalysisConfig {
     pub f0_min_hz: f32,
     /// Highest fundamental searched.
     pub f0_max_hz: f32,
-    /// Speaking rate counts syllable nuclei over this many seconds.
+    /// Speaking rate counts syllable nuclei over this many seconds of the
+    /// party's talking.
     pub rate_window_s: f32,
+    /// Level modulation (how fast the vowel-band level moves: the agent's
+    /// tempo) is measured over this many seconds of the party's talking.
+    pub modulation_window_s: f32,
     /// Speaking rate needs at least this much speech in its window.
     pub rate_min_speech_s: f32,
     /// A frame counts as speech when it is this far above the noise floor.
@@ -41,6 +45,7 @@ impl Default for AnalysisConfig {
             f0_min_hz: 75.0,
             f0_max_hz: 500.0,
             rate_window_s: 4.0,
+            modulation_window_s: 2.0,
             rate_min_speech_s: 1.0,
             speech_margin_db: 6.0,
             crosstalk_margin_db: 18.0,
@@ -159,6 +164,15 @@ impl AnalysisConfig {
                 "rate_window_s",
                 self.rate_window_s,
                 "must be between 1 and 60",
+            ));
+        }
+        if !finite_pos(self.modulation_window_s)
+            || !(0.5..=60.0).contains(&self.modulation_window_s)
+        {
+            return Err(err(
+                "modulation_window_s",
+                self.modulation_window_s,
+                "must be between 0.5 and 60",
             ));
         }
         if !self.rate_min_speech_s.is_finite()
@@ -347,10 +361,11 @@ impl Default for BaselineConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PaceConfig {
-    /// Seconds of the agent's talking before their rate baseline is trusted
-    /// (without a profile).
+    /// Seconds of the agent's talking before their tempo baseline is
+    /// trusted (without a profile).
     pub warmup_talk_s: f32,
-    /// Raise when the rate is this many percent above the agent's baseline.
+    /// Raise when the tempo (level modulation) is this many percent above
+    /// the agent's baseline.
     pub raise_above_pct: f32,
     /// Clear when it falls below this many percent above.
     pub clear_below_pct: f32,
@@ -367,8 +382,8 @@ impl Default for PaceConfig {
         Self {
             warmup_talk_s: 45.0,
             raise_above_pct: 15.0,
-            clear_below_pct: 7.0,
-            min_duration_s: 3.0,
+            clear_below_pct: 8.0,
+            min_duration_s: 2.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
         }

@@ -5,7 +5,7 @@
 //! One per analysis frame (every `hop_ms`, 10 ms by default) and speaker:
 //!
 //! ```json
-//! {"type":"frame","t":12.34,"speaker":"agent","f0_hz":182.4,"voiced_p":0.93,"loudness_db":-23.1,"speech":true,"rate_sps":4.8}
+//! {"type":"frame","t":12.34,"speaker":"agent","f0_hz":182.4,"voiced_p":0.93,"loudness_db":-23.1,"speech":true,"rate_sps":4.8,"modulation_db_s":231.5}
 //! ```
 //!
 //! | field | meaning |
@@ -17,6 +17,7 @@
 //! | `loudness_db` | RMS level in dB re a full-scale sine (AES17 dBFS), of the signal in the analysis band (0–4 kHz by default); −120 for digital silence |
 //! | `speech` | this party is talking (above their adaptive noise floor, not the other party's bleed) |
 //! | `rate_sps` | syllables per second over the party's last `rate_window_s` (4 s) of talking (pauses under 0.5 s count as talking); `null` outside their turns or with under 1 s of talking |
+//! | `modulation_db_s` | how fast the level of the vowel band (300–2500 Hz) moves over the party's last `modulation_window_s` (2 s) of talking: the mean size of its change between consecutive speech frames, in dB per second; faster speech steepens every syllable's rise and fall. `null` when `rate_sps` is |
 //!
 //! ## `summary` (always, last line)
 //!
@@ -95,6 +96,8 @@ pub struct FrameRecord {
     pub speech: bool,
     /// Syllables per second of speech.
     pub rate_sps: Option<f64>,
+    /// How fast the vowel-band level moves (dB/s).
+    pub modulation_db_s: Option<f64>,
 }
 
 /// Writes one record as a line of JSON.
@@ -124,6 +127,7 @@ impl FrameRecord {
             loudness_db: round(f64::from(f.loudness_db), 1),
             speech: f.speech,
             rate_sps: f.rate_sps.map(|v| round(f64::from(v), 2)),
+            modulation_db_s: f.modulation_db_s.map(|v| round(f64::from(v), 1)),
         }
     }
 }

@@ -38,6 +38,7 @@ struct Frame {
     loudness_db: f64,
     speech: bool,
     rate_sps: Option<f64>,
+    modulation_db_s: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +82,8 @@ struct EvidenceLine {
     baseline: Option<f64>,
     threshold: Option<f64>,
     unit: Option<String>,
+    rate_sps: Option<f64>,
+    baseline_rate_sps: Option<f64>,
     sustained_s: Option<f64>,
     spikes: Option<u32>,
 }
@@ -285,6 +288,7 @@ fn frames_follow_the_documented_schema_every_10_ms() {
         if let Some(f0) = f.f0_hz {
             assert!(f.speech && (75.0..=500.0).contains(&f0), "{line}");
         }
+        assert_eq!(f.rate_sps.is_some(), f.modulation_db_s.is_some(), "{line}");
     }
     let s: Summary = serde_json::from_str(lines[600]).unwrap();
     assert_eq!(s.kind, "summary");
@@ -478,11 +482,17 @@ fn alerts_and_agitation_lines_follow_the_documented_schema() {
         .filter(|a| a.kind == "agent_pace" && a.state == "raised")
         .collect();
     assert_eq!(pace.len(), 1, "{alerts:?}");
-    // The pace changes at 60 s: the 4 s rate window must turn mostly fast
-    // (2-3 s) and then hold 3 s, so the alert comes 5-6 s later.
-    assert!(pace[0].t > 63.0 && pace[0].t <= 66.0, "{:?}", pace[0]);
+    // The pace changes at 60 s: the 2 s modulation window must turn
+    // mostly fast (about 1 s) and then hold 2 s, so the alert comes ~3 s
+    // later.
+    assert!(pace[0].t > 62.0 && pace[0].t <= 64.5, "{:?}", pace[0]);
     assert_eq!(pace[0].speaker, "agent");
-    assert_eq!(pace[0].evidence.unit.as_deref(), Some("sps"));
+    let ev = &pace[0].evidence;
+    assert_eq!(ev.unit.as_deref(), Some("%"));
+    assert!(ev.measured.unwrap() >= 15.0, "{ev:?}");
+    // 5.3 syllables a second against 4, as counted.
+    let (now, usual) = (ev.rate_sps.unwrap(), ev.baseline_rate_sps.unwrap());
+    assert!(now > usual * 1.1, "{ev:?}");
     assert!(pace[0].message.starts_with("Slow down"));
     // Agent speaks alone for the whole call: a monologue after 60 s of talk.
     assert!(
