@@ -1,5 +1,7 @@
 //! Audio devices through `cpal`: listing them, choosing one by name or
-//! index, and the real-time half of live capture.
+//! index, and the real-time half of live capture. PulseAudio sources are
+//! recorded through libpulse ([`crate::pulse`]), every other device through
+//! cpal; both feed the same [`CaptureWriter`].
 //!
 //! The audio callback only runs [`CaptureWriter::write`]: it converts the
 //! device's samples to `f32`, routes channels to parties and pushes them into

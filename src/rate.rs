@@ -16,9 +16,9 @@
 //! A peak is known only once the energy has fallen [`DIP_DB`] after it, so a
 //! nucleus is counted a few tens of milliseconds after its peak.
 //!
-//! Over its last `modulation_window_s` of talking the tracker also measures how fast the vowel-band
-//! level moves: the mean size of its change from one speech frame to the
-//! next, in dB per second (`modulation_db_s`). Syllables are rises and falls
+//! Over the party's last `modulation_window_s` of talking the tracker also
+//! measures how fast the vowel-band level moves: the mean size of its change
+//! from one speech frame to the next, in dB per second (`modulation_db_s`). Syllables are rises and falls
 //! of that level, so speaking faster steepens them; unlike a count it needs
 //! no peak to be found, so merged syllables of fast speech still show, and
 //! it does not depend on gain. It varies less from sentence to sentence
@@ -26,7 +26,7 @@
 //! by +21 to +30 % (the count: +6 to +38 %), a 3-semitone higher voice at
 //! the same tempo by −3 to +8 % (the count: −11 to +19 %).
 //!
-//! Real-time safe: the ring is allocated in `new`.
+//! Real-time safe: the windows are allocated in `new`.
 
 use crate::config::{AnalysisConfig, FrameGeometry};
 
@@ -38,6 +38,64 @@ pub const DIP_DB: f32 = 3.0;
 /// is faster speech.
 pub const MAX_GAP_S: f64 = 0.5;
 
+/// One value per talking frame over the last `cap` talking frames, with
+/// their running sum; a negative value stands for "nothing measured" and
+/// is neither summed nor counted.
+#[derive(Debug, Clone)]
+struct TalkWindow {
+    values: Vec<f32>,
+    head: usize,
+    len: usize,
+    sum: f64,
+    counted: u32,
+}
+
+impl TalkWindow {
+    fn new(cap: usize) -> Self {
+        Self {
+            values: vec![-1.0; cap.max(1)],
+            head: 0,
+            len: 0,
+            sum: 0.0,
+            counted: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+        self.sum = 0.0;
+        self.counted = 0;
+    }
+
+    /// Adds the newest talking frame's value, evicting the oldest when full.
+    fn push(&mut self, value: f32) {
+        let cap = self.values.len();
+        if self.len == cap {
+            let old = self.values[self.head];
+            if old >= 0.0 {
+                self.sum -= f64::from(old);
+                self.counted -= 1;
+            }
+        } else {
+            self.len += 1;
+        }
+        self.values[self.head] = value;
+        if value >= 0.0 {
+            self.sum += f64::from(value);
+            self.counted += 1;
+        }
+        self.head = (self.head + 1) % cap;
+    }
+
+    /// Adds `x` to the newest frame's value (which must be counted).
+    fn add_to_newest(&mut self, x: f32) {
+        let last = (self.head + self.values.len() - 1) % self.values.len();
+        self.values[last] += x;
+        self.sum += f64::from(x);
+    }
+}
+
 /// Tracks one channel's speaking rate.
 #[derive(Debug, Clone)]
 pub struct RateTracker {
@@ -47,19 +105,13 @@ pub struct RateTracker {
     rising: bool,
     extreme_db: f32,
     peak_ok: bool,
-    // The last talking frames, each with the nuclei confirmed on it.
-    ring: Vec<u8>,
-    head: usize,
-    len: usize,
-    nuclei: u32,
+    // The last `rate_window_s` of talking frames, each with the nuclei
+    // confirmed on it.
+    nuclei: TalkWindow,
     // The last `modulation_window_s` of talking frames, each with the size
-    // of its level step from the frame before (negative: none, a gap frame
+    // of its level step from the frame before (none for a bridged gap frame
     // or the first of a stretch).
-    steps: Vec<f32>,
-    steps_head: usize,
-    steps_len: usize,
-    step_sum: f64,
-    step_count: u32,
+    steps: TalkWindow,
     // The previous frame's vowel-band level, when it was speech.
     last_speech_db: Option<f32>,
     // Frames since the last speech frame, not yet known to be gap or pause.
@@ -73,22 +125,14 @@ impl RateTracker {
     pub fn new(cfg: &AnalysisConfig, geom: &FrameGeometry) -> Self {
         let hop_s = geom.hop_s();
         let frames = |s: f32| (f64::from(s) / hop_s).round().max(1.0) as usize;
-        let window_frames = frames(cfg.rate_window_s);
         Self {
             min_talk_frames: ((f64::from(cfg.rate_min_speech_s) / hop_s).round() as usize).max(1),
             hop_s,
             rising: true,
             extreme_db: f32::NEG_INFINITY,
             peak_ok: false,
-            ring: vec![0; window_frames],
-            steps: vec![-1.0; frames(cfg.modulation_window_s)],
-            steps_head: 0,
-            steps_len: 0,
-            head: 0,
-            len: 0,
-            nuclei: 0,
-            step_sum: 0.0,
-            step_count: 0,
+            nuclei: TalkWindow::new(frames(cfg.rate_window_s)),
+            steps: TalkWindow::new(frames(cfg.modulation_window_s)),
             last_speech_db: None,
             gap_frames: u32::MAX,
             max_gap_frames: (MAX_GAP_S / hop_s).round() as u32,
@@ -100,45 +144,17 @@ impl RateTracker {
         self.rising = true;
         self.extreme_db = f32::NEG_INFINITY;
         self.peak_ok = false;
-        self.head = 0;
-        self.len = 0;
-        self.nuclei = 0;
-        self.steps_head = 0;
-        self.steps_len = 0;
-        self.step_sum = 0.0;
-        self.step_count = 0;
+        self.nuclei.clear();
+        self.steps.clear();
         self.last_speech_db = None;
         self.gap_frames = u32::MAX;
     }
 
-    /// Adds one talking frame to the window with its level step (negative:
-    /// none), evicting the oldest when full.
+    /// Adds one talking frame to the windows with its level step (negative:
+    /// none).
     fn push_talking(&mut self, step_db: f32) {
-        let cap = self.ring.len();
-        if self.len == cap {
-            self.nuclei -= u32::from(self.ring[self.head]);
-        } else {
-            self.len += 1;
-        }
-        self.ring[self.head] = 0;
-        self.head = (self.head + 1) % cap;
-
-        let cap = self.steps.len();
-        if self.steps_len == cap {
-            let old = self.steps[self.steps_head];
-            if old >= 0.0 {
-                self.step_sum -= f64::from(old);
-                self.step_count -= 1;
-            }
-        } else {
-            self.steps_len += 1;
-        }
-        self.steps[self.steps_head] = step_db;
-        if step_db >= 0.0 {
-            self.step_sum += f64::from(step_db);
-            self.step_count += 1;
-        }
-        self.steps_head = (self.steps_head + 1) % cap;
+        self.nuclei.push(0.0);
+        self.steps.push(step_db);
     }
 
     /// Takes one frame's vowel-band level and flags; returns the rate in
@@ -175,12 +191,10 @@ impl RateTracker {
                 self.extreme_db = vowel_band_db;
                 self.peak_ok = voiced && speech;
             } else if self.extreme_db - vowel_band_db >= DIP_DB {
-                if self.peak_ok && self.len > 0 {
+                if self.peak_ok && self.nuclei.len > 0 {
                     // Counted on the latest talking frame: the peak itself
                     // was talking, and the window holds talking only.
-                    let last = (self.head + self.ring.len() - 1) % self.ring.len();
-                    self.ring[last] = self.ring[last].saturating_add(1);
-                    self.nuclei += 1;
+                    self.nuclei.add_to_newest(1.0);
                     nucleus = true;
                 }
                 self.rising = false;
@@ -195,11 +209,11 @@ impl RateTracker {
         }
 
         let in_turn = self.gap_frames <= self.max_gap_frames;
-        let measured = in_turn && self.len >= self.min_talk_frames;
+        let measured = in_turn && self.nuclei.len >= self.min_talk_frames;
         let rate_sps =
-            measured.then(|| (f64::from(self.nuclei) / (self.len as f64 * self.hop_s)) as f32);
-        let modulation_db_s = (measured && self.step_count > 0)
-            .then(|| (self.step_sum / f64::from(self.step_count) / self.hop_s) as f32);
+            measured.then(|| (self.nuclei.sum / (self.nuclei.len as f64 * self.hop_s)) as f32);
+        let modulation_db_s = (measured && self.steps.counted > 0)
+            .then(|| (self.steps.sum / f64::from(self.steps.counted) / self.hop_s) as f32);
         RateUpdate {
             rate_sps,
             modulation_db_s,
