@@ -602,8 +602,9 @@ impl AlertEngine {
         // to sentence and undercounts fast speech (merged syllables). The
         // syllable rate stands in while a profile from before modulation
         // was measured has no modulation baseline yet. Readings span
-        // `rate_window_s` of talking and come every RATE_READING_S; the
-        // baseline needs `warmup_talk_s` of them unless a profile brings it.
+        // `modulation_window_s` of talking (`rate_window_s` for the rate)
+        // and are learned every RATE_READING_S; the baseline needs
+        // `warmup_talk_s` of them unless a profile brings it.
         let rate_known = agent.has_profile
             || agent.baseline.rate_readings() as f32 * RATE_READING_S
                 >= cfg.agent_pace.warmup_talk_s;

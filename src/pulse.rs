@@ -5,13 +5,15 @@
 //! cpal 0.18's PulseAudio host speaks the protocol itself: it takes every
 //! byte over the socket (libpulse uses shared memory), zeroes a fresh 1 MiB
 //! read buffer at each wake-up and asks the server for timing after every
-//! packet. Monitoring two 48 kHz devices cost 4.7–5.5 % of a core that way,
-//! against 1.2 % for two libpulse readers (see the README's figures).
+//! packet. Live monitoring of two 48 kHz devices cost 4.7–6.8 % of a core
+//! that way, and 1.6–1.8 % through libpulse (`cargo bench --bench live`).
 //!
 //! Each device gets one thread that runs a libpulse main loop and, after
 //! every dispatch, drains the stream's fragments into the party rings with
-//! [`push_bytes`]: the audio path, which never allocates, locks, blocks or
-//! logs (`tests/no_alloc.rs`). The stream is connected with `DONT_MOVE`, so
+//! [`push_bytes`]: tonewatch's part of the audio path, which never
+//! allocates, locks, blocks or logs (`tests/no_alloc.rs`); the waiting and
+//! the socket work are libpulse's, as they are a sound library's under any
+//! cpal callback. The stream is connected with `DONT_MOVE`, so
 //! a source that goes away ends the stream (an error for the reopen logic)
 //! instead of the server quietly moving it to another source.
 
