@@ -200,10 +200,12 @@ impl Record {
 }
 
 /// One connection and its record stream, owned by the capture thread.
+/// Fields drop in order: the stream, then the context, then the main loop
+/// they both use.
 struct Session {
-    mainloop: Mainloop,
-    context: Context,
     stream: Stream,
+    context: Context,
+    mainloop: Mainloop,
 }
 
 impl Session {
@@ -271,9 +273,9 @@ impl Session {
             _ => Ok(false),
         })?;
         Ok(Self {
-            mainloop,
-            context,
             stream,
+            context,
+            mainloop,
         })
     }
 
