@@ -264,9 +264,11 @@ impl Profile {
             return Err(invalid(format!("version {} (1 is read)", p.version)));
         }
         let ok = (30.0..=1000.0).contains(&b.pitch_median_hz)
-            && (0.1..=15.0).contains(&b.rate_median_sps)
+            // What a learned baseline can hold (histogram bin centres).
+            && b.rate_median_sps > 0.0
+            && b.rate_median_sps <= 15.0
             && b.modulation_median_db_s
-                .is_none_or(|m| (1.0..=MAX_MODULATION_DB_S).contains(&m))
+                .is_none_or(|m| (0.0..=MAX_MODULATION_DB_S).contains(&m))
             && (-120.0..=10.0).contains(&b.loudness_median_db)
             && (0.0..=30.0).contains(&b.pitch_range_st)
             && b.voiced_s >= 0.0;
@@ -358,6 +360,31 @@ mod tests {
         let st = hz_to_st(v.pitch_median_hz) - hz_to_st(110.0);
         assert!((st - 6.0).abs() < 0.1, "{st}");
         assert!((v.loudness_median_db + 25.0).abs() < 0.2);
+    }
+
+    #[test]
+    fn whatever_a_call_teaches_can_be_saved_and_loaded_again() {
+        // A steady hum: no syllables, a level that never moves.
+        let mut b = Baseline::new(0.01, None);
+        for _ in 0..3000 {
+            b.add_pitch_hz(100.0);
+            b.add_loudness_db(-30.0);
+            b.add_rate_sps(0.0);
+            b.add_modulation_db_s(0.0);
+            b.add_range_st(0.0);
+        }
+        let baseline = b.learned(15.0).unwrap();
+        assert_eq!(baseline.modulation_median_db_s, Some(0.5));
+        let dir = std::env::temp_dir().join(format!("tonewatch-hum-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hum.toml");
+        let p = Profile {
+            version: 1,
+            baseline,
+        };
+        p.save(&path).unwrap();
+        assert_eq!(Profile::load(&path).unwrap(), Some(p));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
