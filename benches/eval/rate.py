@@ -10,7 +10,8 @@ DATA_DIR is the shared data folder (with rate/mfa and emotion/emodb).
    does), both found by an energy threshold independent of tonewatch (frames of 20 ms
    within 35 dB of the loudest). Reports the measured and true fast/slow ratios.
 2. rate/mfa/acoustic_corpus.wav: its "talking pretty fast" and "talking really slow"
-   parts, with truth from the TextGrid (vowel phones per second of words).
+   parts, with truth from the TextGrid (vowel phones per second of words); the
+   syllable rate and the level modulation (the tempo "slow down" watches) of each.
 3. emotion/emodb: files whose speech is complete within the file; tonewatch's rate
    against the syllable labels' rate (Pearson r, and mean ratio).
 Needs: sox, numpy.
@@ -25,6 +26,15 @@ def summary_rate(binary, wav, extra=()):
                          capture_output=True, text=True).stdout
     s = json.loads(out.splitlines()[-1])
     return s["speakers"][0]["rate_sps"], s["speakers"][0]["talk_s"]
+
+
+def median_modulation(binary, wav):
+    """Median level modulation (dB/s) over the frames that have one."""
+    out = subprocess.run([binary, "replay", "--frames", wav], check=True,
+                         capture_output=True, text=True).stdout
+    values = [f["modulation_db_s"] for f in map(json.loads, out.splitlines())
+              if f["type"] == "frame" and f.get("modulation_db_s") is not None]
+    return float(np.median(values))
 
 
 def speech_times_s(wav):
@@ -105,12 +115,15 @@ def main():
             subprocess.run(["sox", os.path.join(mfa, "acoustic_corpus.wav"), cut, "trim",
                             str(a), str(b - a)], check=True)
             r, talk = summary_rate(tw, cut)
-            measured[name] = (r, truth)
+            m = median_modulation(tw, cut)
+            measured[name] = (r, truth, m)
             print(f"   {name}: {len(vowels)} vowels in {word_s:.2f} s of words = {truth:.2f}/s; "
-                  f"tonewatch {r:.2f}/s over {talk:.2f} s of speech")
+                  f"tonewatch {r:.2f}/s over {talk:.2f} s of speech, modulation {m:.1f} dB/s")
     mr = measured["fast"][0] / measured["slow"][0]
     tr = measured["fast"][1] / measured["slow"][1]
-    print(f"   ratio fast/slow: measured {mr:.3f}, true {tr:.3f}, measured/true {mr / tr:.3f}")
+    mm = measured["fast"][2] / measured["slow"][2]
+    print(f"   ratio fast/slow: measured {mr:.3f}, true {tr:.3f}, measured/true {mr / tr:.3f}; "
+          f"modulation {mm:.3f} (measured/true {mm / tr:.3f})")
 
     print("3. EmoDB files with complete speech: rate vs syllable labels")
     emo = os.path.join(args.data_dir, "emotion", "emodb")
