@@ -288,19 +288,12 @@ impl Session {
         stop: &AtomicBool,
     ) -> Result<(), String> {
         let mut scratch = vec![0.0_f32; SCRATCH_SAMPLES.max(writer.channels())];
-        #[expect(clippy::cast_possible_truncation, reason = "100 ms")]
-        let timeout = MicroSeconds(STOP_POLL.as_micros() as u64);
         let outcome = loop {
             if stop.load(Ordering::Relaxed) {
                 break Ok(());
             }
-            if let Err(e) = self
-                .mainloop
-                .prepare(Some(timeout))
-                .and_then(|()| self.mainloop.poll())
-                .and_then(|_| self.mainloop.dispatch())
-            {
-                break Err(format!("PulseAudio main loop: {e}"));
+            if let Err(e) = iterate(&mut self.mainloop, STOP_POLL) {
+                break Err(e);
             }
             if let Err(e) = self.drain(&mut writer, wire, &mut scratch) {
                 break Err(e);
@@ -356,15 +349,22 @@ fn wait(
         if left.is_zero() {
             return Err("the PulseAudio server did not answer in time".into());
         }
-        #[expect(clippy::cast_possible_truncation, reason = "at most 5 s")]
-        let timeout = MicroSeconds(left.min(STOP_POLL).as_micros() as u64);
-        mainloop
-            .prepare(Some(timeout))
-            .and_then(|()| mainloop.poll())
-            .and_then(|_| mainloop.dispatch())
-            .map_err(|e| format!("PulseAudio main loop: {e}"))?;
+        iterate(mainloop, left.min(STOP_POLL))?;
     }
     Ok(())
+}
+
+/// One pass of the main loop: waits up to `timeout` for server events and
+/// dispatches them.
+fn iterate(mainloop: &mut Mainloop, timeout: Duration) -> Result<(), String> {
+    #[expect(clippy::cast_possible_truncation, reason = "at most 5 s")]
+    let timeout = MicroSeconds(timeout.as_micros() as u64);
+    mainloop
+        .prepare(Some(timeout))
+        .and_then(|()| mainloop.poll())
+        .and_then(|_| mainloop.dispatch())
+        .map(drop)
+        .map_err(|e| format!("PulseAudio main loop: {e}"))
 }
 
 #[cfg(test)]
