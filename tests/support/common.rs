@@ -25,6 +25,16 @@ pub fn lines(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// Asserts that a finished command succeeded, showing its stderr if not.
+pub fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}; stderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A TCP port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -48,6 +58,12 @@ impl Drop for Killed {
 /// stderr (`child` started with stderr piped); the rest of stderr is
 /// drained so the child never blocks on it.
 pub fn page_url(child: &mut Child) -> String {
+    page_url_then(child, None)
+}
+
+/// As [`page_url`], then waits (up to the child's life) for a stderr line
+/// starting with `ready`, when given: a readiness line instead of a sleep.
+pub fn page_url_then(child: &mut Child, ready: Option<&str>) -> String {
     let mut err = BufReader::new(child.stderr.take().expect("stderr piped"));
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
@@ -56,6 +72,16 @@ pub fn page_url(child: &mut Child) -> String {
         .strip_prefix("tonewatch: supervisor page at ")
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .to_string();
+    if let Some(ready) = ready {
+        loop {
+            line.clear();
+            let n = err.read_line(&mut line).unwrap();
+            assert!(n > 0, "stderr ended before \"{ready}\"");
+            if line.starts_with(ready) {
+                break;
+            }
+        }
+    }
     std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = err.read_to_string(&mut rest);

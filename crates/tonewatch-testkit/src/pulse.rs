@@ -12,8 +12,6 @@
 //! deliver evenly. Everything lives in a scratch folder; the server is
 //! killed on drop.
 
-#![allow(dead_code)]
-
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -185,7 +183,10 @@ fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
     {
         use std::os::fd::AsRawFd;
         // SAFETY: a plain fcntl on a pipe descriptor we own.
-        unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, 4096)
+        };
     }
     (child, stdin)
 }
