@@ -17,10 +17,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use tonewatch::batch::{self, BatchOptions, CallOptions};
-use tonewatch::monitor::Output;
 use tonewatch::replay::{CallInput, Replay, Side};
-use tonewatch::synth::{self, VoiceSpec};
-use tonewatch::{Config, Speaker};
+use tonewatch_core::monitor::Output;
+use tonewatch_core::{Settings, Speaker};
+use tonewatch_testkit::synth::{self, VoiceSpec};
 
 const PRAAT: &str = r#"
 import sys, parselmouth
@@ -69,7 +69,7 @@ fn main() {
         mono_speaker: Speaker::Agent,
     };
     let start = Instant::now();
-    let replay = Replay::open(&input, &Config::default(), None).unwrap();
+    let replay = Replay::open(&input, &Settings::default(), None).unwrap();
     let mut speech = 0u64;
     let (summary, _) = replay
         .run(false, |o| {
@@ -137,7 +137,7 @@ fn report(input: &CallInput, dir: &std::path::Path) {
     let start = Instant::now();
     let r = batch::analyse_call(
         input,
-        &Config::default(),
+        &Settings::default(),
         None,
         CallOptions {
             with_frames: false,
@@ -214,7 +214,7 @@ fn batch_scaling(minute: &[f32], rate: u32, dir: &std::path::Path) {
             mono_speaker: Speaker::Agent,
         };
         let start = Instant::now();
-        let items = batch::run_batch(&files, &out, &Config::default(), &opts, &|_| {}).unwrap();
+        let items = batch::run_batch(&files, &out, &Settings::default(), &opts, &|_| {}).unwrap();
         assert!(items.iter().all(|i| i.outcome.is_ok()));
         start.elapsed().as_secs_f64()
     };

@@ -1,5 +1,5 @@
 //! `cargo bench --bench live`: the live daemon's figures against a private
-//! PulseAudio server (tests/support/pulse.rs), two 48 kHz devices.
+//! PulseAudio server (tonewatch_testkit::pulse), two 48 kHz devices.
 //!
 //! 1. Latency: a tone onset written to the agent's device (through `pacat`,
 //!    20 ms of its own buffering included) to the agent's first loud frame
@@ -9,8 +9,7 @@
 //!    /dev/null (the least any capture client can do), peak resident
 //!    memory, and overruns from the summary.
 
-#[path = "../tests/support/pulse.rs"]
-mod pulse;
+use tonewatch_testkit::pulse;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Accuracy on synthetic voices with exact truth: `cargo bench --bench synthetic`.
 //!
-//! Voices from `tonewatch::synth` (known F0 contour, known syllable rate) in
+//! Voices from `tonewatch_testkit::synth` (known F0 contour, known syllable rate) in
 //! four conditions: clean at 16 kHz, 10 dB SNR, telephone band 300–3400 Hz at
 //! 8 kHz, and that telephone signal stored as G.711 μ-law. Each rendering is
 //! written to a WAV file and replayed through the same path as
@@ -9,10 +9,10 @@
 
 use std::path::Path;
 
-use tonewatch::monitor::Output;
 use tonewatch::replay::{CallInput, Replay, Side};
-use tonewatch::synth::{self, VoiceSpec};
-use tonewatch::{Config, Speaker};
+use tonewatch_core::monitor::Output;
+use tonewatch_core::{Settings, Speaker};
+use tonewatch_testkit::synth::{self, VoiceSpec};
 
 struct Condition {
     name: &'static str,
@@ -98,7 +98,7 @@ fn main() {
                 agent_channel: Side::Left,
                 mono_speaker: Speaker::Agent,
             };
-            let replay = Replay::open(&input, &Config::default(), None).expect("open");
+            let replay = Replay::open(&input, &Settings::default(), None).expect("open");
             let (summary, _) = replay
                 .run(false, |o| {
                     let Output::Frame { t, frames } = o else {
@@ -144,8 +144,9 @@ fn main() {
 
 fn write(path: &Path, cond: &Condition, x: &[f32]) {
     if cond.mu_law {
-        synth::write_wav_g711(path, cond.rate_hz, 1, x, true).expect("write mu-law");
+        tonewatch_testkit::wav::write_wav_g711(path, cond.rate_hz, 1, x, true)
+            .expect("write mu-law");
     } else {
-        synth::write_wav_i16(path, cond.rate_hz, 1, x).expect("write wav");
+        tonewatch_testkit::wav::write_wav_i16(path, cond.rate_hz, 1, x).expect("write wav");
     }
 }

@@ -11,14 +11,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::alerts::AlertKind;
-use crate::analysis::Speaker;
-use crate::baseline::BaselineValues;
-use crate::config::Config;
-use crate::monitor::Output;
-use crate::record::{Record, SummaryRecord, write_record};
+use tonewatch_core::alerts::AlertKind;
+use tonewatch_core::analysis::Speaker;
+use tonewatch_core::baseline::BaselineValues;
+
+use crate::output::report::ReportBuilder;
+use crate::output::write_record;
 use crate::replay::{CallInput, Replay, ReplayError, Side};
-use crate::report::ReportBuilder;
+use tonewatch_core::monitor::Output;
+use tonewatch_core::record::Record;
+use tonewatch_core::settings::Settings;
+use tonewatch_core::summary::SummaryRecord;
 
 /// How to replay each call.
 #[derive(Debug, Clone, Copy, Default)]
@@ -64,7 +67,7 @@ impl std::fmt::Debug for Taps<'_> {
 /// Bad input or settings, or a failed write.
 pub fn analyse_call(
     input: &CallInput,
-    cfg: &Config,
+    settings: &Settings,
     agent_profile: Option<BaselineValues>,
     opts: CallOptions,
     report_title: Option<&str>,
@@ -72,7 +75,7 @@ pub fn analyse_call(
     taps: Taps<'_>,
 ) -> Result<CallResult, ReplayError> {
     let Taps { progress, publish } = taps;
-    let replay = Replay::open(input, cfg, agent_profile)?;
+    let replay = Replay::open(input, settings, agent_profile)?;
     let speakers = replay.speakers().to_vec();
     let duration = replay.duration_s();
     let mut report = report_title.map(|t| ReportBuilder::new(t, &speakers, duration));
@@ -162,7 +165,7 @@ fn stem(file: &Path) -> String {
 fn one(
     file: &Path,
     out_dir: &Path,
-    cfg: &Config,
+    settings: &Settings,
     opts: &BatchOptions,
 ) -> Result<SummaryRecord, String> {
     let name = stem(file);
@@ -181,7 +184,7 @@ fn one(
         .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
     let r = match analyse_call(
         &input,
-        cfg,
+        settings,
         None,
         opts.call,
         Some(&title),
@@ -216,7 +219,7 @@ fn one(
 pub fn run_batch(
     files: &[PathBuf],
     out_dir: &Path,
-    cfg: &Config,
+    settings: &Settings,
     opts: &BatchOptions,
     on_done: &(dyn Fn(&BatchItem) + Sync),
 ) -> io::Result<Vec<BatchItem>> {
@@ -231,7 +234,7 @@ pub fn run_batch(
                     // A call that panics (a bug) is that call's error, not
                     // the batch's end.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        one(file, out_dir, cfg, opts)
+                        one(file, out_dir, settings, opts)
                     }))
                     .unwrap_or_else(|_| {
                         Err(format!(

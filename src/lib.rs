@@ -1,59 +1,56 @@
-//! tonewatch listens to a contact-centre call and measures, frame by frame,
-//! how each party sounds: pitch, loudness, whether they are talking, and how
-//! fast. Recorded calls are replayed through exactly the same path that live
-//! audio takes, so the same audio always gives the same figures.
+//! The tonewatch daemon around [`tonewatch_core`]: where audio comes from
+//! (WAV files, audio devices), where results go (stdout, the coaching
+//! report, the supervisor feed, NATS, desktop nudges), and the threads that
+//! connect them. The analysis itself lives in `tonewatch-core`, which does
+//! no I/O; replay and live capture drive the same core path, so the same
+//! audio gives the same alerts.
 //!
-//! # The path of a sample
+//! # Threads and the two lock-free boundaries (`tonewatch live`)
 //!
 //! ```text
-//!  WAV file ──► wav::WavSource ──┐        (replay: one thread, as fast as the disk)
-//!  device ──► capture::CaptureWriter ──► rtrb ring ──┤   (live: audio callback,
-//!                                │                       then the analysis thread)
-//!                                ▼
-//!              frontend::ChannelInput   resample to the analysis rate (rubato),
-//!                                │      cut a window every hop
-//!                                ▼
-//!              analysis::CallAnalyzer   per frame and party: pitch (pitch),
-//!                                │      loudness, speech (speech), rate (rate)
-//!                                ▼
-//!              monitor::Monitor         tallies, alert rules, the summary
-//!                                │
-//!                                ▼
-//!              record::Record           JSON Lines on stdout; also the
-//!                                       supervisor feed (feed), NATS (nats),
-//!                                       nudges (nudge), the coaching report
-//!                                       (report) and batch replay (batch)
+//!  device thread (one per party)          analysis thread                output thread
+//!  ─────────────────────────────          ───────────────                ─────────────
+//!  PulseAudio main loop / cpal callback
+//!    capture::callback::CaptureWriter
+//!    convert, route, push ──► rtrb ring ══╪══► PartyIn::feed (SPSC,       stdout writer
+//!    (never allocates, locks or blocks)   │     lock-free) ─► Lockstep    (JSON Lines)
+//!                                         │     ─► Monitor ─► Record ══╪══►   ▲
+//!                                         │        │ try_send (bounded  │      │
+//!                                         │        │ crossbeam channel) │      │
+//!                                         │        └► feed / NATS / nudges (non-blocking
+//!                                         │           queues of their own threads)
 //! ```
 //!
-//! Everything from `ChannelInput::push` to `CallAnalyzer::process` is
-//! real-time safe: buffers and FFT plans are made when a call starts, and the
-//! steady state allocates nothing, takes no lock and never blocks
-//! (`tests/no_alloc.rs` proves it with a counting global allocator).
+//! Boundary 1 is each party's `rtrb` single-producer ring between the
+//! device thread and the analysis thread; boundary 2 is the bounded
+//! crossbeam channel from the analysis thread to the output thread (and
+//! the publishers' own bounded queues). Nothing on the device side of
+//! boundary 1, and nothing in `Lockstep` and `Monitor`, allocates, locks or
+//! blocks (`tests/no_alloc.rs`). Device (re)opening runs on threads of its
+//! own; replay and batch run the same `Lockstep` → `Monitor` path on one
+//! thread per call.
 //!
-//! Time is the audio clock: frame `k` is centred at `k · hop_ms`.
+//! | module | what |
+//! |---|---|
+//! | [`input`] | WAV reading and G.711 decoding |
+//! | [`capture`] | devices: listing, PulseAudio (libpulse) and cpal streams, the real-time callback body |
+//! | [`live`] | `tonewatch live`: capture threads → analysis thread → output |
+//! | [`replay`], [`batch`] | recorded calls, one or a folder in parallel |
+//! | [`output`] | JSON Lines, the coaching report |
+//! | [`publish`] | supervisor feed, NATS, desktop nudges |
+//! | [`config`], [`profile`] | the config file and agent profiles |
 
-pub mod alerts;
-pub mod analysis;
-pub mod baseline;
+#![forbid(unsafe_code)]
+
 pub mod batch;
 pub mod capture;
 pub mod config;
-pub mod feed;
-pub mod frontend;
-pub mod g711;
+pub mod input;
 pub mod live;
-pub mod monitor;
-pub mod nats;
-pub mod nudge;
-pub mod pitch;
-pub mod pulse;
-pub mod rate;
-pub mod record;
+pub mod output;
+pub mod profile;
+pub mod publish;
 pub mod replay;
-pub mod report;
-pub mod speech;
-pub mod synth;
-pub mod wav;
 
-pub use analysis::{CallAnalyzer, FrameFeatures, Speaker};
-pub use config::{AnalysisConfig, Config};
+pub use config::Config;
+pub use tonewatch_core as core;

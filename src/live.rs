@@ -4,7 +4,7 @@
 //! ```text
 //!  device callback ──► CaptureWriter ──► rtrb ring ─┐   (per device, real-time:
 //!                                                   │    no alloc, lock or block)
-//!  analysis thread:  ChannelInput → CallAnalyzer → Monitor ──► crossbeam ──► sink
+//!  analysis thread:  Lockstep (ChannelInput → CallAnalyzer) → Monitor ──► crossbeam ──► sink
 //!  control thread:   opens devices, watches for errors and stalls, reopens
 //! ```
 //!
@@ -29,14 +29,16 @@ use std::time::{Duration, Instant};
 use cpal::traits::DeviceTrait;
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::analysis::{CallAnalyzer, FrameFeatures, MAX_CHANNELS, Speaker};
-use crate::baseline::BaselineValues;
 use crate::capture::{self, DeviceError, HostChoice, PartyReader, PartyStats, Pick, StreamPlan};
-use crate::config::{CaptureConfig, Config, ConfigError};
-use crate::frontend::{ChannelInput, ResampleSetupError};
-use crate::monitor::Monitor;
-use crate::record::{CaptureSummary, Record, SummaryRecord};
+use crate::config::{CaptureConfig, Config};
 use crate::replay::Side;
+use tonewatch_core::analysis::{CallAnalyzer, FrameFeatures, MAX_CHANNELS, Speaker};
+use tonewatch_core::baseline::BaselineValues;
+use tonewatch_core::framing::{ChannelInput, Lockstep, ResampleSetupError};
+use tonewatch_core::monitor::Monitor;
+use tonewatch_core::record::Record;
+use tonewatch_core::settings::{ConfigError, FrameGeometry};
+use tonewatch_core::summary::{CaptureSummary, SummaryRecord};
 
 /// Where the two parties come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,14 +141,13 @@ pub struct Live {
     host: HostChoice,
     devices: Vec<Device>,
     capture: CaptureConfig,
-    analyzer: CallAnalyzer,
+    call: Lockstep,
     monitor: Monitor,
-    inputs: Vec<ChannelInput>,
     rates: Vec<u32>,
     errors: ErrorChannel,
     opens: (Sender<Opened>, Receiver<Opened>),
     early: Vec<Control>,
-    geom: crate::config::FrameGeometry,
+    geom: FrameGeometry,
 }
 
 /// Called with every record as the analysis makes it (before stdout):
@@ -157,7 +158,7 @@ pub type Publish = Arc<dyn Fn(&Record) + Send + Sync>;
 #[derive(Default)]
 pub struct LiveTaps {
     /// Frame and overrun counters for `/metrics`.
-    pub metrics: Option<Arc<crate::feed::Metrics>>,
+    pub metrics: Option<Arc<crate::publish::feed::Metrics>>,
     /// Every record, straight from the analysis thread, so a slow stdout
     /// never holds up the feed.
     pub publish: Option<Publish>,
@@ -266,9 +267,9 @@ impl Live {
         sources: &Sources,
         agent_profile: Option<BaselineValues>,
     ) -> Result<Self, LiveError> {
-        cfg.validate()?;
+        let settings = cfg.settings()?;
         let host = capture::open_host(host_choice)?;
-        let geom = cfg.analysis.geometry()?;
+        let geom = *settings.geometry();
         let speakers = LIVE_SPEAKERS;
         let plans: Vec<(String, Vec<Pick>, Vec<usize>)> = match sources {
             Sources::Pair { agent, customer } => vec![
@@ -338,9 +339,8 @@ impl Live {
         let mut live = Self {
             host: host_choice,
             capture: cfg.capture.clone(),
-            analyzer: CallAnalyzer::new(&cfg.analysis, speakers.len())?,
-            monitor: Monitor::new(cfg, &speakers, agent_profile)?,
-            inputs,
+            call: Lockstep::new(CallAnalyzer::new(&settings, speakers.len()), inputs),
+            monitor: Monitor::new(&settings, &speakers, agent_profile),
             rates,
             devices,
             errors: crossbeam_channel::unbounded(),
@@ -387,12 +387,6 @@ impl Live {
         Ok(live)
     }
 
-    /// The parties, in analysis-channel order.
-    #[must_use]
-    pub fn speakers(&self) -> [Speaker; MAX_CHANNELS] {
-        LIVE_SPEAKERS
-    }
-
     /// Runs until `stop` is set: records (frames only `with_frames`) go to
     /// `out` as they happen; lost devices are reopened with backoff. Then
     /// the analysis drains what was captured, and the summary (also sent to
@@ -412,9 +406,8 @@ impl Live {
             host,
             mut devices,
             capture,
-            analyzer,
+            call,
             monitor,
-            inputs,
             rates,
             errors,
             opens,
@@ -427,21 +420,19 @@ impl Live {
         }
         let speakers = LIVE_SPEAKERS;
         let analysis = Analysis {
-            analyzer,
-            monitor,
-            parties: inputs
-                .into_iter()
-                .zip(rates)
-                .map(|(input, rate_hz)| PartyIn::new(input, rate_hz))
-                .collect(),
-            speakers,
-            with_frames,
-            out: out.clone(),
-            max_skew_s: f64::from(capture.max_skew_ms) / 1000.0,
-            frames_dropped: 0,
+            call,
+            parties: rates.into_iter().map(PartyIn::new).collect(),
             geom,
-            metrics,
-            publish: publish.clone(),
+            max_skew_s: f64::from(capture.max_skew_ms) / 1000.0,
+            sink: Emitter {
+                monitor,
+                speakers,
+                with_frames,
+                out: out.clone(),
+                frames_dropped: 0,
+                metrics,
+                publish: publish.clone(),
+            },
         };
         let worker = thread::Builder::new()
             .name("tonewatch-analysis".into())
@@ -485,7 +476,7 @@ impl Live {
                         device: d.map_or_else(String::new, |d| d.name.clone()),
                         rate_hz: d.map_or(0, |d| d.rate_hz),
                         overruns,
-                        padded_s: crate::record::round(padded_s, 3),
+                        padded_s: tonewatch_core::units::round(padded_s, 3),
                         reopened: d.map_or(0, |d| d.opened.saturating_sub(1)),
                     }
                 })
@@ -631,7 +622,6 @@ impl Supervisor<'_> {
 
 /// One party on the analysis thread.
 struct PartyIn {
-    input: ChannelInput,
     /// None until the device has started.
     reader: Option<PartyReader>,
     rate_hz: u32,
@@ -652,9 +642,8 @@ struct PartyIn {
 const ZEROS: [f32; 1024] = [0.0; 1024];
 
 impl PartyIn {
-    fn new(input: ChannelInput, rate_hz: u32) -> Self {
+    fn new(rate_hz: u32) -> Self {
         Self {
-            input,
             reader: None,
             rate_hz,
             base_s: 0.0,
@@ -675,10 +664,10 @@ impl PartyIn {
 
     /// Moves samples towards a frame: owed silence first, then the ring.
     /// Returns whether anything moved.
-    fn feed(&mut self) -> bool {
+    fn feed(&mut self, input: &mut ChannelInput) -> bool {
         if self.owed > 0 {
             let n = (self.owed as usize).min(ZEROS.len());
-            let took = self.input.push(&ZEROS[..n]);
+            let took = input.push(&ZEROS[..n]);
             self.owed -= took as u64;
             self.given += took as u64;
             return took > 0;
@@ -690,13 +679,13 @@ impl PartyIn {
         if queued == 0 {
             return false;
         }
-        let Ok(chunk) = reader.ring.read_chunk(queued.min(self.input.chunk_len())) else {
+        let Ok(chunk) = reader.ring.read_chunk(queued.min(input.chunk_len())) else {
             return false;
         };
         let (a, b) = chunk.as_slices();
-        let mut took = self.input.push(a);
+        let mut took = input.push(a);
         if took == a.len() && !b.is_empty() {
-            took += self.input.push(b);
+            took += input.push(b);
         }
         chunk.commit(took);
         self.given += took as u64;
@@ -728,7 +717,13 @@ impl PartyIn {
     }
 
     /// Switches to a reopened device's ring (and rate).
-    fn replace(&mut self, reader: PartyReader, rate_hz: u32, geom: &crate::config::FrameGeometry) {
+    fn replace(
+        &mut self,
+        reader: PartyReader,
+        rate_hz: u32,
+        geom: &FrameGeometry,
+        input: &mut ChannelInput,
+    ) {
         self.base_s += self.given as f64 / f64::from(self.rate_hz);
         self.given = 0;
         // What the old ring still held is lost with the device; what was
@@ -739,8 +734,8 @@ impl PartyIn {
         self.reader = Some(reader);
         if rate_hz != self.rate_hz {
             match ChannelInput::new(rate_hz, geom) {
-                Ok(input) => {
-                    self.input = input;
+                Ok(new) => {
+                    *input = new;
                     self.rate_hz = rate_hz;
                 }
                 Err(e) => tracing::error!("reopened device: {e}"),
@@ -751,17 +746,23 @@ impl PartyIn {
 
 /// The analysis thread: rings → frames → alerts → records.
 struct Analysis {
-    analyzer: CallAnalyzer,
-    monitor: Monitor,
+    call: Lockstep,
     parties: Vec<PartyIn>,
+    geom: FrameGeometry,
+    max_skew_s: f64,
+    sink: Emitter,
+}
+
+/// Where the analysis thread's frames go: the monitor, then records to
+/// the output thread and the publishers. Never blocks.
+struct Emitter {
+    monitor: Monitor,
     speakers: [Speaker; MAX_CHANNELS],
-    geom: crate::config::FrameGeometry,
     with_frames: bool,
     out: Sender<Record>,
-    max_skew_s: f64,
     frames_dropped: u64,
     /// Counters for the feed's `/metrics`, when there is a feed.
-    metrics: Option<Arc<crate::feed::Metrics>>,
+    metrics: Option<Arc<crate::publish::feed::Metrics>>,
     publish: Option<Publish>,
 }
 
@@ -773,66 +774,44 @@ impl Analysis {
         mut self,
         ctl: &Receiver<Control>,
     ) -> (SummaryRecord, Option<BaselineValues>, PartyTotals) {
-        let mut out = [FrameFeatures::default(); MAX_CHANNELS];
         loop {
             let mut stopping = false;
             while let Ok(msg) = ctl.try_recv() {
                 match msg {
                     Control::Readers(readers) => {
                         for (p, reader, rate) in readers {
-                            let geom = self.geom;
-                            self.parties[p].replace(reader, rate, &geom);
+                            let input = &mut self.call.inputs_mut()[p];
+                            self.parties[p].replace(reader, rate, &self.geom, input);
                         }
                     }
                     Control::Stop => stopping = true,
                 }
             }
-            for (k, (p, speaker)) in self.parties.iter_mut().zip(self.speakers).enumerate() {
+            for (k, (p, speaker)) in self.parties.iter_mut().zip(self.sink.speakers).enumerate() {
                 p.take_overruns(speaker);
-                if let Some(m) = &self.metrics {
+                if let Some(m) = &self.sink.metrics {
                     m.overruns[k].store(p.overruns, Ordering::Relaxed);
                 }
             }
-            let moved = self.pump(&mut out);
+            let moved = self.pump();
             if stopping {
                 // The callbacks are stopped: take what they left, then end.
-                while self.pump(&mut out) {}
+                while self.pump() {}
                 break;
             }
             if !moved {
                 self.pad_late_party();
-                if !self.pump(&mut out) {
+                if !self.pump() {
                     thread::sleep(POLL);
                 }
             }
         }
-        let n = self.parties.len();
-        while let Some(t) = self.analyzer.flush(&mut out[..n]) {
-            self.emit(t, &out[..n]);
-        }
-        let mut records = Vec::new();
-        let (summary, baseline) = self
-            .monitor
-            .finish(&mut |o| {
-                o.records(&self.speakers, false, |r| {
-                    records.push(r);
-                    Ok::<_, std::io::Error>(())
-                })
-                .map_err(std::io::Error::other)
-            })
-            .expect("records only go to a channel");
-        for r in records {
-            if let Some(p) = &self.publish {
-                p(&r);
-            }
-            let _ = self.out.send(r);
-        }
-        if self.frames_dropped > 0 {
-            tracing::warn!(
-                dropped = self.frames_dropped,
-                "output too slow: frame records dropped"
-            );
-        }
+        let sink = &mut self.sink;
+        let _ = self.call.flush(&mut |t, frames: &[FrameFeatures]| {
+            sink.emit(t, frames);
+            Ok::<_, ()>(())
+        });
+        let (summary, baseline) = self.sink.finish();
         let totals = self
             .parties
             .iter()
@@ -843,29 +822,18 @@ impl Analysis {
 
     /// Analyses every frame all parties have, feeding whichever party lacks
     /// one. Returns whether any sample moved.
-    fn pump(&mut self, out: &mut [FrameFeatures]) -> bool {
-        let n = self.parties.len();
+    fn pump(&mut self) -> bool {
         let mut moved = false;
         loop {
-            while self.parties.iter().all(|p| p.input.has_frame()) {
-                let mut windows: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
-                for (w, p) in windows.iter_mut().zip(self.parties.iter_mut()) {
-                    *w = p.input.frame().expect("has a frame");
-                }
-                let given = self.analyzer.process(&windows[..n], &mut out[..n]);
-                for p in &mut self.parties {
-                    p.input.advance();
-                }
-                if let Some(t) = given {
-                    let mut frames = [FrameFeatures::default(); MAX_CHANNELS];
-                    frames[..n].copy_from_slice(&out[..n]);
-                    self.emit(t, &frames[..n]);
-                }
-            }
+            let sink = &mut self.sink;
+            let _ = self.call.drain(&mut |t, frames: &[FrameFeatures]| {
+                sink.emit(t, frames);
+                Ok::<_, ()>(())
+            });
             let mut fed = false;
-            for p in &mut self.parties {
-                if !p.input.has_frame() {
-                    fed |= p.feed();
+            for (c, p) in self.parties.iter_mut().enumerate() {
+                if self.call.needs_samples(c) {
+                    fed |= p.feed(&mut self.call.inputs_mut()[c]);
                 }
             }
             if !fed {
@@ -875,6 +843,26 @@ impl Analysis {
         }
     }
 
+    /// When one party's audio is more than the allowed skew ahead, the late
+    /// party gets silence up to half the skew (see the module docs).
+    fn pad_late_party(&mut self) {
+        let lead = self
+            .parties
+            .iter()
+            .map(PartyIn::arrived_s)
+            .fold(f64::MIN, f64::max);
+        for p in &mut self.parties {
+            let behind = lead - p.arrived_s();
+            if behind > self.max_skew_s {
+                let pad_s = behind - self.max_skew_s / 2.0;
+                p.owed += (pad_s * f64::from(p.rate_hz)) as u64;
+                p.padded_s += pad_s;
+            }
+        }
+    }
+}
+
+impl Emitter {
     /// Sends a frame's records, and the alerts it raises, to the sink.
     fn emit(&mut self, t: f64, frames: &[FrameFeatures]) {
         if let Some(m) = &self.metrics {
@@ -898,21 +886,32 @@ impl Analysis {
         });
     }
 
-    /// When one party's audio is more than the allowed skew ahead, the late
-    /// party gets silence up to half the skew (see the module docs).
-    fn pad_late_party(&mut self) {
-        let lead = self
-            .parties
-            .iter()
-            .map(PartyIn::arrived_s)
-            .fold(f64::MIN, f64::max);
-        for p in &mut self.parties {
-            let behind = lead - p.arrived_s();
-            if behind > self.max_skew_s {
-                let pad_s = behind - self.max_skew_s / 2.0;
-                p.owed += (pad_s * f64::from(p.rate_hz)) as u64;
-                p.padded_s += pad_s;
+    /// Ends the call: clears, summary, the agent's baseline.
+    fn finish(self) -> (SummaryRecord, Option<BaselineValues>) {
+        let mut records = Vec::new();
+        let speakers = self.speakers;
+        let (summary, baseline) = self
+            .monitor
+            .finish(&mut |o| {
+                o.records(&speakers, false, |r| {
+                    records.push(r);
+                    Ok::<_, std::io::Error>(())
+                })
+                .map_err(std::io::Error::other)
+            })
+            .expect("records only go to a channel");
+        for r in records {
+            if let Some(p) = &self.publish {
+                p(&r);
             }
+            let _ = self.out.send(r);
         }
+        if self.frames_dropped > 0 {
+            tracing::warn!(
+                dropped = self.frames_dropped,
+                "output too slow: frame records dropped"
+            );
+        }
+        (summary, baseline)
     }
 }

@@ -7,16 +7,16 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::analysis::{CallAnalyzer, FrameFeatures, MAX_CHANNELS, Speaker};
-use crate::baseline::BaselineValues;
-use crate::config::{Config, ConfigError};
-use crate::frontend::{ChannelInput, ResampleSetupError};
-use crate::monitor::{Monitor, Output};
-use crate::record::SummaryRecord;
-use crate::wav::{InputError, InputProblem, MAX_BLOCK_FRAMES, WavSource};
+use crate::input::wav::{InputError, InputProblem, MAX_BLOCK_SETS, WavSource};
+use tonewatch_core::analysis::{CallAnalyzer, MAX_CHANNELS, Speaker};
+use tonewatch_core::baseline::BaselineValues;
+use tonewatch_core::framing::{ChannelInput, Lockstep, ResampleSetupError};
+use tonewatch_core::monitor::{Monitor, Output};
+use tonewatch_core::settings::Settings;
+use tonewatch_core::summary::SummaryRecord;
 
 /// Which side of a stereo file the agent is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Side {
     /// Left channel (the usual recorder convention).
     #[default]
@@ -52,9 +52,6 @@ pub enum ReplayError {
     /// Bad input audio.
     #[error(transparent)]
     Input(#[from] InputError),
-    /// Bad settings.
-    #[error("bad setting {0}")]
-    Config(#[from] ConfigError),
     /// A rate rubato cannot convert.
     #[error("{}: {source}", path.display())]
     Resample {
@@ -136,9 +133,8 @@ struct Feed {
 /// A call opened for replay.
 pub struct Replay {
     feeds: Vec<Feed>,
-    inputs: Vec<ChannelInput>,
+    call: Lockstep,
     speakers: Vec<Speaker>,
-    analyzer: CallAnalyzer,
     monitor: Monitor,
     duration_s: f64,
 }
@@ -164,10 +160,10 @@ impl Replay {
     /// Any input or setting problem, before any audio is analysed.
     pub fn open(
         input: &CallInput,
-        cfg: &Config,
+        settings: &Settings,
         agent_profile: Option<BaselineValues>,
     ) -> Result<Self, ReplayError> {
-        let geom = cfg.analysis.geometry()?;
+        let geom = *settings.geometry();
         // (source, its channel → analysis channel) and the speaker of each.
         let (sources, routes, speakers) = match input {
             CallInput::File {
@@ -230,8 +226,8 @@ impl Replay {
             .zip(routes)
             .map(|(source, targets)| Feed {
                 checks: [LevelCheck::new(source.info().encoding.full_scale()); MAX_CHANNELS],
-                block: vec![0.0; MAX_BLOCK_FRAMES * source.info().channels],
-                split: std::array::from_fn(|_| vec![0.0; MAX_BLOCK_FRAMES]),
+                block: vec![0.0; MAX_BLOCK_SETS * source.info().channels],
+                split: std::array::from_fn(|_| vec![0.0; MAX_BLOCK_SETS]),
                 source,
                 len: 0,
                 pos: 0,
@@ -239,14 +235,14 @@ impl Replay {
                 done: false,
             })
             .collect();
+        let inputs = inputs
+            .into_iter()
+            .map(|c| c.expect("every channel routed"))
+            .collect();
         Ok(Self {
             feeds,
-            inputs: inputs
-                .into_iter()
-                .map(|c| c.expect("every channel routed"))
-                .collect(),
-            analyzer: CallAnalyzer::new(&cfg.analysis, speakers.len())?,
-            monitor: Monitor::new(cfg, &speakers, agent_profile)?,
+            call: Lockstep::new(CallAnalyzer::new(settings, speakers.len()), inputs),
+            monitor: Monitor::new(settings, &speakers, agent_profile),
             speakers,
             duration_s,
         })
@@ -277,55 +273,30 @@ impl Replay {
         allow_clipped: bool,
         mut on_output: impl FnMut(Output<'_>) -> std::io::Result<()>,
     ) -> Result<(SummaryRecord, Option<BaselineValues>), ReplayError> {
-        let n = self.inputs.len();
-        let mut out = [FrameFeatures::default(); MAX_CHANNELS];
-        let mut frames = 0u64;
+        let monitor = &mut self.monitor;
+        let mut on_frame = |t, frames: &[_]| monitor.on_frame(t, frames, &mut on_output);
         loop {
-            // Analyse every frame all channels have.
-            let total = self
-                .inputs
-                .iter()
-                .map(ChannelInput::frames_total)
-                .try_fold(0u64, |m, t| t.map(|t| m.max(t)));
-            if total.is_some_and(|t| frames >= t) {
+            self.call.drain(&mut on_frame)?;
+            if self.call.is_done() {
                 break;
             }
-            if self.inputs.iter().all(ChannelInput::has_frame) {
-                let mut windows: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
-                for (w, ch) in windows.iter_mut().zip(self.inputs.iter_mut()) {
-                    *w = ch.frame().expect("checked above");
-                }
-                let given = self.analyzer.process(&windows[..n], &mut out[..n]);
-                for ch in &mut self.inputs {
-                    ch.advance();
-                }
-                if let Some(t) = given {
-                    self.monitor.on_frame(t, &out[..n], &mut on_output)?;
-                }
-                frames += 1;
-                continue;
-            }
-            self.feed_one()?;
+            Self::feed_one(&mut self.feeds, &mut self.call)?;
         }
-        // The frames the pitch path held back for its look-ahead.
-        while let Some(t) = self.analyzer.flush(&mut out[..n]) {
-            self.monitor.on_frame(t, &out[..n], &mut on_output)?;
-        }
+        self.call.flush(&mut on_frame)?;
         self.check_levels(allow_clipped)?;
         Ok(self.monitor.finish(&mut on_output)?)
     }
 
     /// Moves one block of samples from the file a waiting channel reads.
-    fn feed_one(&mut self) -> Result<(), ReplayError> {
-        let inputs = &mut self.inputs;
-        let feed = self
-            .feeds
+    fn feed_one(feeds: &mut [Feed], call: &mut Lockstep) -> Result<(), ReplayError> {
+        let feed = feeds
             .iter_mut()
-            .find(|f| !f.done && f.targets.iter().any(|&(_, a)| !inputs[a].has_frame()))
+            .find(|f| !f.done && f.targets.iter().any(|&(_, a)| call.needs_samples(a)))
             .expect("a channel without a frame has a file still feeding it");
+        let inputs = call.inputs_mut();
         if feed.pos == feed.len {
-            let frames = feed.source.read(&mut feed.block)?;
-            if frames == 0 {
+            let sets = feed.source.read(&mut feed.block)?;
+            if sets == 0 {
                 for &(_, a) in &feed.targets {
                     inputs[a].finish();
                 }
@@ -333,15 +304,15 @@ impl Replay {
                 return Ok(());
             }
             let ch = feed.source.info().channels;
-            for (i, frame) in feed.block[..frames * ch].chunks_exact(ch).enumerate() {
-                for (c, &v) in frame.iter().enumerate() {
+            for (i, set) in feed.block[..sets * ch].chunks_exact(ch).enumerate() {
+                for (c, &v) in set.iter().enumerate() {
                     feed.split[c][i] = v;
                 }
             }
             for (c, check) in feed.checks[..ch].iter_mut().enumerate() {
-                check.add_block(&feed.split[c][..frames]);
+                check.add_block(&feed.split[c][..sets]);
             }
-            feed.len = frames;
+            feed.len = sets;
             feed.pos = 0;
         }
         // Channels of one file are framed in lockstep, so each takes as much.

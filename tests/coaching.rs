@@ -53,7 +53,7 @@ fn the_report_shows_each_raised_alert_in_a_browser() {
         .arg(&html)
         .output()
         .unwrap();
-    assert!(out.status.success());
+    common::assert_ok(&out);
     let raised: Vec<(String, f64)> = lines(&out.stdout)
         .iter()
         .filter(|r| r["type"] == "alert" && r["state"] == "raised")

@@ -219,7 +219,7 @@ fn without_a_desktop_nudges_are_log_lines() {
             .env("XDG_RUNTIME_DIR", &runtime)
             .output()
             .unwrap();
-        assert!(out.status.success(), "a missing desktop is not an error");
+        common::assert_ok(&out); // a missing desktop is not an error
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     // Dead air at 25 s, then overtalk 3 s of audio (and milliseconds of
@@ -325,7 +325,7 @@ fn on_a_desktop_the_agent_gets_a_notification() {
         .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
         .output()
         .unwrap();
-    assert!(out.status.success());
+    common::assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("no desktop notifications"), "{err}");
     assert_eq!(

@@ -1,12 +1,12 @@
 //! `tonewatch live` against a real sound server: a private PulseAudio that
-//! the test starts (tests/support/pulse.rs), fed in real time with the
+//! the test starts (tonewatch_testkit::pulse), fed in real time with the
 //! bundled example call. Live capture must raise the same alerts as replay
 //! of the same file, at the same times (within 0.5 s).
 
 #[path = "support/common.rs"]
 mod common;
-#[path = "support/pulse.rs"]
-mod pulse;
+
+use tonewatch_testkit::pulse;
 
 use std::io::Read;
 use std::path::Path;
@@ -100,7 +100,7 @@ fn live_capture_raises_the_same_alerts_as_replay() {
         .arg(example())
         .output()
         .unwrap();
-    assert!(replay.status.success());
+    common::assert_ok(&replay);
     let replayed = lines(&replay.stdout);
     let want = alerts(&replayed);
     assert!(
@@ -201,7 +201,7 @@ fn devices_lists_the_servers_inputs_and_live_refuses_unknown_ones() {
         .envs(server.envs())
         .output()
         .unwrap();
-    assert!(out.status.success());
+    common::assert_ok(&out);
     let ids: Vec<String> = lines(&out.stdout)
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_string())

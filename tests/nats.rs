@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Killed, example, free_port, page_url};
+use common::{BIN, Killed, assert_ok, example, free_port, page_url_then};
 
 fn alert_lines(stdout: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stdout)
@@ -42,7 +42,8 @@ fn supervise_shows_every_desk_on_one_feed() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let addr = page_url(&mut sup)
+    // supervise says when its subscription is made.
+    let addr = page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"))
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
@@ -54,8 +55,6 @@ fn supervise_shows_every_desk_on_one_feed() {
     events
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    // The subscription is made once the server is reachable; give it a moment.
-    std::thread::sleep(Duration::from_millis(500));
 
     // Two desks replay the example call (two alerts raised and cleared).
     let desks: Vec<_> = [("sam", "floor1"), ("ana", "floor2")]
@@ -70,7 +69,7 @@ fn supervise_shows_every_desk_on_one_feed() {
         })
         .collect();
     for d in &desks {
-        assert!(d.status.success());
+        assert_ok(d);
         assert_eq!(alert_lines(&d.stdout).len(), 4);
     }
 
@@ -123,7 +122,7 @@ fn an_unreachable_nats_server_loses_nothing_on_stdout() {
         .args(["--nats", &nowhere])
         .output()
         .unwrap();
-    assert!(with.status.success());
+    assert_ok(&with);
     assert_eq!(with.stdout, plain.stdout);
     assert!(String::from_utf8_lossy(&with.stderr).contains("not reachable"));
 }

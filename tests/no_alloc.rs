@@ -1,7 +1,7 @@
 //! Proof that the steady-state analysis path allocates nothing: a counting
-//! global allocator watches `ChannelInput::push` → `frame` →
-//! `CallAnalyzer::process` → `advance` → `Monitor::on_frame` (tallies and
-//! every alert rule) over ten seconds of a two-party call that needs
+//! global allocator watches `ChannelInput::push` → `Lockstep::drain`
+//! (`CallAnalyzer::process` on every window) → `Monitor::on_frame` (tallies
+//! and every alert rule) over ten seconds of a two-party call that needs
 //! resampling, after a warm-up; and that the body of `live`'s audio callback
 //! (`CaptureWriter::write`: convert, route, push into the lock-free rings,
 //! count overruns) allocates nothing for any sample format, even with full
@@ -10,12 +10,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use tonewatch::Config;
-use tonewatch::analysis::{CallAnalyzer, FrameFeatures, Speaker};
 use tonewatch::capture::{CaptureWriter, Pick};
-use tonewatch::frontend::ChannelInput;
-use tonewatch::monitor::{Monitor, Output};
-use tonewatch::synth::{self, VoiceSpec};
+use tonewatch_core::{
+    CallAnalyzer, ChannelInput, FrameFeatures, Lockstep, Monitor, Output, Settings, Speaker,
+};
+use tonewatch_testkit::synth::{self, VoiceSpec};
 
 struct Counting;
 
@@ -82,18 +81,17 @@ fn steady_state_analysis_allocates_nothing() {
     let (agent, _) = synth::render(&voice(120.0, 1));
     let (customer, _) = synth::render(&voice(210.0, 2));
 
-    let full = Config::default();
-    let cfg = full.analysis.clone();
-    let geom = cfg.geometry().unwrap();
-    let mut monitor = Monitor::new(&full, &[Speaker::Agent, Speaker::Customer], None).unwrap();
+    let settings = Settings::default();
+    let speakers = [Speaker::Agent, Speaker::Customer];
+    let mut monitor = Monitor::new(&settings, &speakers, None);
     let mut events = 0u64;
-    let mut inputs = [
-        ChannelInput::new(rate, &geom).unwrap(),
-        ChannelInput::new(rate, &geom).unwrap(),
+    let inputs = vec![
+        ChannelInput::new(rate, settings.geometry()).unwrap(),
+        ChannelInput::new(rate, settings.geometry()).unwrap(),
     ];
-    let mut analyzer = CallAnalyzer::new(&cfg, 2).unwrap();
-    let mut out = [FrameFeatures::default(); 2];
-    let chunk = inputs[0].chunk_len();
+    // The same lockstep loop replay and live run.
+    let mut call = Lockstep::new(CallAnalyzer::new(&settings, 2), inputs);
+    let chunk = call.inputs()[0].chunk_len();
     let mut frames = 0u64;
     let mut speech_frames = 0u64;
 
@@ -101,29 +99,24 @@ fn steady_state_analysis_allocates_nothing() {
         let mut pos = from;
         while pos < to {
             let end = (pos + chunk).min(to);
-            let took_a = inputs[0].push(&agent[pos..end]);
-            let took_c = inputs[1].push(&customer[pos..end]);
+            let [a, c] = call.inputs_mut() else {
+                unreachable!("two channels")
+            };
+            let took_a = a.push(&agent[pos..end]);
+            let took_c = c.push(&customer[pos..end]);
             assert_eq!(took_a, took_c);
             pos += took_a;
-            while inputs.iter().all(ChannelInput::has_frame) {
-                let [a, c] = &mut inputs;
-                let windows = [a.frame().unwrap(), c.frame().unwrap()];
-                let given = analyzer.process(&windows, &mut out);
-                a.advance();
-                c.advance();
-                if let Some(t) = given {
-                    frames += 1;
-                    speech_frames += u64::from(out[0].speech) + u64::from(out[1].speech);
-                    monitor
-                        .on_frame(t, &out, &mut |o| {
-                            if let Output::Event(_) = o {
-                                events += 1;
-                            }
-                            Ok(())
-                        })
-                        .unwrap();
-                }
-            }
+            call.drain(&mut |t, out: &[FrameFeatures]| {
+                frames += 1;
+                speech_frames += u64::from(out[0].speech) + u64::from(out[1].speech);
+                monitor.on_frame(t, out, &mut |o| {
+                    if let Output::Event(_) = o {
+                        events += 1;
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap();
         }
     };
     // Warm-up: two seconds (FFT planning is done, rings fill).
@@ -188,7 +181,7 @@ fn the_audio_callback_allocates_nothing() {
 #[test]
 fn the_pulseaudio_read_path_allocates_nothing() {
     use std::sync::atomic::Ordering;
-    use tonewatch::pulse::{Wire, push_bytes};
+    use tonewatch::capture::pulse::{Wire, push_bytes};
     // What the libpulse capture thread does with each fragment the server
     // hands it: 10 ms of stereo 48 kHz in each wire format.
     let frames = 480;

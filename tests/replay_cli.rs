@@ -1,11 +1,14 @@
 //! `tonewatch replay` end to end: formats, channel routing, the JSON Lines
 //! schema, and one-line errors with exit code 2 for bad input.
 
+#[path = "support/common.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde::Deserialize;
-use tonewatch::synth::{self, VoiceSpec};
+use tonewatch_testkit::synth::{self, VoiceSpec};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tonewatch-cli-{}", std::process::id()));
@@ -200,7 +203,7 @@ fn every_encoding_reads_the_same_voice() {
     }
     for mu in [true, false] {
         let path = tmp(&format!("g711{mu}.wav"));
-        synth::write_wav_g711(&path, 8000, 1, &x, mu).unwrap();
+        tonewatch_testkit::wav::write_wav_g711(&path, 8000, 1, &x, mu).unwrap();
         cases.push((format!("G.711 mu={mu}"), path));
     }
     let mut loudness = Vec::new();
@@ -266,7 +269,8 @@ fn stereo_sides_and_mono_pairs_route_the_parties() {
     write_hound(&c, rate, 1, 16, false, &customer);
     let pair = tonewatch(&["replay", "--frames", "--agent", p(&a), "--customer", p(&c)]);
     let both = tonewatch(&["replay", "--frames", p(&st)]);
-    assert!(pair.status.success() && both.status.success());
+    common::assert_ok(&pair);
+    common::assert_ok(&both);
     assert_eq!(pair.stdout, both.stdout);
 }
 
@@ -275,7 +279,7 @@ fn frames_follow_the_documented_schema_every_10_ms() {
     let path = tmp("schema.wav");
     write_hound(&path, 8000, 1, 16, false, &voice(200.0, 8000, 6));
     let out = tonewatch(&["replay", "--frames", "--speaker", "customer", p(&path)]);
-    assert!(out.status.success());
+    common::assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 600 + 1);
@@ -417,7 +421,7 @@ fn usage_errors_exit_2_and_help_explains() {
     let out = tonewatch(&["replay"]);
     assert_eq!(out.status.code(), Some(2));
     let help = tonewatch(&["replay", "--help"]);
-    assert!(help.status.success());
+    common::assert_ok(&help);
     let text = String::from_utf8(help.stdout).unwrap();
     for word in ["μ-law", "--agent-channel", "--frames", "Exit code 2"] {
         assert!(text.contains(word), "--help lacks {word}");
@@ -539,7 +543,7 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     });
     write_hound(&calm, 8000, 1, 16, false, &x);
     let out = tonewatch(&["replay", "--profile", p(&profile), p(&calm)]);
-    assert!(out.status.success());
+    common::assert_ok(&out);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\"type\":\"alert\""));
     // A short fast call is caught from its first seconds, long before the
     // 20 s of voiced speech an unknown agent needs first.
@@ -562,12 +566,12 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
 #[test]
 fn config_defaults_print_and_bad_keys_are_named() {
     let out = tonewatch(&["config", "--default"]);
-    assert!(out.status.success());
+    common::assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("[alerts.agent_pace]") && text.contains("raise_above_pct = 15.0"));
     let good = tmp("good.toml");
     std::fs::write(&good, &text).unwrap();
-    assert!(tonewatch(&["config", "--check", p(&good)]).status.success());
+    common::assert_ok(&tonewatch(&["config", "--check", p(&good)]));
 
     let typo = tmp("typo.toml");
     std::fs::write(&typo, "[alerts.agent_pace]\nraise_above_pc = 20\n").unwrap();

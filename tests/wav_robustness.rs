@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use tonewatch::synth::{self, Noise, VoiceSpec};
-use tonewatch::wav::WavSource;
+use tonewatch::input::wav::WavSource;
+use tonewatch_testkit::synth::{self, Noise, VoiceSpec};
 
 /// Opens and reads `bytes` as a WAV file; returns whether it decoded.
 fn try_decode(path: &Path, bytes: &[u8]) -> bool {
@@ -38,9 +38,9 @@ fn files() -> Vec<(String, Vec<u8>)> {
         ..VoiceSpec::default()
     });
     let pcm = dir.join("pcm.wav");
-    synth::write_wav_i16(&pcm, 8000, 1, &x).unwrap();
+    tonewatch_testkit::wav::write_wav_i16(&pcm, 8000, 1, &x).unwrap();
     let ulaw = dir.join("ulaw.wav");
-    synth::write_wav_g711(&ulaw, 8000, 1, &x, true).unwrap();
+    tonewatch_testkit::wav::write_wav_g711(&ulaw, 8000, 1, &x, true).unwrap();
     vec![
         ("pcm".into(), std::fs::read(&pcm).unwrap()),
         ("ulaw".into(), std::fs::read(&ulaw).unwrap()),

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::g711;
+use crate::input::g711;
 
 /// Lowest sample rate accepted.
 pub const MIN_RATE_HZ: u32 = 8000;
@@ -130,15 +130,15 @@ pub struct WavInfo {
     pub channels: usize,
     /// Sample encoding.
     pub encoding: Encoding,
-    /// Frames (one sample per channel) the header declares.
-    pub frames: u64,
+    /// Sample sets (one sample per channel: RIFF's "frames") the header declares.
+    pub sample_sets: u64,
 }
 
 impl WavInfo {
     /// Declared length in seconds.
     #[must_use]
     pub fn duration_s(&self) -> f64 {
-        self.frames as f64 / f64::from(self.rate_hz)
+        self.sample_sets as f64 / f64::from(self.rate_hz)
     }
 }
 
@@ -198,7 +198,7 @@ pub struct WavSource {
     reader: BufReader<File>,
     kind: SampleKind,
     bytes: Vec<u8>,
-    frames_read: u64,
+    sets_read: u64,
 }
 
 impl std::fmt::Debug for WavSource {
@@ -206,13 +206,13 @@ impl std::fmt::Debug for WavSource {
         f.debug_struct("WavSource")
             .field("path", &self.path)
             .field("info", &self.info)
-            .field("frames_read", &self.frames_read)
+            .field("sets_read", &self.sets_read)
             .finish_non_exhaustive()
     }
 }
 
-/// Largest block [`WavSource::read`] decodes at once, in frames.
-pub const MAX_BLOCK_FRAMES: usize = 8192;
+/// Largest block [`WavSource::read`] decodes at once, in sample sets.
+pub const MAX_BLOCK_SETS: usize = 8192;
 
 impl WavSource {
     /// Opens a file and checks its header.
@@ -302,9 +302,9 @@ impl WavSource {
             rate_hz: layout.rate_hz,
             channels,
             encoding,
-            frames: layout.data_len / u64::from(layout.block_align),
+            sample_sets: layout.data_len / u64::from(layout.block_align),
         };
-        if info.frames == 0 {
+        if info.sample_sets == 0 {
             return Err(fail(InputProblem::Empty));
         }
         let mut reader = BufReader::with_capacity(
@@ -315,12 +315,12 @@ impl WavSource {
             .seek(SeekFrom::Start(layout.data_offset))
             .map_err(|e| fail(InputProblem::Io(e)))?;
         Ok(Self {
-            bytes: vec![0; MAX_BLOCK_FRAMES * usize::from(layout.block_align)],
+            bytes: vec![0; MAX_BLOCK_SETS * usize::from(layout.block_align)],
             path,
             info,
             reader,
             kind,
-            frames_read: 0,
+            sets_read: 0,
         })
     }
 
@@ -336,14 +336,8 @@ impl WavSource {
         &self.info
     }
 
-    /// Frames decoded so far.
-    #[must_use]
-    pub fn frames_read(&self) -> u64 {
-        self.frames_read
-    }
-
-    /// Decodes up to `out.len() / channels` frames (at most
-    /// [`MAX_BLOCK_FRAMES`]) into `out`, interleaved. Returns the frames
+    /// Decodes up to `out.len() / channels` sample sets (at most
+    /// [`MAX_BLOCK_SETS`]) into `out`, interleaved. Returns the sample sets
     /// decoded; 0 at the end.
     ///
     /// # Errors
@@ -351,13 +345,13 @@ impl WavSource {
     /// float sample.
     pub fn read(&mut self, out: &mut [f32]) -> Result<usize, InputError> {
         let ch = self.info.channels;
-        let left = self.info.frames - self.frames_read;
-        let want = (out.len() / ch).min(MAX_BLOCK_FRAMES).min(left as usize);
+        let left = self.info.sample_sets - self.sets_read;
+        let want = (out.len() / ch).min(MAX_BLOCK_SETS).min(left as usize);
         if want == 0 {
             return Ok(0);
         }
-        let frame_bytes = ch * self.kind.bytes();
-        let bytes = &mut self.bytes[..want * frame_bytes];
+        let set_bytes = ch * self.kind.bytes();
+        let bytes = &mut self.bytes[..want * set_bytes];
         let mut got = 0;
         while got < bytes.len() {
             match self.reader.read(&mut bytes[got..]) {
@@ -372,27 +366,27 @@ impl WavSource {
                 }
             }
         }
-        // A partial last frame is not audio.
-        let frames = got / frame_bytes;
-        let samples = frames * ch;
+        // A partial last sample set is not audio.
+        let sets = got / set_bytes;
+        let samples = sets * ch;
         self.kind
             .decode(&bytes[..samples * self.kind.bytes()], &mut out[..samples]);
         if let Some(i) = out[..samples].iter().position(|v| !v.is_finite()) {
-            let at = self.frames_read + (i / ch) as u64;
+            let at = self.sets_read + (i / ch) as u64;
             return Err(self.error(InputProblem::NonFinite {
                 value: out[i],
                 at_s: at as f64 / f64::from(self.info.rate_hz),
                 channel: i % ch + 1,
             }));
         }
-        self.frames_read += frames as u64;
-        if frames < want {
+        self.sets_read += sets as u64;
+        if sets < want {
             return Err(self.error(InputProblem::Truncated {
-                read_s: self.frames_read as f64 / f64::from(self.info.rate_hz),
+                read_s: self.sets_read as f64 / f64::from(self.info.rate_hz),
                 declared_s: self.info.duration_s(),
             }));
         }
-        Ok(frames)
+        Ok(sets)
     }
 
     /// An error about this file.

@@ -10,10 +10,12 @@
 
 use std::fmt::Write as _;
 
-use crate::alerts::{Alert, AlertState, Event, Severity};
-use crate::analysis::Speaker;
-use crate::monitor::Output;
-use crate::record::SummaryRecord;
+use tonewatch_core::alerts::{Alert, AlertState, Event, Severity};
+use tonewatch_core::analysis::Speaker;
+use tonewatch_core::monitor::Output;
+use tonewatch_core::summary::SummaryRecord;
+
+use super::clock;
 
 /// Time bins across the timeline at most.
 pub const MAX_BINS: usize = 1200;
@@ -308,7 +310,9 @@ impl ReportBuilder {
         }
         h.push_str("</tr>\n");
         let row =
-            |h: &mut String, name: &str, f: &dyn Fn(&crate::record::SpeakerSummary) -> String| {
+            |h: &mut String,
+             name: &str,
+             f: &dyn Fn(&tonewatch_core::summary::SpeakerSummary) -> String| {
                 let _ = write!(h, "<tr><td>{name}</td>");
                 for sp in &s.speakers {
                     let _ = write!(h, "<td>{}</td>", f(sp));
@@ -442,16 +446,6 @@ fn nice_step(raw: f64) -> f64 {
     steps.into_iter().find(|&s| s >= raw).unwrap_or(7200.0)
 }
 
-/// m:ss, or h:mm:ss past an hour.
-fn clock(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
-
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -479,10 +473,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clock_and_steps_read_well() {
-        assert_eq!(clock(0.4), "0:00");
-        assert_eq!(clock(75.0), "1:15");
-        assert_eq!(clock(3725.0), "1:02:05");
+    fn axis_steps_read_well() {
         assert_eq!(nice_step(3.3), 5.0);
         assert_eq!(nice_step(360.0), 600.0);
     }

@@ -14,7 +14,7 @@
 //!
 //! Real-time safe: fixed-size state, no allocation after `new`.
 
-use crate::config::{AnalysisConfig, FrameGeometry};
+use crate::settings::{AnalysisConfig, FrameGeometry};
 
 /// Frames quieter than this are treated as this loud for the floor, so that
 /// digital silence does not make every later hiss look like speech.
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn speech_releases_in_fluctuating_noise() {
         // Line noise whose 30 ms level wanders ±4 dB around -60 dB.
-        let mut noise = crate::synth::Noise::new(5);
+        let mut noise = tonewatch_testkit::synth::Noise::new(5);
         let mut d = detector();
         let mut level = || -60.0 + 4.0 * (2.0 * noise.uniform() as f32 - 1.0);
         for _ in 0..600 {

@@ -4,6 +4,8 @@
 //! Frame `k` is centred on analysis sample `k · hop` (time `k · hop_s`): the
 //! first frames see leading zeros, as do the last ones past the end.
 //!
+//! [`Lockstep`] frames a call's channels together into the analyser.
+//!
 //! Real-time safety: [`ChannelInput::new`] allocates every buffer;
 //! [`push`](ChannelInput::push), [`frame`](ChannelInput::frame) and
 //! [`advance`](ChannelInput::advance) never allocate. `finish` is for the end
@@ -12,7 +14,8 @@
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Indexing, Resampler};
 
-use crate::config::FrameGeometry;
+use crate::analysis::{CallAnalyzer, FrameFeatures, MAX_CHANNELS};
+use crate::settings::FrameGeometry;
 
 /// Source samples per resampler call when the rates differ.
 const CHUNK_FRAMES: usize = 512;
@@ -237,10 +240,122 @@ impl ChannelInput {
     }
 }
 
+/// A call's channels framed in lockstep into the [`CallAnalyzer`]: the one
+/// loop replay, live capture and the no-allocation test share. Whoever owns
+/// it pushes samples into the channel inputs that lack a window
+/// ([`needs_samples`](Self::needs_samples)); [`drain`](Self::drain)
+/// analyses every window all channels hold. Real-time safe after `new`.
+pub struct Lockstep {
+    inputs: Vec<ChannelInput>,
+    analyzer: CallAnalyzer,
+    out: [FrameFeatures; MAX_CHANNELS],
+    windows: u64,
+}
+
+impl std::fmt::Debug for Lockstep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lockstep")
+            .field("inputs", &self.inputs)
+            .field("analyzer", &self.analyzer)
+            .field("windows", &self.windows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lockstep {
+    /// Frames `inputs[c]` into channel `c` of `analyzer`.
+    ///
+    /// # Panics
+    /// If the input count differs from the analyser's channel count.
+    #[must_use]
+    pub fn new(analyzer: CallAnalyzer, inputs: Vec<ChannelInput>) -> Self {
+        assert_eq!(inputs.len(), analyzer.channels(), "one input per channel");
+        Self {
+            inputs,
+            analyzer,
+            out: [FrameFeatures::default(); MAX_CHANNELS],
+            windows: 0,
+        }
+    }
+
+    /// The channel inputs, in analysis-channel order.
+    #[must_use]
+    pub fn inputs(&self) -> &[ChannelInput] {
+        &self.inputs
+    }
+
+    /// The channel inputs, to push samples into.
+    pub fn inputs_mut(&mut self) -> &mut [ChannelInput] {
+        &mut self.inputs
+    }
+
+    /// Whether channel `c` needs samples before the next window.
+    #[must_use]
+    pub fn needs_samples(&self, c: usize) -> bool {
+        !self.inputs[c].has_frame()
+    }
+
+    /// Whether every input is finished and all its windows are analysed.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.inputs
+            .iter()
+            .map(ChannelInput::frames_total)
+            .try_fold(0u64, |m, t| t.map(|t| m.max(t)))
+            .is_some_and(|t| self.windows >= t)
+    }
+
+    /// Analyses every window all channels hold, giving each frame the
+    /// analyser releases to `on_frame` (time, one entry per channel).
+    /// Returns whether any window was analysed.
+    ///
+    /// # Errors
+    /// The first error `on_frame` returns.
+    pub fn drain<E>(
+        &mut self,
+        on_frame: &mut impl FnMut(f64, &[FrameFeatures]) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let n = self.inputs.len();
+        let mut any = false;
+        while !self.is_done() && self.inputs.iter().all(ChannelInput::has_frame) {
+            let mut windows: [&[f32]; MAX_CHANNELS] = [&[]; MAX_CHANNELS];
+            for (w, ch) in windows.iter_mut().zip(self.inputs.iter_mut()) {
+                *w = ch.frame().expect("checked above");
+            }
+            let given = self.analyzer.process(&windows[..n], &mut self.out[..n]);
+            for ch in &mut self.inputs {
+                ch.advance();
+            }
+            self.windows += 1;
+            any = true;
+            if let Some(t) = given {
+                on_frame(t, &self.out[..n])?;
+            }
+        }
+        Ok(any)
+    }
+
+    /// At the end of the call: the frames the pitch path held back for its
+    /// look-ahead.
+    ///
+    /// # Errors
+    /// The first error `on_frame` returns.
+    pub fn flush<E>(
+        &mut self,
+        on_frame: &mut impl FnMut(f64, &[FrameFeatures]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let n = self.inputs.len();
+        while let Some(t) = self.analyzer.flush(&mut self.out[..n]) {
+            on_frame(t, &self.out[..n])?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AnalysisConfig;
+    use crate::settings::AnalysisConfig;
 
     fn centre() -> usize {
         AnalysisConfig::default().geometry().unwrap().window_samples / 2

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::alerts::{Alert, AlertKind, AlertState};
-use crate::record::Record;
+use tonewatch_core::alerts::{Alert, AlertKind, AlertState};
+use tonewatch_core::record::Record;
 
 /// The alerts an agent is nudged about (the customer's agitation goes to
 /// the supervisor instead).

@@ -3,7 +3,7 @@
 //!
 //! `hound` reads only linear PCM and IEEE float, so these two 8-bit codes are
 //! decoded here through 256-entry tables built at compile time. The encoders
-//! exist so that the test-signal generator can write telephone recordings.
+//! that write telephone fixtures are test tooling: `tonewatch_testkit::g711`.
 //!
 //! Decoded values are on the 16-bit linear scale (μ-law peaks at ±32124,
 //! A-law at ±32256), the same scale a 16-bit PCM file uses, so loudness
@@ -62,43 +62,10 @@ pub static ULAW_TO_F32: [f32; 256] = table(true);
 /// A-law byte → sample in [-1, 1).
 pub static ALAW_TO_F32: [f32; 256] = table(false);
 
-/// Encodes a 16-bit linear sample as μ-law.
-#[must_use]
-pub fn linear_to_ulaw(sample: i16) -> u8 {
-    const BIAS: i32 = 0x84;
-    const CLIP: i32 = 32635;
-    let mut s = i32::from(sample);
-    let sign = if s < 0 {
-        s = -s;
-        0x80
-    } else {
-        0
-    };
-    let s = s.min(CLIP) + BIAS;
-    // Position of the highest set bit above bit 7 gives the segment.
-    let exponent = (31 - (s >> 7).max(1).leading_zeros()).min(7) as i32;
-    let mantissa = (s >> (exponent + 3)) & 0x0F;
-    !((sign | (exponent << 4) | mantissa) as u8)
-}
-
-/// Encodes a 16-bit linear sample as A-law.
-#[must_use]
-pub fn linear_to_alaw(sample: i16) -> u8 {
-    let s = i32::from(sample);
-    let (sign, magnitude) = if s >= 0 { (0x80, s) } else { (0, -s - 1) };
-    let magnitude = magnitude.min(32767);
-    let code = if magnitude < 256 {
-        magnitude >> 4
-    } else {
-        let exponent = (31 - (magnitude >> 8).leading_zeros()) as i32 + 1;
-        (exponent << 4) | ((magnitude >> (exponent + 3)) & 0x0F)
-    };
-    ((sign | code) as u8) ^ 0x55
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonewatch_testkit::g711::{linear_to_alaw, linear_to_ulaw};
 
     /// Values read off the G.711 tables by hand.
     #[test]

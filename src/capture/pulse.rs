@@ -32,7 +32,7 @@ use pa::sample::{Format, Spec};
 use pa::stream::{FlagSet as StreamFlags, PeekResult, State as StreamState, Stream};
 use pa::time::MicroSeconds;
 
-use crate::capture::CaptureWriter;
+use super::callback::CaptureWriter;
 
 /// How the server delivers samples: the device's own format when the
 /// callback converts it directly, else 32-bit float (the server converts).
@@ -370,9 +370,9 @@ fn iterate(mainloop: &mut Mainloop, timeout: Duration) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::Pick;
+    use crate::capture::callback::Pick;
 
-    fn take(r: &mut crate::capture::PartyReader) -> Vec<f32> {
+    fn take(r: &mut crate::capture::callback::PartyReader) -> Vec<f32> {
         let chunk = r.ring.read_chunk(r.ring.slots()).unwrap();
         let out: Vec<f32> = chunk.into_iter().collect();
         out

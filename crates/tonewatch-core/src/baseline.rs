@@ -7,28 +7,16 @@
 //! profile counts as [`PRIOR_WEIGHT_S`] seconds of voiced speech, and the
 //! call's own speech takes over as it accumulates.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-/// Semitone scale reference: 0 st = 55 Hz (A1).
-pub const ST_REF_HZ: f32 = 55.0;
+use crate::units::median_bin;
+
 /// Seconds of voiced speech a loaded profile weighs as.
 pub const PRIOR_WEIGHT_S: f32 = 60.0;
 /// Top of the level-modulation histogram (dB/s); speech reads 100–500.
 pub const MAX_MODULATION_DB_S: f32 = 2000.0;
 
-/// Hertz to semitones above [`ST_REF_HZ`].
-#[must_use]
-pub fn hz_to_st(hz: f32) -> f32 {
-    12.0 * (hz / ST_REF_HZ).log2()
-}
-
-/// Semitones above [`ST_REF_HZ`] to hertz.
-#[must_use]
-pub fn st_to_hz(st: f32) -> f32 {
-    ST_REF_HZ * (st / 12.0).exp2()
-}
+pub use crate::units::{ST_REF_HZ, hz_to_st, st_to_hz};
 
 /// A histogram over `[min, min + bins·width)` whose median is read back at
 /// bin resolution. Fixed memory; values outside go to the end bins.
@@ -58,14 +46,7 @@ impl Histogram {
     }
 
     fn median(&self) -> Option<f32> {
-        if self.total == 0 {
-            return None;
-        }
-        let mut seen = 0u64;
-        let bin = self.counts.iter().position(|&c| {
-            seen += u64::from(c);
-            2 * seen >= self.total
-        })?;
+        let bin = median_bin(&self.counts)?;
         Some(self.min + (bin as f32 + 0.5) * self.width)
     }
 }
@@ -89,6 +70,23 @@ pub struct BaselineValues {
     pub pitch_range_st: f32,
     /// Seconds of voiced speech behind these values.
     pub voiced_s: f32,
+}
+
+impl BaselineValues {
+    /// Whether every value lies where a learned baseline can put it (the
+    /// histograms' ranges): a saved profile outside them is not one.
+    #[must_use]
+    pub fn is_plausible(&self) -> bool {
+        (30.0..=1000.0).contains(&self.pitch_median_hz)
+            && self.rate_median_sps > 0.0
+            && self.rate_median_sps <= 15.0
+            && self
+                .modulation_median_db_s
+                .is_none_or(|m| (0.0..=MAX_MODULATION_DB_S).contains(&m))
+            && (-120.0..=10.0).contains(&self.loudness_median_db)
+            && (0.0..=30.0).contains(&self.pitch_range_st)
+            && self.voiced_s >= 0.0
+    }
 }
 
 /// A party's baseline, learning from their speech.
@@ -207,96 +205,6 @@ impl Baseline {
     }
 }
 
-/// An agent's saved baseline, as a small TOML file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Profile {
-    /// File format version (1).
-    pub version: u32,
-    /// The baseline.
-    pub baseline: BaselineValues,
-}
-
-/// A profile that cannot be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum ProfileError {
-    /// Reading or writing failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Not a profile.
-    #[error("{}: not a tonewatch profile: {reason}", path.display())]
-    Invalid {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Why.
-        reason: String,
-    },
-}
-
-impl Profile {
-    /// Reads a profile; `Ok(None)` when the file does not exist yet.
-    ///
-    /// # Errors
-    /// Unreadable, not TOML, unknown keys or values out of range.
-    pub fn load(path: &Path) -> Result<Option<Self>, ProfileError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(ProfileError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        let invalid = |reason: String| ProfileError::Invalid {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let p: Self = toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
-        let b = &p.baseline;
-        if p.version != 1 {
-            return Err(invalid(format!("version {} (1 is read)", p.version)));
-        }
-        let ok = (30.0..=1000.0).contains(&b.pitch_median_hz)
-            // What a learned baseline can hold (histogram bin centres).
-            && b.rate_median_sps > 0.0
-            && b.rate_median_sps <= 15.0
-            && b.modulation_median_db_s
-                .is_none_or(|m| (0.0..=MAX_MODULATION_DB_S).contains(&m))
-            && (-120.0..=10.0).contains(&b.loudness_median_db)
-            && (0.0..=30.0).contains(&b.pitch_range_st)
-            && b.voiced_s >= 0.0;
-        if !ok {
-            return Err(invalid("a baseline value is out of range".into()));
-        }
-        Ok(Some(p))
-    }
-
-    /// Writes the profile (replacing the file atomically).
-    ///
-    /// # Errors
-    /// When the file cannot be written.
-    pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
-        let io = |source| ProfileError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let text = format!(
-            "# tonewatch agent profile: this agent's own baseline, updated after each call\n{}",
-            toml::to_string(self).expect("a profile always serialises")
-        );
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,69 +268,5 @@ mod tests {
         let st = hz_to_st(v.pitch_median_hz) - hz_to_st(110.0);
         assert!((st - 6.0).abs() < 0.1, "{st}");
         assert!((v.loudness_median_db + 25.0).abs() < 0.2);
-    }
-
-    #[test]
-    fn whatever_a_call_teaches_can_be_saved_and_loaded_again() {
-        // A steady hum: no syllables, a level that never moves.
-        let mut b = Baseline::new(0.01, None);
-        for _ in 0..3000 {
-            b.add_pitch_hz(100.0);
-            b.add_loudness_db(-30.0);
-            b.add_rate_sps(0.0);
-            b.add_modulation_db_s(0.0);
-            b.add_range_st(0.0);
-        }
-        let baseline = b.learned(15.0).unwrap();
-        assert_eq!(baseline.modulation_median_db_s, Some(0.5));
-        let dir = std::env::temp_dir().join(format!("tonewatch-hum-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("hum.toml");
-        let p = Profile {
-            version: 1,
-            baseline,
-        };
-        p.save(&path).unwrap();
-        assert_eq!(Profile::load(&path).unwrap(), Some(p));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn profiles_round_trip_and_bad_ones_are_named() {
-        let dir = std::env::temp_dir().join(format!("tonewatch-profile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("agent.toml");
-        assert!(Profile::load(&path).unwrap().is_none());
-        let p = Profile {
-            version: 1,
-            baseline: BaselineValues {
-                pitch_median_hz: 118.5,
-                rate_median_sps: 4.25,
-                modulation_median_db_s: Some(212.0),
-                loudness_median_db: -22.5,
-                pitch_range_st: 5.5,
-                voiced_s: 42.0,
-            },
-        };
-        p.save(&path).unwrap();
-        assert_eq!(Profile::load(&path).unwrap(), Some(p.clone()));
-        // A profile from before the modulation was measured still loads.
-        let text = std::fs::read_to_string(&path).unwrap();
-        let old: String = text
-            .lines()
-            .filter(|l| !l.starts_with("modulation_median_db_s"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        assert_ne!(old, text);
-        std::fs::write(&path, old).unwrap();
-        let loaded = Profile::load(&path).unwrap().unwrap();
-        assert_eq!(loaded.baseline.modulation_median_db_s, None);
-        assert_eq!(loaded.baseline.rate_median_sps, 4.25);
-        std::fs::write(&path, "version = 1\nbaseline = 3\n").unwrap();
-        let e = Profile::load(&path).unwrap_err().to_string();
-        assert!(
-            e.contains("agent.toml") && e.contains("not a tonewatch profile"),
-            "{e}"
-        );
     }
 }

@@ -15,8 +15,9 @@ use std::thread;
 
 use futures_util::StreamExt;
 
-use crate::feed::{Hub, Origin};
-use crate::record::Record;
+use super::feed::Hub;
+use super::{EventKind, FloorEvent, Origin};
+use tonewatch_core::record::Record;
 
 /// Records waiting for the NATS client at most.
 const QUEUE: usize = 10_000;
@@ -116,16 +117,12 @@ impl NatsPublisher {
 
     /// Queues a record (frames are not sent); never blocks.
     pub fn publish(&self, record: &Record) {
-        let Some((kind, v)) = crate::feed::labelled(&self.origin, record) else {
+        let Some(event) = FloorEvent::from_record(&self.origin, record) else {
             return;
         };
         // Subjects: tonewatch.alerts…, tonewatch.agitation…, tonewatch.summary….
-        let what = if kind == "alert" { "alerts" } else { kind };
-        if self
-            .tx
-            .try_send((subject(what, &self.origin), v.to_string()))
-            .is_err()
-        {
+        let subject = subject(event.kind.subject_part(), &self.origin);
+        if self.tx.try_send((subject, event.json.to_string())).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n == 1 || n.is_multiple_of(1000) {
                 tracing::warn!(
@@ -172,7 +169,8 @@ pub fn supervise(
             .subscribe("tonewatch.>")
             .await
             .map_err(std::io::Error::other)?;
-        tracing::info!("subscribed to tonewatch.> on {url}");
+        // A readiness line for whoever started us (and for the log).
+        eprintln!("tonewatch: subscribed to tonewatch.> on {url}");
         loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -182,16 +180,19 @@ pub fn supervise(
                 continue;
             };
             // tonewatch.<what>.<site>.<agent>
-            let kind = match msg.subject.as_str().split('.').nth(1) {
-                Some("alerts") => "alert",
-                Some("agitation") => "agitation",
-                Some("summary") => "summary",
-                _ => continue,
-            };
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&msg.payload) else {
+            let Some(kind) = msg
+                .subject
+                .as_str()
+                .split('.')
+                .nth(1)
+                .and_then(EventKind::from_subject_part)
+            else {
                 continue;
             };
-            hub.publish_value(kind, &v);
+            let Ok(event) = FloorEvent::from_published(kind, &msg.payload) else {
+                continue;
+            };
+            hub.publish_event(&event);
         }
     })
 }

@@ -12,13 +12,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AnalysisConfig, ConfigError, FrameGeometry};
 use crate::pitch::{PITCH_LOOKAHEAD_FRAMES, PitchEstimator, PitchTracker};
 use crate::rate::RateTracker;
+use crate::settings::{FrameGeometry, Settings};
 use crate::speech::{CROSSTALK_FRAMES, SpeechDetector};
+use crate::units::{SILENCE_DB, mean_square_to_db};
 
-/// Loudness reported for a digitally silent frame.
-pub const SILENCE_DB: f32 = -120.0;
 /// A frame whose NSDF clarity reaches this is voiced (if it is speech).
 pub const VOICED_CLARITY: f32 = 0.6;
 /// Most channels in one call.
@@ -71,16 +70,6 @@ pub struct FrameFeatures {
     pub nucleus: bool,
 }
 
-/// `10·log10(mean square) + 3.01`: dB re a full-scale sine.
-#[must_use]
-pub fn mean_square_to_db(ms: f32) -> f32 {
-    if ms > 0.0 {
-        (10.0 * ms.log10() + 3.0103).max(SILENCE_DB)
-    } else {
-        SILENCE_DB
-    }
-}
-
 /// Frames held back while the pitch path looks ahead.
 const DELAY_RING: usize = PITCH_LOOKAHEAD_FRAMES + 1;
 
@@ -118,17 +107,16 @@ impl std::fmt::Debug for CallAnalyzer {
 impl CallAnalyzer {
     /// An analyser for `channels` parties (1 or 2).
     ///
-    /// # Errors
-    /// A setting out of range, by key.
-    ///
     /// # Panics
     /// If `channels` is not 1 or 2.
-    pub fn new(cfg: &AnalysisConfig, channels: usize) -> Result<Self, ConfigError> {
+    #[must_use]
+    pub fn new(settings: &Settings, channels: usize) -> Self {
         assert!(
             (1..=MAX_CHANNELS).contains(&channels),
             "a call has one or two channels"
         );
-        let geom = cfg.geometry()?;
+        let cfg = settings.analysis();
+        let geom = *settings.geometry();
         let channels = (0..channels)
             .map(|_| Channel {
                 pitch: PitchEstimator::new(geom),
@@ -139,12 +127,12 @@ impl CallAnalyzer {
                 recent_db: [SILENCE_DB; CROSSTALK_FRAMES],
             })
             .collect();
-        Ok(Self {
+        Self {
             geom,
             channels,
             frame: 0,
             emitted: 0,
-        })
+        }
     }
 
     /// The fixed sizes this analyser runs on.
@@ -159,17 +147,10 @@ impl CallAnalyzer {
         self.channels.len()
     }
 
-    /// Frames an analysed frame is held back before it is given out: the
-    /// pitch path's look-ahead ([`PITCH_LOOKAHEAD_FRAMES`], 60 ms at the
-    /// default hop).
-    #[must_use]
-    pub fn delay_frames(&self) -> usize {
-        PITCH_LOOKAHEAD_FRAMES
-    }
-
     /// Analyses one frame: `windows[c]` is channel `c`'s window of
-    /// `window_samples`. Once [`delay_frames`](Self::delay_frames) frames
-    /// are in, each call gives out the frame that many back: its features in
+    /// `window_samples`. Once the pitch path's look-ahead
+    /// ([`PITCH_LOOKAHEAD_FRAMES`], 60 ms at the default hop) is filled,
+    /// each call gives out the frame that many back: its features in
     /// `out[c]` and its time as the result. Real-time safe: no allocation.
     ///
     /// # Panics

@@ -28,7 +28,7 @@
 //!
 //! Real-time safe: the windows are allocated in `new`.
 
-use crate::config::{AnalysisConfig, FrameGeometry};
+use crate::settings::{AnalysisConfig, FrameGeometry};
 
 /// Rise and fall around a vowel-band peak for it to count as a syllable.
 pub const DIP_DB: f32 = 3.0;
@@ -59,13 +59,6 @@ impl TalkWindow {
             sum: 0.0,
             counted: 0,
         }
-    }
-
-    fn clear(&mut self) {
-        self.head = 0;
-        self.len = 0;
-        self.sum = 0.0;
-        self.counted = 0;
     }
 
     /// Adds the newest talking frame's value, evicting the oldest when full.
@@ -137,17 +130,6 @@ impl RateTracker {
             gap_frames: u32::MAX,
             max_gap_frames: (MAX_GAP_S / hop_s).round() as u32,
         }
-    }
-
-    /// Forgets everything (after a gap in the audio).
-    pub fn reset(&mut self) {
-        self.rising = true;
-        self.extreme_db = f32::NEG_INFINITY;
-        self.peak_ok = false;
-        self.nuclei.clear();
-        self.steps.clear();
-        self.last_speech_db = None;
-        self.gap_frames = u32::MAX;
     }
 
     /// Adds one talking frame to the windows with its level step (negative:

@@ -1,12 +1,14 @@
 //! Frames in, everything a call prints out: per-speaker tallies, the alert
-//! engine, and the end-of-call summary. Replay drives it from a file; live
-//! capture will drive it from the analysis thread, with the same results.
+//! engine, and the end-of-call summary. Replay drives it from a file, live
+//! capture from its analysis thread, with the same results.
 
 use crate::alerts::{AlertEngine, AlertKind, Event};
 use crate::analysis::{FrameFeatures, Speaker};
 use crate::baseline::BaselineValues;
-use crate::config::{Config, ConfigError};
-use crate::record::{AgitationRecord, FrameRecord, Record, SpeakerTally, SummaryRecord, round};
+use crate::record::{AgitationRecord, FrameRecord, Record};
+use crate::settings::Settings;
+use crate::summary::{SpeakerSummary, SpeakerTally, SummaryRecord};
+use crate::units::round;
 
 /// What a call produces, in time order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,23 +64,20 @@ pub struct Monitor {
 impl Monitor {
     /// A monitor for a call with `speakers` (analysis channel order); the
     /// agent's baseline is seeded by `agent_profile` when given.
-    ///
-    /// # Errors
-    /// A setting out of range, by key.
+    #[must_use]
     pub fn new(
-        cfg: &Config,
+        settings: &Settings,
         speakers: &[Speaker],
         agent_profile: Option<BaselineValues>,
-    ) -> Result<Self, ConfigError> {
-        cfg.validate()?;
-        let hop_s = cfg.analysis.geometry()?.hop_s();
-        Ok(Self {
+    ) -> Self {
+        let hop_s = settings.geometry().hop_s();
+        Self {
             speakers: speakers.to_vec(),
             tallies: speakers.iter().map(|&s| SpeakerTally::new(s)).collect(),
-            engine: AlertEngine::new(&cfg.alerts, hop_s, speakers, agent_profile),
+            engine: AlertEngine::new(settings.alerts(), hop_s, speakers, agent_profile),
             hop_s,
             frames: 0,
-        })
+        }
     }
 
     /// Takes one frame (one entry per speaker) and passes on the frame and
@@ -128,7 +127,7 @@ impl Monitor {
         let talk = |s| {
             speakers
                 .iter()
-                .find(|x: &&crate::record::SpeakerSummary| x.speaker == s)
+                .find(|x: &&SpeakerSummary| x.speaker == s)
                 .map(|x| x.talk_s)
         };
         let talk_listen_ratio = match (talk(Speaker::Agent), talk(Speaker::Customer)) {

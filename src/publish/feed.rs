@@ -26,8 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::alerts::AlertKind;
-use crate::record::Record;
+use tonewatch_core::{AlertKind, Record};
+
+use super::{FloorEvent, Origin};
 
 /// Events each subscriber may have waiting before it starts missing some.
 const SUBSCRIBER_QUEUE: usize = 1024;
@@ -43,8 +44,8 @@ pub struct Metrics {
     pub frames: AtomicU64,
     /// Device samples dropped, agent and customer.
     pub overruns: [AtomicU64; 2],
-    /// Alerts raised, by kind (order of [`AlertKind::ALL`]).
-    pub alerts: [AtomicU64; 7],
+    /// Alerts raised, by kind ([`AlertKind::index`]).
+    pub alerts: [AtomicU64; AlertKind::COUNT],
     /// Events published.
     pub events: AtomicU64,
     /// Events some subscriber missed.
@@ -80,35 +81,6 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A record as the feed and NATS carry it: its event kind (`alert`,
-/// `agitation`, `summary`) and its JSON with `agent`, `site` and `sent_ms`
-/// added. Frames are not carried.
-#[must_use]
-pub fn labelled(origin: &Origin, record: &Record) -> Option<(&'static str, serde_json::Value)> {
-    let kind = match record {
-        Record::Frame(_) => return None,
-        Record::Alert(_) => "alert",
-        Record::Agitation(_) => "agitation",
-        Record::Summary(_) => "summary",
-    };
-    let mut v = serde_json::to_value(record).ok()?;
-    if let Some(m) = v.as_object_mut() {
-        m.insert("agent".into(), origin.agent.clone().into());
-        m.insert("site".into(), origin.site.clone().into());
-        m.insert("sent_ms".into(), now_ms().into());
-    }
-    Some((kind, v))
-}
-
-/// Who a call's events are about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    /// The site (floor, team).
-    pub site: String,
-    /// The agent.
-    pub agent: String,
-}
-
 impl Hub {
     /// An empty hub.
     #[must_use]
@@ -128,21 +100,18 @@ impl Hub {
 
     /// Publishes a record of `origin`'s call (frames are not published).
     pub fn publish_record(&self, origin: &Origin, record: &Record) {
-        if let Some((kind, v)) = labelled(origin, record) {
-            self.publish_value(kind, &v);
+        if let Some(event) = FloorEvent::from_record(origin, record) {
+            self.publish_event(&event);
         }
     }
 
-    /// Publishes an event already labelled with its agent and site (as
-    /// `supervise` receives them), counting raised alerts by kind.
-    pub fn publish_value(&self, kind: &str, v: &serde_json::Value) {
-        if kind == "alert"
-            && v["state"] == "raised"
-            && let Some(i) = AlertKind::ALL.iter().position(|k| v["kind"] == k.as_str())
-        {
-            self.metrics.alerts[i].fetch_add(1, Ordering::Relaxed);
+    /// Publishes a labelled event (as `supervise` receives them), counting
+    /// raised alerts by kind.
+    pub fn publish_event(&self, event: &FloorEvent) {
+        if let Some(kind) = event.raised {
+            self.metrics.alerts[kind.index()].fetch_add(1, Ordering::Relaxed);
         }
-        self.publish_json(kind, &v.to_string());
+        self.publish_json(event.kind.event_name(), &event.json.to_string());
     }
 
     /// Publishes one event of type `kind` with `json` as its data (one line).
@@ -450,6 +419,58 @@ mod tests {
         let (_, _, past) = hub.subscribe();
         assert_eq!(past.len(), SUBSCRIBER_QUEUE + 5);
         assert!(past[0].starts_with("event: test\ndata: {\"i\":0}"));
+    }
+
+    /// A real server and a client that asks for /events and then stops
+    /// reading: its socket buffers and its queue fill, the rest of what is
+    /// published is missed and counted (publishing never waits for it), and
+    /// when it reads again it is told how many it lost.
+    #[test]
+    fn a_stalled_page_overflows_its_own_queue_and_is_told_what_it_missed() {
+        use std::io::{BufRead, BufReader};
+        use std::net::TcpStream;
+        let hub = Arc::new(Hub::new(Arc::default()));
+        let server =
+            FeedServer::start("127.0.0.1:0".parse().unwrap(), None, Arc::clone(&hub)).unwrap();
+        let addr = server.addr();
+        let mut stalled = TcpStream::connect(addr).unwrap();
+        stalled
+            .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while hub.subscriber_count() == 0 {
+            assert!(std::time::Instant::now() < deadline, "never subscribed");
+            thread::sleep(Duration::from_millis(10));
+        }
+        // 4 KiB events: 64 MiB in all, far more than the queue (1024
+        // events, 4 MiB) and any socket buffer hold.
+        let pad = "x".repeat(4000);
+        let events = 16 * SUBSCRIBER_QUEUE;
+        for i in 0..events {
+            hub.publish_json("test", &format!("{{\"i\":{i},\"pad\":\"{pad}\"}}"));
+        }
+        let missed = hub.metrics.missed.load(Ordering::Relaxed);
+        assert!(
+            missed >= (events - 2 * SUBSCRIBER_QUEUE) as u64,
+            "only {missed} of {events} events missed by a page that never read"
+        );
+        // Reading again: the queued events, then the count of the lost ones.
+        stalled
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut lines = BufReader::new(stalled).lines();
+        let note = loop {
+            let line = lines.next().expect("stream ended").expect("read");
+            if line == "event: missed" {
+                break lines.next().unwrap().unwrap();
+            }
+        };
+        let told: u64 = note
+            .trim_start_matches("data: {\"missed\":")
+            .trim_end_matches('}')
+            .parse()
+            .unwrap_or_else(|e| panic!("{note}: {e}"));
+        assert!(told > 0 && told <= missed, "told {told}, missed {missed}");
     }
 
     #[test]

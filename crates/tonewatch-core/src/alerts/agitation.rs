@@ -1,0 +1,167 @@
+//! `customer_agitation`: a continuous score from loudness, pitch level,
+//! pitch range and rate against the customer's own baseline, reported every
+//! `period_s`, raised when it spikes and escalated when it stays high for
+//! `escalate_after_s` or spikes for the `escalate_spikes`-th time.
+
+use super::event::{
+    Agitation as Reading, AgitationComponents, AlertKind, AlertState, Event, Evidence, Severity,
+};
+use super::party::Party;
+use super::sustain::{Rule, Step};
+use crate::analysis::Speaker;
+use crate::settings::AgitationConfig;
+use crate::units::{hz_to_st, round};
+
+const RAISE: &str = "The customer is getting agitated: let them vent, do not interrupt.";
+const ESCALATE: &str = "The customer stays agitated: a supervisor should step in.";
+pub(super) const CLEAR: &str = "The customer has calmed down.";
+
+/// The rule and what it remembers across the call.
+#[derive(Debug, Clone)]
+pub(super) struct AgitationRule {
+    pub(super) rule: Rule,
+    spikes: u32,
+    pub(super) escalated: bool,
+    next_reading_t: f64,
+    /// Highest score reported.
+    pub(super) peak: Option<f64>,
+}
+
+impl AgitationRule {
+    pub(super) fn new() -> Self {
+        Self {
+            rule: Rule::new(
+                AlertKind::CustomerAgitation,
+                Speaker::Customer,
+                Severity::Warn,
+                RAISE,
+                CLEAR,
+            ),
+            spikes: 0,
+            escalated: false,
+            next_reading_t: 0.0,
+            peak: None,
+        }
+    }
+
+    /// Severity of a clear: as high as the alert went.
+    pub(super) fn clear_severity(&self) -> Severity {
+        if self.escalated {
+            Severity::Escalate
+        } else {
+            Severity::Warn
+        }
+    }
+
+    /// One evaluation tick at `t`. While the customer is not talking
+    /// nothing is measured and the alert holds: it clears when they speak
+    /// calmly again.
+    pub(super) fn update(
+        &mut self,
+        t: f64,
+        customer: &Party,
+        warmup_voiced_s: f32,
+        cfg: &AgitationConfig,
+        out: &mut impl FnMut(Event),
+    ) {
+        let Some((score, components)) = score(customer, warmup_voiced_s, cfg) else {
+            return;
+        };
+        if t + 1e-9 >= self.next_reading_t {
+            self.next_reading_t = t + f64::from(cfg.period_s);
+            self.peak = Some(self.peak.map_or(score, |p| p.max(score)));
+            out(Event::Agitation(Reading {
+                t,
+                score: round(score, 3),
+                components: AgitationComponents {
+                    loudness: round(components.loudness, 3),
+                    pitch: round(components.pitch, 3),
+                    pitch_range: round(components.pitch_range, 3),
+                    rate: round(components.rate, 3),
+                },
+            }));
+        }
+        let spike_score = f64::from(cfg.spike_score);
+        let on = score >= spike_score;
+        let off = score < f64::from(cfg.clear_score);
+        let evidence = |sustained_s: Option<f64>, spikes| Evidence {
+            measured: Some(round(score, 3)),
+            threshold: sustained_s.map(|_| spike_score),
+            unit: Some("score"),
+            sustained_s: sustained_s.map(|s| round(s, 3)),
+            spikes: Some(spikes),
+            ..Evidence::default()
+        };
+        match self.rule.state.update(t, Some((on, off)), &cfg.sustain()) {
+            Step::Raise { sustained_s } => {
+                self.spikes += 1;
+                let escalate = self.spikes >= cfg.escalate_spikes;
+                self.escalated = escalate;
+                let (severity, message) = if escalate {
+                    (Severity::Escalate, ESCALATE)
+                } else {
+                    (Severity::Warn, RAISE)
+                };
+                let ev = evidence(Some(sustained_s), self.spikes);
+                out(self
+                    .rule
+                    .event(AlertState::Raised, t, severity, message, ev));
+            }
+            Step::Clear => {
+                let severity = self.clear_severity();
+                self.escalated = false;
+                let ev = evidence(None, self.spikes);
+                out(self.rule.event(AlertState::Cleared, t, severity, CLEAR, ev));
+            }
+            Step::None => {
+                // Stays high: escalate once per spike.
+                if let Some(raised) = self.rule.state.raised_at
+                    && !self.escalated
+                    && on
+                    && t - raised >= f64::from(cfg.escalate_after_s)
+                {
+                    self.escalated = true;
+                    let ev = evidence(Some(t - raised), self.spikes);
+                    out(self
+                        .rule
+                        .event(AlertState::Raised, t, Severity::Escalate, ESCALATE, ev));
+                }
+            }
+        }
+    }
+}
+
+/// The customer's agitation score against their baseline, if both are known.
+fn score(
+    c: &Party,
+    warmup_voiced_s: f32,
+    a: &AgitationConfig,
+) -> Option<(f64, AgitationComponents)> {
+    let base = c.baseline.current(warmup_voiced_s)?;
+    let m = c.measures;
+    // Each cue counts from 0 up to a cap, so one cue alone (a laugh, a
+    // stray octave) cannot make a spike: agitation shows in several.
+    let cap = f64::from(a.component_cap);
+    let pos = |v: Option<f32>| f64::from(v.unwrap_or(0.0)).clamp(0.0, cap);
+    let components = AgitationComponents {
+        loudness: pos(m
+            .loudness_db
+            .map(|db| (db - base.loudness_median_db) / a.loudness_unit_db)),
+        pitch: pos(m
+            .pitch_st
+            .map(|st| (st - hz_to_st(base.pitch_median_hz)) / a.pitch_unit_st)),
+        pitch_range: pos(m
+            .range_st
+            .map(|r| (r - base.pitch_range_st) / a.range_unit_st)),
+        rate: pos(m
+            .rate_sps
+            .map(|r| 100.0 * (r / base.rate_median_sps - 1.0) / a.rate_unit_pct)),
+    };
+    // Only while the customer has spoken recently enough to be measured.
+    m.pitch_st.or(m.loudness_db.map(|_| 0.0))?;
+    let score = f64::from(a.loudness_weight) * components.loudness
+        + f64::from(a.pitch_weight) * components.pitch
+        + f64::from(a.range_weight) * components.pitch_range
+        + f64::from(a.rate_weight) * components.rate;
+    Some((score, components))
+}

@@ -1,0 +1,77 @@
+//! `dead_air`: neither party talking for `min_silence_s`; clears when
+//! either speaks.
+
+use super::Turns;
+use super::event::{AlertKind, Event, Evidence, Severity};
+use super::sustain::{Rule, Step};
+use crate::analysis::Speaker;
+use crate::settings::{DeadAirConfig, SustainConfig};
+use crate::units::round;
+
+pub(super) const CLEAR: &str = "Conversation resumed.";
+
+/// The rule and its running figures.
+#[derive(Debug, Clone)]
+pub(super) struct DeadAir {
+    pub(super) rule: Rule,
+    /// When the current silence began.
+    silence_since: f64,
+    /// Seconds of silences longer than the threshold.
+    pub(super) dead_air_s: f64,
+}
+
+impl DeadAir {
+    pub(super) fn new() -> Self {
+        Self {
+            rule: Rule::new(
+                AlertKind::DeadAir,
+                Speaker::Agent,
+                Severity::Info,
+                "Dead air: say what you are doing.",
+                CLEAR,
+            ),
+            silence_since: 0.0,
+            dead_air_s: 0.0,
+        }
+    }
+
+    /// One frame at `t`, `hop_s` after the last.
+    pub(super) fn update(
+        &mut self,
+        t: f64,
+        hop_s: f64,
+        turns: &Turns,
+        cfg: &DeadAirConfig,
+        out: &mut impl FnMut(Event),
+    ) {
+        let silent = !turns.agent_talking && !turns.customer_talking;
+        if !silent {
+            self.silence_since = t;
+        }
+        let silence_s = t - self.silence_since;
+        let sustain = SustainConfig {
+            min_duration_s: cfg.min_silence_s,
+            clear_after_s: 0.0,
+            cooldown_s: 0.0,
+        };
+        let was_raised = self.rule.state.is_raised();
+        match self.rule.state.update(t, Some((silent, !silent)), &sustain) {
+            Step::Raise { .. } => {
+                self.dead_air_s += silence_s;
+                let ev = Evidence {
+                    measured: Some(round(silence_s, 3)),
+                    threshold: Some(f64::from(cfg.min_silence_s)),
+                    unit: Some("s"),
+                    ..Evidence::default()
+                };
+                out(self.rule.raised(t, ev));
+            }
+            Step::Clear => out(self.rule.cleared(t, Evidence::default())),
+            Step::None => {
+                if was_raised && silent {
+                    self.dead_air_s += hop_s;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,689 @@
+//! Alerts that follow call-centre guidance, from the analysed frames.
+//!
+//! - Agents under pressure speak higher and faster: `agent_pace` ("slow
+//!   down"), `agent_pitch` ("lower your voice") and `agent_volume`, each
+//!   against the agent's own baseline ([`crate::baseline`]).
+//! - A customer boiling over: a continuous agitation score from loudness,
+//!   pitch level, pitch range and rate against the customer's own baseline,
+//!   reported periodically, raised as `customer_agitation` when it spikes and
+//!   escalated when it stays high or spikes a third time.
+//! - Turn-taking: `overtalk` (the agent talks over the customer), `dead_air`,
+//!   `agent_monologue`.
+//!
+//! One private module per rule (`pace`, `pitch`, `volume`, `agitation`,
+//! `overtalk`, `dead_air`, `monologue`), each over the shared raise/clear
+//! machine in `sustain`.
+//!
+//! Every rule is pure: it takes the frames and their audio-clock times and
+//! nothing else, so the same audio gives the same alerts in replay and live.
+//! Each alert has hysteresis (separate raise and clear levels), a minimum
+//! duration before it is raised, a hold before it clears and a cooldown
+//! before it can be raised again; a `cleared` event ends it.
+//!
+//! Real-time safety: [`AlertEngine::new`] allocates; [`AlertEngine::on_frame`]
+//! does not (events go to a callback, messages are static).
+
+mod agitation;
+mod dead_air;
+mod event;
+mod monologue;
+mod overtalk;
+mod pace;
+mod party;
+mod pitch;
+mod sustain;
+mod volume;
+
+pub use event::{
+    Agitation, AgitationComponents, Alert, AlertKind, AlertState, Event, Evidence, Severity,
+};
+
+use crate::analysis::{FrameFeatures, Speaker};
+use crate::baseline::BaselineValues;
+use crate::settings::AlertConfig;
+use crate::units::round;
+use agitation::AgitationRule;
+use dead_air::DeadAir;
+use monologue::Monologue;
+use overtalk::Overtalk;
+use party::Party;
+use sustain::Rule;
+
+/// Whole-call figures the engine keeps for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TurnTally {
+    /// Agent interruptions (overtalk alerts raised).
+    pub interruptions: u32,
+    /// Seconds both parties talked at once during those interruptions.
+    pub overtalk_s: f64,
+    /// Seconds of silences longer than the dead-air threshold.
+    pub dead_air_s: f64,
+    /// Highest agitation score reported.
+    pub agitation_peak: Option<f64>,
+    /// Alerts raised, by kind (index [`AlertKind::index`]).
+    pub raised: [u32; AlertKind::COUNT],
+}
+
+/// Both parties' turn state on one frame, as the turn-taking rules read it.
+#[derive(Debug, Clone, Copy)]
+struct Turns {
+    agent_talking: bool,
+    customer_talking: bool,
+    agent_speech: bool,
+    customer_speech: bool,
+    agent_start_t: f64,
+    customer_start_t: f64,
+}
+
+/// Turns frames into alerts and agitation readings.
+#[derive(Debug, Clone)]
+pub struct AlertEngine {
+    cfg: AlertConfig,
+    hop_s: f64,
+    agent: Option<Party>,
+    customer: Option<Party>,
+    frame: u64,
+    tick_frames: u64,
+    pace: Rule,
+    pitch: Rule,
+    volume: Rule,
+    agitation: AgitationRule,
+    overtalk: Overtalk,
+    dead_air: DeadAir,
+    monologue: Monologue,
+    raised: [u32; AlertKind::COUNT],
+    last_t: f64,
+}
+
+/// A party's baseline takes a rate reading this often while they talk.
+const RATE_READING_S: f32 = 0.5;
+/// While a party's alerts are up, their baseline learns from one frame in this many.
+const SLOW_LEARNING: u64 = 4;
+
+/// Passes events on to `emit`, alerts with their time rounded to the
+/// millisecond and each raise counted in `raised`.
+fn counted<'a>(
+    raised: &'a mut [u32; AlertKind::COUNT],
+    emit: &'a mut impl FnMut(Event),
+) -> impl FnMut(Event) + 'a {
+    move |e| match e {
+        Event::Alert(mut a) => {
+            a.t = round(a.t, 3);
+            if a.state == AlertState::Raised {
+                raised[a.kind.index()] += 1;
+            }
+            emit(Event::Alert(a));
+        }
+        reading => emit(reading),
+    }
+}
+
+impl AlertEngine {
+    /// An engine for a call with `speakers` (the analysis channel order),
+    /// frames `hop_s` apart, the agent's baseline seeded by `agent_profile`.
+    #[must_use]
+    pub fn new(
+        cfg: &AlertConfig,
+        hop_s: f64,
+        speakers: &[Speaker],
+        agent_profile: Option<BaselineValues>,
+    ) -> Self {
+        let party =
+            |s: Speaker, prior| speakers.contains(&s).then(|| Party::new(cfg, hop_s, prior));
+        let agent_rule =
+            |kind, raise, clear| Rule::new(kind, Speaker::Agent, Severity::Warn, raise, clear);
+        Self {
+            agent: party(Speaker::Agent, agent_profile),
+            customer: party(Speaker::Customer, None),
+            cfg: cfg.clone(),
+            hop_s,
+            frame: 0,
+            tick_frames: ((f64::from(cfg.baseline.tick_s) / hop_s).round() as u64).max(1),
+            pace: agent_rule(AlertKind::AgentPace, pace::RAISE, pace::CLEAR),
+            pitch: agent_rule(AlertKind::AgentPitch, pitch::RAISE, pitch::CLEAR),
+            volume: agent_rule(AlertKind::AgentVolume, volume::RAISE, volume::CLEAR),
+            agitation: AgitationRule::new(),
+            overtalk: Overtalk::new(),
+            dead_air: DeadAir::new(),
+            monologue: Monologue::new(),
+            raised: [0; AlertKind::COUNT],
+            last_t: 0.0,
+        }
+    }
+
+    /// The agent's baseline as it stands (to save as their profile).
+    #[must_use]
+    pub fn agent_baseline(&self) -> Option<BaselineValues> {
+        let a = self.agent.as_ref()?;
+        a.baseline.current(self.cfg.baseline.warmup_voiced_s)
+    }
+
+    /// Whole-call turn-taking and agitation figures.
+    #[must_use]
+    pub fn tally(&self) -> TurnTally {
+        TurnTally {
+            interruptions: self.overtalk.interruptions,
+            overtalk_s: self.overtalk.overtalk_s,
+            dead_air_s: self.dead_air.dead_air_s,
+            agitation_peak: self.agitation.peak,
+            raised: self.raised,
+        }
+    }
+
+    /// Takes one frame: `t` its time, `frames[c]` the features of
+    /// `speakers[c]` as given to [`new`](Self::new). Events go to `emit`.
+    pub fn on_frame(
+        &mut self,
+        t: f64,
+        speakers: &[Speaker],
+        frames: &[FrameFeatures],
+        emit: &mut impl FnMut(Event),
+    ) {
+        self.last_t = t;
+        for (&s, f) in speakers.iter().zip(frames) {
+            if let Some(p) = self.party_mut(s) {
+                p.push(t, f);
+            }
+        }
+        let gap = f64::from(self.cfg.turns.gap_s);
+        for p in [self.agent.as_mut(), self.customer.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            p.close_turn(t, gap);
+        }
+        self.learn(speakers, frames);
+        let out = &mut counted(&mut self.raised, emit);
+        if let (Some(agent), Some(customer)) = (&self.agent, &self.customer) {
+            let turns = Turns {
+                agent_talking: agent.talking,
+                customer_talking: customer.talking,
+                agent_speech: agent.speech_now,
+                customer_speech: customer.speech_now,
+                agent_start_t: agent.talk_start_t,
+                customer_start_t: customer.talk_start_t,
+            };
+            let (cfg, hop) = (&self.cfg, self.hop_s);
+            self.overtalk.update(t, hop, &turns, &cfg.overtalk, out);
+            self.dead_air.update(t, hop, &turns, &cfg.dead_air, out);
+            self.monologue
+                .update(t, hop, &turns, &cfg.agent_monologue, out);
+        }
+        self.frame += 1;
+        if !self.frame.is_multiple_of(self.tick_frames) {
+            return;
+        }
+        for p in [self.agent.as_mut(), self.customer.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            p.measure(&self.cfg, self.hop_s);
+        }
+        let cfg = &self.cfg;
+        let warm = cfg.baseline.warmup_voiced_s;
+        if let Some(agent) = &self.agent
+            && let Some(base) = agent.baseline.current(warm)
+        {
+            let (levels, ev) = pace::check(agent, &base, &cfg.agent_pace);
+            self.pace
+                .step(t, levels, &cfg.agent_pace.sustain(), ev, out);
+            let (levels, ev) = pitch::check(&agent.measures, &base, &cfg.agent_pitch);
+            self.pitch
+                .step(t, levels, &cfg.agent_pitch.sustain(), ev, out);
+            let (levels, ev) = volume::check(&agent.measures, &base, &cfg.agent_volume);
+            self.volume
+                .step(t, levels, &cfg.agent_volume.sustain(), ev, out);
+        }
+        if let Some(customer) = &self.customer {
+            self.agitation
+                .update(t, customer, warm, &cfg.customer_agitation, out);
+        }
+    }
+
+    fn party_mut(&mut self, s: Speaker) -> Option<&mut Party> {
+        match s {
+            Speaker::Agent => self.agent.as_mut(),
+            Speaker::Customer => self.customer.as_mut(),
+        }
+    }
+
+    /// Feeds the baselines; while a party's own alerts are up only one frame
+    /// in [`SLOW_LEARNING`] counts, so a burst does not become the new
+    /// normal, but a baseline learned from an unusual start of the call
+    /// still catches up over minutes.
+    fn learn(&mut self, speakers: &[Speaker], frames: &[FrameFeatures]) {
+        let agent_alerted = self.pace.state.is_raised()
+            || self.pitch.state.is_raised()
+            || self.volume.state.is_raised();
+        let customer_alerted = self.agitation.rule.state.is_raised();
+        let rate_every = (f64::from(RATE_READING_S) / self.hop_s).round().max(1.0) as u64;
+        let frame = self.frame;
+        for (&s, f) in speakers.iter().zip(frames) {
+            let slowed = match s {
+                Speaker::Agent => agent_alerted,
+                Speaker::Customer => customer_alerted,
+            };
+            let every = if slowed { SLOW_LEARNING } else { 1 };
+            let Some(p) = self.party_mut(s) else { continue };
+            if !f.speech || !frame.is_multiple_of(every) {
+                continue;
+            }
+            p.baseline.add_loudness_db(f.loudness_db);
+            if let Some(f0) = f.f0_hz {
+                p.baseline.add_pitch_hz(f0);
+            }
+            if frame.is_multiple_of(rate_every * every) {
+                if let Some(r) = f.rate_sps {
+                    p.baseline.add_rate_sps(r);
+                }
+                if let Some(m) = f.modulation_db_s {
+                    p.baseline.add_modulation_db_s(m);
+                }
+                if let Some(range) = p.measures.range_st {
+                    p.baseline.add_range_st(range);
+                }
+            }
+        }
+    }
+
+    /// At the end of the call: clears every alert still raised.
+    pub fn finish(&mut self, emit: &mut impl FnMut(Event)) {
+        let t = self.last_t;
+        let agitation_severity = self.agitation.clear_severity();
+        let out = &mut counted(&mut self.raised, emit);
+        for kind in AlertKind::ALL {
+            let (rule, severity) = match kind {
+                AlertKind::AgentPace => (&mut self.pace, Severity::Warn),
+                AlertKind::AgentPitch => (&mut self.pitch, Severity::Warn),
+                AlertKind::AgentVolume => (&mut self.volume, Severity::Warn),
+                AlertKind::CustomerAgitation => (&mut self.agitation.rule, agitation_severity),
+                AlertKind::Overtalk => (&mut self.overtalk.rule, Severity::Warn),
+                AlertKind::DeadAir => (&mut self.dead_air.rule, Severity::Info),
+                AlertKind::AgentMonologue => (&mut self.monologue.rule, Severity::Info),
+            };
+            if !rule.state.is_raised() {
+                continue;
+            }
+            rule.state = sustain::Sustained::default();
+            out(rule.event(
+                AlertState::Cleared,
+                t,
+                severity,
+                rule.clear_message,
+                Evidence::default(),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOP: f64 = 0.01;
+    const BOTH: [Speaker; 2] = [Speaker::Agent, Speaker::Customer];
+
+    /// One party's voice at a moment: talking or not, and how.
+    #[derive(Clone, Copy)]
+    struct Voice {
+        talking: bool,
+        f0_hz: f32,
+        loudness_db: f32,
+        rate_sps: f32,
+        modulation_db_s: f32,
+    }
+
+    const QUIET: Voice = Voice {
+        talking: false,
+        f0_hz: 0.0,
+        loudness_db: -70.0,
+        rate_sps: 0.0,
+        modulation_db_s: 0.0,
+    };
+
+    fn calm(f0_hz: f32) -> Voice {
+        Voice {
+            talking: true,
+            f0_hz,
+            loudness_db: -25.0,
+            rate_sps: 4.0,
+            modulation_db_s: 250.0,
+        }
+    }
+
+    fn frame(v: Voice, t: f64) -> FrameFeatures {
+        // Speech with a short breath every 3 s, natural pitch wobble.
+        let breath = v.talking && (t % 3.0) > 2.7;
+        let speech = v.talking && !breath;
+        let wobble = 1.0 + 0.03 * (t * 7.0).sin() as f32;
+        FrameFeatures {
+            f0_hz: speech.then_some(v.f0_hz * wobble),
+            voiced_p: if speech { 0.9 } else { 0.1 },
+            loudness_db: if speech { v.loudness_db } else { -70.0 },
+            speech,
+            rate_sps: v.talking.then_some(v.rate_sps),
+            modulation_db_s: v.talking.then_some(v.modulation_db_s),
+            ..FrameFeatures::default()
+        }
+    }
+
+    /// Runs `script(t) -> (agent, customer)` for `seconds`; returns the alerts.
+    fn run(
+        seconds: f64,
+        cfg: &AlertConfig,
+        script: impl Fn(f64) -> (Voice, Voice),
+    ) -> (Vec<Alert>, Vec<Agitation>, AlertEngine) {
+        let mut engine = AlertEngine::new(cfg, HOP, &BOTH, None);
+        let mut alerts = Vec::new();
+        let mut agitation = Vec::new();
+        let frames = (seconds / HOP).round() as usize;
+        for k in 0..frames {
+            let t = k as f64 * HOP;
+            let (a, c) = script(t);
+            engine.on_frame(t, &BOTH, &[frame(a, t), frame(c, t)], &mut |e| match e {
+                Event::Alert(a) => alerts.push(a),
+                Event::Agitation(g) => agitation.push(g),
+            });
+        }
+        engine.finish(&mut |e| {
+            if let Event::Alert(a) = e {
+                alerts.push(a);
+            }
+        });
+        (alerts, agitation, engine)
+    }
+
+    fn raised(alerts: &[Alert], kind: AlertKind) -> Vec<f64> {
+        alerts
+            .iter()
+            .filter(|a| a.kind == kind && a.state == AlertState::Raised)
+            .map(|a| a.t)
+            .collect()
+    }
+
+    /// Agent and customer take 6 s turns.
+    fn turns(t: f64, agent: Voice, customer: Voice) -> (Voice, Voice) {
+        if ((t / 6.0) as u64).is_multiple_of(2) {
+            (agent, QUIET)
+        } else {
+            (QUIET, customer)
+        }
+    }
+
+    #[test]
+    fn a_calm_call_raises_nothing() {
+        let (alerts, agitation, engine) = run(600.0, &AlertConfig::default(), |t| {
+            turns(t, calm(120.0), calm(210.0))
+        });
+        assert!(alerts.is_empty(), "{alerts:?}");
+        assert!(
+            agitation.iter().all(|g| g.score < 0.5),
+            "peak {:?}",
+            engine.tally().agitation_peak
+        );
+        // One reading a second while the customer is measurable: from 1.5 s
+        // into each 6 s turn to 3.5 s after it, 8 s in every 12 (≈ 390).
+        assert!(agitation.len() > 330, "{}", agitation.len());
+    }
+
+    #[test]
+    fn speeding_up_raises_slow_down_within_five_seconds_and_clears() {
+        // From 120 s to 180 s the agent speaks 20 % faster: their level
+        // moves 20 % faster, and more syllables are counted.
+        let script = |t: f64| {
+            let fast = (120.0..180.0).contains(&t);
+            turns(
+                t,
+                Voice {
+                    rate_sps: if fast { 4.8 } else { 4.0 },
+                    modulation_db_s: if fast { 300.0 } else { 250.0 },
+                    ..calm(120.0)
+                },
+                calm(210.0),
+            )
+        };
+        let (alerts, _, _) = run(300.0, &AlertConfig::default(), script);
+        let pace = raised(&alerts, AlertKind::AgentPace);
+        assert_eq!(pace.len(), 1, "{alerts:?}");
+        assert!(
+            pace[0] >= 120.0 && pace[0] <= 125.0,
+            "raised at {}",
+            pace[0]
+        );
+        let cleared: Vec<_> = alerts
+            .iter()
+            .filter(|a| a.kind == AlertKind::AgentPace && a.state == AlertState::Cleared)
+            .collect();
+        assert_eq!(cleared.len(), 1);
+        assert!(
+            cleared[0].t > 180.0 && cleared[0].t < 190.0,
+            "{}",
+            cleared[0].t
+        );
+        // Nothing else fired.
+        assert_eq!(alerts.len(), 2, "{alerts:?}");
+        let ev = alerts[0].evidence;
+        assert_eq!(ev.unit, Some("%"));
+        // The baseline histogram's bins are 1 dB/s: 250.5 against 300.
+        assert!((ev.measured.unwrap() - 20.0).abs() <= 1.0, "{ev:?}");
+        assert_eq!(ev.threshold, Some(15.0));
+        assert_eq!(ev.rate_sps, Some(4.8));
+        assert!((ev.baseline_rate_sps.unwrap() - 4.0).abs() < 0.1, "{ev:?}");
+    }
+
+    #[test]
+    fn a_busier_syllable_count_alone_is_not_a_faster_voice() {
+        // More syllables found (a denser sentence) at the same tempo.
+        let script = |t: f64| {
+            let dense = (120.0..180.0).contains(&t);
+            turns(
+                t,
+                Voice {
+                    rate_sps: if dense { 5.0 } else { 4.0 },
+                    ..calm(120.0)
+                },
+                calm(210.0),
+            )
+        };
+        let (alerts, _, _) = run(300.0, &AlertConfig::default(), script);
+        assert!(
+            raised(&alerts, AlertKind::AgentPace).is_empty(),
+            "{alerts:?}"
+        );
+    }
+
+    #[test]
+    fn pitch_and_volume_rises_are_caught_against_the_agents_own_baseline() {
+        let script = |t: f64| {
+            // The agent's turns run 84-90, 96-102 ...: hot from 96 s.
+            let hot = (96.0..150.0).contains(&t);
+            let agent = Voice {
+                f0_hz: if hot { 150.0 } else { 120.0 },
+                loudness_db: if hot { -17.0 } else { -25.0 },
+                ..calm(120.0)
+            };
+            turns(t, agent, calm(210.0))
+        };
+        let (alerts, _, _) = run(240.0, &AlertConfig::default(), script);
+        for kind in [AlertKind::AgentPitch, AlertKind::AgentVolume] {
+            let r = raised(&alerts, kind);
+            assert_eq!(r.len(), 1, "{kind:?}: {alerts:?}");
+            assert!(r[0] >= 96.0 && r[0] <= 101.0, "{kind:?} at {}", r[0]);
+        }
+        assert!(raised(&alerts, AlertKind::AgentPace).is_empty());
+    }
+
+    #[test]
+    fn nothing_fires_before_warm_up() {
+        // Fast and high from the start: there is no baseline to beat.
+        let (alerts, _, _) = run(14.0, &AlertConfig::default(), |_| (calm(180.0), QUIET));
+        assert!(alerts.is_empty(), "{alerts:?}");
+    }
+
+    #[test]
+    fn an_agitated_customer_is_raised_then_escalated_when_it_lasts() {
+        let script = |t: f64| {
+            let angry = t >= 120.0;
+            let customer = Voice {
+                f0_hz: if angry { 270.0 } else { 210.0 },
+                loudness_db: if angry { -15.0 } else { -25.0 },
+                rate_sps: if angry { 4.8 } else { 4.0 },
+                ..calm(210.0)
+            };
+            // The customer talks most of the time once angry.
+            if angry {
+                (QUIET, customer)
+            } else {
+                turns(t, calm(120.0), customer)
+            }
+        };
+        let (alerts, agitation, engine) = run(200.0, &AlertConfig::default(), script);
+        let up: Vec<_> = alerts
+            .iter()
+            .filter(|a| a.kind == AlertKind::CustomerAgitation && a.state == AlertState::Raised)
+            .collect();
+        assert!(up.len() >= 2, "{alerts:?}");
+        assert!(up[0].t >= 120.0 && up[0].t <= 125.0, "spike at {}", up[0].t);
+        assert_eq!(up[0].severity, Severity::Warn);
+        let esc = up
+            .iter()
+            .find(|a| a.severity == Severity::Escalate)
+            .unwrap();
+        assert!(
+            esc.t >= up[0].t + 20.0 && esc.t <= up[0].t + 21.0,
+            "{}",
+            esc.t
+        );
+        assert!(engine.tally().agitation_peak.unwrap() > 1.5);
+        assert!(
+            agitation
+                .iter()
+                .any(|g| g.t > 130.0 && g.components.pitch > 1.0)
+        );
+    }
+
+    #[test]
+    fn the_third_spike_escalates() {
+        let script = |t: f64| {
+            // Three 8 s outbursts, 30 s apart, after two minutes of calm.
+            let angry = t >= 120.0 && ((t - 120.0) % 30.0) < 8.0 && t < 210.0;
+            let customer = Voice {
+                f0_hz: if angry { 280.0 } else { 210.0 },
+                loudness_db: if angry { -14.0 } else { -25.0 },
+                ..calm(210.0)
+            };
+            if t >= 120.0 {
+                (QUIET, customer)
+            } else {
+                turns(t, calm(120.0), customer)
+            }
+        };
+        let (alerts, _, _) = run(240.0, &AlertConfig::default(), script);
+        let up: Vec<_> = alerts
+            .iter()
+            .filter(|a| a.kind == AlertKind::CustomerAgitation && a.state == AlertState::Raised)
+            .map(|a| (a.severity, a.evidence.spikes))
+            .collect();
+        assert_eq!(
+            up,
+            vec![
+                (Severity::Warn, Some(1)),
+                (Severity::Warn, Some(2)),
+                (Severity::Escalate, Some(3))
+            ],
+            "{alerts:?}"
+        );
+    }
+
+    #[test]
+    fn cutting_in_on_the_customer_is_overtalk_and_a_backchannel_is_not() {
+        let script = |t: f64| {
+            let customer = if (10.0..20.0).contains(&t) || (30.0..40.0).contains(&t) {
+                calm(210.0)
+            } else {
+                QUIET
+            };
+            // Agent: a 0.3 s "mm-hm" at 12 s, a real cut-in from 35 s.
+            let agent = if (12.0..12.3).contains(&t) || (35.0..45.0).contains(&t) {
+                calm(120.0)
+            } else {
+                QUIET
+            };
+            (agent, customer)
+        };
+        let (alerts, _, engine) = run(50.0, &AlertConfig::default(), script);
+        let r = raised(&alerts, AlertKind::Overtalk);
+        assert_eq!(r.len(), 1, "{alerts:?}");
+        assert!(r[0] >= 35.45 && r[0] <= 36.0, "raised at {}", r[0]);
+        let tally = engine.tally();
+        assert_eq!(tally.interruptions, 1);
+        // Overlap 35–40 s (the customer's turn ends at 40 s, held 0.5 s).
+        assert!((tally.overtalk_s - 5.5).abs() < 0.3, "{}", tally.overtalk_s);
+    }
+
+    #[test]
+    fn silence_is_dead_air_and_long_talk_a_monologue() {
+        let script = |t: f64| {
+            if t < 5.0 {
+                (calm(120.0), QUIET)
+            } else if t < 20.0 {
+                (QUIET, QUIET)
+            } else {
+                (calm(120.0), QUIET)
+            }
+        };
+        let (alerts, _, engine) = run(100.0, &AlertConfig::default(), script);
+        let dead = raised(&alerts, AlertKind::DeadAir);
+        // Talking ends at 5 s, held 0.5 s: silence from 5.5 s, raised at 15.5 s.
+        assert_eq!(dead.len(), 1, "{alerts:?}");
+        assert!((dead[0] - 15.5).abs() < 0.05, "{}", dead[0]);
+        assert!(
+            (engine.tally().dead_air_s - 14.5).abs() < 0.1,
+            "{}",
+            engine.tally().dead_air_s
+        );
+        let mono = raised(&alerts, AlertKind::AgentMonologue);
+        // Monologue time is the agent's speech: 4.7 s before the gap (the
+        // breath at 2.7-3 s is not speech), then 55.3 s more from 20 s at
+        // 2.7 s of speech in every 3 s: 0.7 s to 21 s, 20 cycles to 81 s,
+        // 0.6 s more: 81.6 s.
+        assert_eq!(mono.len(), 1, "{alerts:?}");
+        assert!((mono[0] - 81.6).abs() < 0.1, "{}", mono[0]);
+    }
+
+    #[test]
+    fn a_profile_calibrates_the_agent_from_the_first_second() {
+        // A profile with a modulation baseline, and one written before
+        // modulation was measured (its syllable rate stands in).
+        for modulation in [Some(250.0), None] {
+            let prior = BaselineValues {
+                pitch_median_hz: 120.0,
+                rate_median_sps: 4.0,
+                modulation_median_db_s: modulation,
+                loudness_median_db: -25.0,
+                pitch_range_st: 1.0,
+                voiced_s: 600.0,
+            };
+            let mut engine = AlertEngine::new(&AlertConfig::default(), HOP, &BOTH, Some(prior));
+            let mut alerts = Vec::new();
+            for k in 0..1000 {
+                let t = k as f64 * HOP;
+                let fast = Voice {
+                    rate_sps: 5.0,
+                    modulation_db_s: 312.0,
+                    ..calm(120.0)
+                };
+                engine.on_frame(t, &BOTH, &[frame(fast, t), frame(QUIET, t)], &mut |e| {
+                    if let Event::Alert(a) = e {
+                        alerts.push(a);
+                    }
+                });
+            }
+            let r = raised(&alerts, AlertKind::AgentPace);
+            assert_eq!(r.len(), 1, "{modulation:?}: {alerts:?}");
+            assert!(r[0] < 3.5, "{modulation:?}: {}", r[0]);
+            let ev = alerts[0].evidence;
+            assert!((ev.measured.unwrap() - 25.0).abs() < 0.6, "{ev:?}");
+        }
+    }
+}

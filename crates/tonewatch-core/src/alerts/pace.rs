@@ -1,0 +1,53 @@
+//! `agent_pace`, "slow down": the agent's tempo against their own.
+//!
+//! Tempo is read from how fast the agent's vowel-band level moves
+//! (`modulation_db_s`): on rendered calls it tells a 35 % faster voice from
+//! calm speech far better than the syllable count, which varies more from
+//! sentence to sentence and undercounts fast speech (merged syllables). The
+//! syllable rate stands in while a profile from before modulation was
+//! measured has no modulation baseline yet. Readings span
+//! `modulation_window_s` of talking (`rate_window_s` for the rate) and are
+//! learned every [`RATE_READING_S`](super::RATE_READING_S); the baseline
+//! needs `warmup_talk_s` of them unless a profile brings it.
+
+use super::event::Evidence;
+use super::party::Party;
+use super::sustain::levels;
+use crate::baseline::BaselineValues;
+use crate::settings::PaceConfig;
+use crate::units::round;
+
+pub(super) const RAISE: &str = "Slow down: you are speaking faster than your usual pace.";
+pub(super) const CLEAR: &str = "Pace is back to your usual.";
+
+/// The rule's raise/clear levels and evidence for the agent now. While the
+/// agent is not talking nothing is measured, and the alert holds: it clears
+/// on speech back at their usual pace.
+pub(super) fn check(
+    agent: &Party,
+    base: &BaselineValues,
+    cfg: &PaceConfig,
+) -> (Option<(bool, bool)>, Evidence) {
+    let m = agent.measures;
+    let rate_known = agent.has_profile
+        || agent.baseline.rate_readings() as f32 * super::RATE_READING_S >= cfg.warmup_talk_s;
+    let ratio = match (m.modulation_db_s, base.modulation_median_db_s) {
+        (Some(mo), Some(mb)) if mb > 0.0 => Some(mo / mb),
+        (_, None) => m.rate_sps.map(|r| r / base.rate_median_sps),
+        _ => None,
+    };
+    let pace_pct = ratio.filter(|_| rate_known).map(|r| 100.0 * (r - 1.0));
+    let evidence = Evidence {
+        measured: pace_pct.map(|p| f64::from(p).round()),
+        baseline: Some(0.0),
+        threshold: Some(f64::from(cfg.raise_above_pct)),
+        unit: Some("%"),
+        rate_sps: m.rate_sps.map(|r| round(f64::from(r), 2)),
+        baseline_rate_sps: Some(round(f64::from(base.rate_median_sps), 2)),
+        ..Evidence::default()
+    };
+    (
+        levels(pace_pct, cfg.raise_above_pct, cfg.clear_below_pct),
+        evidence,
+    )
+}

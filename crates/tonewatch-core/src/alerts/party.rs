@@ -1,0 +1,150 @@
+//! One party's state as the rules read it: their baseline, the last few
+//! seconds of their speech, and whether they hold a turn.
+
+use crate::analysis::FrameFeatures;
+use crate::baseline::{Baseline, BaselineValues};
+use crate::settings::AlertConfig;
+use crate::units::hz_to_st;
+
+/// A party's recent speech: the last `short_window_s` of frames.
+#[derive(Debug, Clone)]
+struct Recent {
+    pitch_st: Vec<f32>,
+    loudness_db: Vec<f32>,
+    pos: usize,
+    filled: usize,
+    scratch: Vec<f32>,
+}
+
+impl Recent {
+    fn new(frames: usize) -> Self {
+        Self {
+            pitch_st: vec![f32::NAN; frames],
+            loudness_db: vec![f32::NAN; frames],
+            pos: 0,
+            filled: 0,
+            scratch: Vec::with_capacity(frames),
+        }
+    }
+
+    fn push(&mut self, f: &FrameFeatures) {
+        self.pitch_st[self.pos] = f.f0_hz.map_or(f32::NAN, hz_to_st);
+        self.loudness_db[self.pos] = if f.speech { f.loudness_db } else { f32::NAN };
+        self.pos = (self.pos + 1) % self.pitch_st.len();
+        self.filled = (self.filled + 1).min(self.pitch_st.len());
+    }
+
+    /// Quantiles `qs` of the non-NaN values of `which`, when at least
+    /// `min_count` are there. No allocation: `scratch` has the capacity.
+    fn quantiles<const N: usize>(
+        &mut self,
+        loudness: bool,
+        min_count: usize,
+        qs: [f32; N],
+    ) -> Option<[f32; N]> {
+        let src = if loudness {
+            &self.loudness_db
+        } else {
+            &self.pitch_st
+        };
+        self.scratch.clear();
+        self.scratch
+            .extend(src.iter().copied().filter(|v| !v.is_nan()));
+        let n = self.scratch.len();
+        if n < min_count.max(1) {
+            return None;
+        }
+        let mut out = [0.0; N];
+        for (o, q) in out.iter_mut().zip(qs) {
+            let k = ((n - 1) as f32 * q).round() as usize;
+            *o = *self.scratch.select_nth_unstable_by(k, f32::total_cmp).1;
+        }
+        Some(out)
+    }
+}
+
+/// What the rules look at for one party, each evaluation tick.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Measures {
+    pub(super) pitch_st: Option<f32>,
+    pub(super) range_st: Option<f32>,
+    pub(super) loudness_db: Option<f32>,
+    pub(super) rate_sps: Option<f32>,
+    pub(super) modulation_db_s: Option<f32>,
+}
+
+/// One party as the rules see them: baseline, recent speech, turn state.
+#[derive(Debug, Clone)]
+pub(super) struct Party {
+    pub(super) baseline: Baseline,
+    pub(super) has_profile: bool,
+    recent: Recent,
+    rate_sps: Option<f32>,
+    modulation_db_s: Option<f32>,
+    pub(super) measures: Measures,
+    // Turn-taking: talking with short gaps bridged.
+    pub(super) talking: bool,
+    pub(super) speech_now: bool,
+    last_speech_t: f64,
+    pub(super) talk_start_t: f64,
+}
+
+impl Party {
+    pub(super) fn new(cfg: &AlertConfig, hop_s: f64, prior: Option<BaselineValues>) -> Self {
+        let frames = (f64::from(cfg.baseline.short_window_s) / hop_s).round() as usize;
+        Self {
+            baseline: Baseline::new(hop_s as f32, prior),
+            has_profile: prior.is_some(),
+            recent: Recent::new(frames.max(1)),
+            rate_sps: None,
+            modulation_db_s: None,
+            measures: Measures::default(),
+            talking: false,
+            speech_now: false,
+            last_speech_t: f64::NEG_INFINITY,
+            talk_start_t: 0.0,
+        }
+    }
+
+    /// Takes one of the party's frames at time `t`.
+    pub(super) fn push(&mut self, t: f64, f: &FrameFeatures) {
+        self.recent.push(f);
+        if f.rate_sps.is_some() {
+            self.rate_sps = f.rate_sps;
+            self.modulation_db_s = f.modulation_db_s;
+        } else if !f.speech {
+            self.rate_sps = None;
+            self.modulation_db_s = None;
+        }
+        // Turn state: talking, with gaps up to turns.gap_s bridged.
+        self.speech_now = f.speech;
+        if f.speech {
+            if !self.talking {
+                self.talking = true;
+                self.talk_start_t = t;
+            }
+            self.last_speech_t = t;
+        }
+    }
+
+    /// Ends the party's turn once they have been silent longer than `gap_s`.
+    pub(super) fn close_turn(&mut self, t: f64, gap_s: f64) {
+        if self.talking && t - self.last_speech_t > gap_s {
+            self.talking = false;
+        }
+    }
+
+    /// Reads the recent window into [`measures`](Self::measures).
+    pub(super) fn measure(&mut self, cfg: &AlertConfig, hop_s: f64) {
+        let min_voiced = (f64::from(cfg.baseline.min_voiced_s) / hop_s) as usize;
+        let pitch = self.recent.quantiles(false, min_voiced, [0.1, 0.5, 0.9]);
+        let loud = self.recent.quantiles(true, min_voiced, [0.5]);
+        self.measures = Measures {
+            pitch_st: pitch.map(|q| q[1]),
+            range_st: pitch.map(|q| q[2] - q[0]),
+            loudness_db: loud.map(|q| q[0]),
+            rate_sps: self.rate_sps,
+            modulation_db_s: self.modulation_db_s,
+        };
+    }
+}

@@ -1,0 +1,31 @@
+//! `agent_volume`, "speak more softly": the agent's median loudness of
+//! speech over the recent window against their own, in dB.
+
+use super::event::Evidence;
+use super::party::Measures;
+use super::sustain::levels;
+use crate::baseline::BaselineValues;
+use crate::settings::VolumeConfig;
+
+pub(super) const RAISE: &str = "Speak more softly: you are louder than usual.";
+pub(super) const CLEAR: &str = "Volume is back to your usual level.";
+
+/// The rule's raise/clear levels and evidence (in dBFS) now.
+pub(super) fn check(
+    m: &Measures,
+    base: &BaselineValues,
+    cfg: &VolumeConfig,
+) -> (Option<(bool, bool)>, Evidence) {
+    let up_db = m.loudness_db.map(|db| db - base.loudness_median_db);
+    let evidence = Evidence {
+        measured: m.loudness_db.map(f64::from),
+        baseline: Some(f64::from(base.loudness_median_db)),
+        threshold: Some(f64::from(base.loudness_median_db + cfg.raise_above_db)),
+        unit: Some("db"),
+        ..Evidence::default()
+    };
+    (
+        levels(up_db, cfg.raise_above_db, cfg.clear_below_db),
+        evidence,
+    )
+}

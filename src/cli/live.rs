@@ -1,0 +1,120 @@
+//! `tonewatch live`: a call as it happens, from audio devices.
+
+use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Args;
+use tonewatch::live::{Live, LiveTaps, Sources};
+use tonewatch::output::write_record;
+use tonewatch_core::Record;
+
+use super::{
+    CallArgs, Failure, FeedArgs, HostArg, SideArg, load_config, load_profile, save_profile,
+    stop_on_signals,
+};
+
+#[derive(Args, Debug)]
+pub(crate) struct LiveArgs {
+    /// The agent's microphone: an index or a piece of the name from
+    /// `tonewatch devices`, or "default".
+    #[arg(
+        long,
+        value_name = "DEVICE",
+        requires = "customer",
+        required_unless_present = "stereo"
+    )]
+    agent: Option<String>,
+
+    /// The customer's audio, e.g. the monitor of the softphone's output.
+    #[arg(long, value_name = "DEVICE", requires = "agent")]
+    customer: Option<String>,
+
+    /// One device carrying both parties on its first two channels.
+    #[arg(long, value_name = "DEVICE", conflicts_with_all = ["agent", "customer"])]
+    stereo: Option<String>,
+
+    /// With --stereo: which channel is the agent.
+    #[arg(long, value_enum, default_value_t = SideArg::Left)]
+    agent_channel: SideArg,
+
+    /// Audio system to capture from.
+    #[arg(long, value_enum, default_value_t = HostArg::Auto)]
+    host: HostArg,
+
+    #[command(flatten)]
+    call: CallArgs,
+
+    #[command(flatten)]
+    feed: FeedArgs,
+}
+
+pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
+    let cfg = load_config(args.call.config.as_ref())?;
+    let profile = load_profile(args.call.profile.as_ref())?;
+    let sources = match (&args.stereo, &args.agent, &args.customer) {
+        (Some(device), _, _) => Sources::Stereo {
+            device: device.clone(),
+            agent_channel: args.agent_channel.into(),
+        },
+        (None, Some(agent), Some(customer)) => Sources::Pair {
+            agent: agent.clone(),
+            customer: customer.clone(),
+        },
+        _ => unreachable!("clap requires --stereo or both parties"),
+    };
+    // First Ctrl-C or SIGTERM ends the call cleanly; a second one ends the
+    // process at once.
+    let stop = stop_on_signals(true)?;
+    let publisher = Arc::new(args.feed.start(&cfg)?);
+    let taps = LiveTaps {
+        metrics: publisher.metrics(),
+        publish: publisher.wanted().then(|| {
+            let p = Arc::clone(&publisher);
+            Arc::new(move |r: &Record| p.publish(r)) as tonewatch::live::Publish
+        }),
+    };
+    let live = Live::open(
+        &cfg,
+        args.host.into(),
+        &sources,
+        profile.map(|p| p.baseline),
+    )
+    .map_err(|e| Failure::Input(e.to_string()))?;
+    let (tx, rx) = crossbeam_channel::unbounded::<Record>();
+    let sink_stop = Arc::clone(&stop);
+    let sink = std::thread::Builder::new()
+        .name("tonewatch-output".into())
+        .spawn(move || write_records(&rx, &sink_stop))
+        .map_err(Failure::Output)?;
+    let (_, baseline) = live.run(&stop, args.call.frames, &tx, taps);
+    drop(tx);
+    let written = sink.join().expect("output thread");
+    save_profile(args.call.profile.as_ref(), baseline)?;
+    written.map_err(Failure::Output)
+}
+
+/// The output thread: writes records as they come, flushing whenever the
+/// queue is empty so a reader sees each alert at once. If stdout fails the
+/// call is ended (and the rest drained unwritten).
+fn write_records(rx: &crossbeam_channel::Receiver<Record>, stop: &AtomicBool) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut failed = None;
+    for rec in rx {
+        if failed.is_some() {
+            continue;
+        }
+        let mut r = write_record(&mut out, &rec);
+        if r.is_ok() && rx.is_empty() {
+            r = out.flush();
+        }
+        if let Err(e) = r {
+            stop.store(true, Ordering::Relaxed);
+            failed = Some(e);
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => out.flush(),
+    }
+}

@@ -1,0 +1,394 @@
+//! The command line: one module per subcommand, and what they share
+//! (settings, the profile, where alerts go, exit codes). All the analysis
+//! is in the library; this turns arguments into settings, runs them, and
+//! maps errors to exit codes: 0 done (also when the reader of stdout went
+//! away), 1 could not write the output, 2 bad input or bad usage, 3 some
+//! calls of a folder failed.
+
+mod config;
+mod devices;
+mod live;
+mod replay;
+mod supervise;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use tonewatch::Config;
+use tonewatch::capture::HostChoice;
+use tonewatch::profile::Profile;
+use tonewatch::publish::Origin;
+use tonewatch::publish::feed::{FeedServer, Hub};
+use tonewatch::publish::nats::NatsPublisher;
+use tonewatch::publish::nudge::Nudger;
+use tonewatch::replay::{ReplayError, Side};
+use tonewatch_core::{Record, Speaker};
+
+pub(crate) use config::ConfigArgs;
+pub(crate) use devices::DevicesArgs;
+pub(crate) use live::LiveArgs;
+pub(crate) use replay::ReplayArgs;
+pub(crate) use supervise::SuperviseArgs;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tonewatch",
+    version,
+    about = "Hears when an agent's voice gives way to pressure on a call",
+    long_about = "Hears when an agent's voice gives way to pressure on a call.\n\n\
+        Measures pitch, loudness, speech and speaking rate of each party every 10 ms, \
+        raises alerts against each party's own baseline (slow down, lower your voice, \
+        customer agitation, overtalk, dead air, monologue) and prints JSON Lines, live from \
+        audio devices or from recordings. A supervisor page, NATS and desktop nudges carry \
+        the alerts to people. Audio never leaves the machine: only features and alerts do."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Analyse a recorded call (WAV) as fast as the disk allows.
+    ///
+    /// Reads 8/16/24/32-bit PCM, 32-bit float, G.711 μ-law and A-law WAV at
+    /// 8–96 kHz. A stereo file holds both parties (agent left unless
+    /// --agent-channel right); a mono file holds one (--speaker); or give one
+    /// mono file per party with --agent and --customer.
+    ///
+    /// Prints alerts as they happen ("slow down", "lower your voice",
+    /// customer agitation, overtalk, dead air, monologue), an agitation
+    /// reading every second, and a summary line at the end; --frames adds
+    /// one line per 10 ms frame and speaker. Exit code 2 on bad input, with
+    /// one line on stderr naming the file and the reason.
+    ///
+    /// --report writes a coaching report (one HTML page with a timeline of
+    /// the call). Given a folder and --out, replays every .wav in it in
+    /// parallel into per-call results and calls.csv (exit code 3 if some
+    /// failed).
+    Replay(ReplayArgs),
+    /// Listen to a call as it happens, from audio devices.
+    ///
+    /// The agent's microphone and the customer's audio (usually the monitor
+    /// of the softphone's output: "Monitor of ..." in `tonewatch devices`),
+    /// or one device with both parties on two channels (--stereo). Prints
+    /// the same JSON Lines as replay, as they happen; Ctrl-C or SIGTERM ends
+    /// the call: alerts still raised are cleared, the summary is printed and
+    /// the agent's profile saved, exit code 0. A device that goes away is
+    /// reopened with backoff while the other party is still analysed. Logs
+    /// go to stderr (RUST_LOG=info for more).
+    Live(LiveArgs),
+    /// List the audio input devices `live` can use.
+    Devices(DevicesArgs),
+    /// One supervisor page for a whole floor: subscribes to every desk's
+    /// alerts on NATS (what `live --nats` publishes) and serves them like
+    /// `--feed` does, until Ctrl-C.
+    Supervise(SuperviseArgs),
+    /// Show or check the configuration (every threshold, with its meaning).
+    Config(ConfigArgs),
+}
+
+/// Runs the subcommand and returns the process's exit code.
+pub(crate) fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Replay(args) => exit_code(replay::run(&args)),
+        Command::Live(args) => exit_code(live::run(&args)),
+        Command::Devices(args) => exit_code(devices::run(&args)),
+        Command::Supervise(args) => exit_code(supervise::run(&args)),
+        Command::Config(args) => config::run(&args),
+    }
+}
+
+/// Where alerts go besides stdout.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct FeedArgs {
+    /// Serve the supervisor feed on ADDR (e.g. 127.0.0.1:7878): a live web
+    /// page at /, Server-Sent Events at /events, /healthz, and Prometheus
+    /// /metrics. Any address but loopback needs --feed-token.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) feed: Option<std::net::SocketAddr>,
+
+    #[command(flatten)]
+    pub(crate) token: FeedToken,
+
+    /// Publish every alert (and agitation readings and the summary) to this
+    /// NATS server, as tonewatch.alerts.SITE.AGENT (tonewatch.agitation...,
+    /// tonewatch.summary...), for `tonewatch supervise` on a whole floor.
+    #[arg(long, value_name = "URL")]
+    pub(crate) nats: Option<String>,
+
+    /// Nudge the agent with a desktop notification when an alert for them
+    /// is raised (at most one per nudges.min_interval_s, 30 s); without a
+    /// desktop session the nudges are log lines.
+    #[arg(long)]
+    pub(crate) notify: bool,
+
+    /// This agent's name on the feed and on NATS [default: $USER].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) agent_name: Option<String>,
+
+    /// The site (floor, team) this agent belongs to.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub(crate) site: String,
+}
+
+impl FeedArgs {
+    pub(crate) fn origin(&self) -> Origin {
+        Origin {
+            site: self.site.clone(),
+            agent: self
+                .agent_name
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "agent".into()),
+        }
+    }
+
+    /// Starts what was asked for.
+    pub(crate) fn start(&self, cfg: &Config) -> Result<Publisher, Failure> {
+        let nudger = if self.notify {
+            Some(
+                Nudger::start(Duration::from_secs_f32(cfg.nudges.min_interval_s))
+                    .map_err(Failure::Output)?,
+            )
+        } else {
+            None
+        };
+        let hub = Arc::new(Hub::new(Arc::default()));
+        let server = match self.feed {
+            Some(addr) => Some(serve_feed(addr, &self.token, &hub)?),
+            None => None,
+        };
+        let nats = match &self.nats {
+            Some(url) => Some(NatsPublisher::start(url, self.origin()).map_err(Failure::Output)?),
+            None => None,
+        };
+        Ok(Publisher {
+            hub: server.is_some().then_some(hub),
+            _server: server,
+            nats,
+            nudger,
+            origin: self.origin(),
+        })
+    }
+}
+
+/// Sends records to the feed (never blocks).
+pub(crate) struct Publisher {
+    pub(crate) hub: Option<Arc<Hub>>,
+    pub(crate) _server: Option<FeedServer>,
+    pub(crate) nats: Option<NatsPublisher>,
+    pub(crate) nudger: Option<Nudger>,
+    pub(crate) origin: Origin,
+}
+
+impl Publisher {
+    pub(crate) fn publish(&self, r: &Record) {
+        if let Some(hub) = &self.hub {
+            hub.publish_record(&self.origin, r);
+        }
+        if let Some(nats) = &self.nats {
+            nats.publish(r);
+        }
+        if let Some(n) = &self.nudger {
+            n.offer(r);
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> Option<Arc<tonewatch::publish::feed::Metrics>> {
+        self.hub.as_ref().map(|h| Arc::clone(&h.metrics))
+    }
+
+    /// A feed page to keep up after a replay.
+    pub(crate) fn active(&self) -> bool {
+        self.hub.is_some()
+    }
+
+    /// Anything to publish to at all.
+    pub(crate) fn wanted(&self) -> bool {
+        self.hub.is_some() || self.nats.is_some() || self.nudger.is_some()
+    }
+}
+
+/// The token a supervisor feed asks for, wherever one is served.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct FeedToken {
+    /// Token the feed asks for, needed off loopback (Authorization: Bearer
+    /// TOKEN, or ?token=TOKEN in the page's address).
+    #[arg(
+        long,
+        env = "TONEWATCH_FEED_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) feed_token: Option<String>,
+}
+
+/// Serves `hub` on `addr` and says where.
+pub(crate) fn serve_feed(
+    addr: std::net::SocketAddr,
+    token: &FeedToken,
+    hub: &Arc<Hub>,
+) -> Result<FeedServer, Failure> {
+    let server = FeedServer::start(addr, token.feed_token.clone(), Arc::clone(hub))
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    eprintln!("tonewatch: supervisor page at http://{}/", server.addr());
+    Ok(server)
+}
+
+/// A flag SIGINT and SIGTERM set; with `second_quits`, a second one ends
+/// the process at once (exit code 130).
+pub(crate) fn stop_on_signals(second_quits: bool) -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let quit = if second_quits {
+            signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop)).map(drop)
+        } else {
+            Ok(())
+        };
+        quit.and_then(|()| signal_hook::flag::register(sig, Arc::clone(&stop)).map(drop))
+            .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch signals: {e}"))))?;
+    }
+    Ok(stop)
+}
+
+/// What every analysed call takes: output detail, settings, the profile.
+#[derive(Args, Debug)]
+pub(crate) struct CallArgs {
+    /// Print every analysis frame too.
+    #[arg(long)]
+    pub(crate) frames: bool,
+
+    /// Thresholds and settings (see `tonewatch config --default`).
+    #[arg(long, value_name = "TOML")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// The agent's profile: their baseline is read from it at the start (if
+    /// it exists) and saved to it at the end, so a known agent is
+    /// calibrated from the first second.
+    #[arg(long, value_name = "TOML")]
+    pub(crate) profile: Option<PathBuf>,
+}
+
+/// Which side of a stereo recording or device the agent is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SideArg {
+    /// Left channel (the usual recorder convention).
+    Left,
+    /// Right channel.
+    Right,
+}
+
+impl From<SideArg> for Side {
+    fn from(s: SideArg) -> Self {
+        match s {
+            SideArg::Left => Side::Left,
+            SideArg::Right => Side::Right,
+        }
+    }
+}
+
+/// Which audio system to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum HostArg {
+    /// PulseAudio (or PipeWire's PulseAudio server) when running, else ALSA.
+    Auto,
+    /// PulseAudio / PipeWire.
+    Pulse,
+    /// ALSA directly.
+    Alsa,
+}
+
+impl From<HostArg> for HostChoice {
+    fn from(h: HostArg) -> Self {
+        match h {
+            HostArg::Auto => HostChoice::Auto,
+            HostArg::Pulse => HostChoice::Pulse,
+            HostArg::Alsa => HostChoice::Alsa,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum SpeakerArg {
+    Agent,
+    Customer,
+}
+
+impl From<SpeakerArg> for Speaker {
+    fn from(s: SpeakerArg) -> Self {
+        match s {
+            SpeakerArg::Agent => Speaker::Agent,
+            SpeakerArg::Customer => Speaker::Customer,
+        }
+    }
+}
+
+pub(crate) enum Failure {
+    /// Bad input, settings or profile: exit code 2.
+    Input(String),
+    /// A batch finished but some calls failed: exit code 3.
+    SomeFailed,
+    /// stdout failed: exit code 1 (0 for a closed pipe).
+    Output(io::Error),
+}
+
+impl From<ReplayError> for Failure {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::Output(e) => Self::Output(e),
+            other => Self::Input(other.to_string()),
+        }
+    }
+}
+
+pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
+    match path {
+        Some(path) => Config::load(path).map_err(|e| Failure::Input(e.to_string())),
+        None => Ok(Config::default()),
+    }
+}
+
+pub(crate) fn load_profile(path: Option<&PathBuf>) -> Result<Option<Profile>, Failure> {
+    match path {
+        Some(path) => Profile::load(path).map_err(|e| Failure::Input(e.to_string())),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn save_profile(
+    path: Option<&PathBuf>,
+    baseline: Option<tonewatch_core::baseline::BaselineValues>,
+) -> Result<(), Failure> {
+    if let (Some(path), Some(baseline)) = (path, baseline) {
+        Profile {
+            version: 1,
+            baseline,
+        }
+        .save(path)
+        .map_err(|e| Failure::Output(io::Error::other(e.to_string())))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn exit_code(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => {
+            eprintln!("tonewatch: cannot write output: {e}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Input(msg)) => {
+            eprintln!("tonewatch: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::SomeFailed) => ExitCode::from(3),
+    }
+}

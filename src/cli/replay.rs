@@ -1,0 +1,294 @@
+//! `tonewatch replay`: a recorded call, or a folder of them in parallel.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use tonewatch::batch::{self, BatchItem, BatchOptions, CallOptions, Taps, analyse_call, wav_files};
+use tonewatch::output::clock;
+use tonewatch::replay::CallInput;
+use tonewatch_core::{AnalysisConfig, Settings};
+
+use super::{
+    CallArgs, Failure, FeedArgs, SideArg, SpeakerArg, load_config, load_profile, save_profile,
+    stop_on_signals,
+};
+
+#[derive(Args, Debug)]
+pub(crate) struct ReplayArgs {
+    /// The recorded call: stereo (both parties) or mono (one party); or a
+    /// folder of calls (with --out), replayed in parallel.
+    #[arg(required_unless_present_all = ["agent", "customer"], conflicts_with_all = ["agent", "customer"])]
+    call: Option<PathBuf>,
+
+    /// Also write the coaching report: one self-contained HTML page with a
+    /// timeline of both parties (talking, pitch, rate, loudness, agitation),
+    /// the alerts and the summary.
+    #[arg(long, value_name = "HTML")]
+    report: Option<PathBuf>,
+
+    /// For a folder of calls: where each call's NAME.jsonl and NAME.html,
+    /// and calls.csv with a row per call, go (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    #[command(flatten)]
+    feed: FeedArgs,
+
+    /// Play the call at this multiple of real time (1 = as it happened), to
+    /// watch it on the --feed page; 0 = as fast as possible.
+    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    pace: f64,
+
+    /// For a folder of calls: calls analysed at once [default: the number of cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: Option<u16>,
+
+    /// Mono recording of the agent (with --customer).
+    #[arg(long, value_name = "WAV", requires = "customer")]
+    agent: Option<PathBuf>,
+
+    /// Mono recording of the customer (with --agent).
+    #[arg(long, value_name = "WAV", requires = "agent")]
+    customer: Option<PathBuf>,
+
+    /// Which side of a stereo file is the agent.
+    #[arg(long, value_enum, default_value_t = SideArg::Left)]
+    agent_channel: SideArg,
+
+    /// Who is talking in a mono file.
+    #[arg(long, value_enum, default_value = "agent")]
+    speaker: SpeakerArg,
+
+    #[command(flatten)]
+    common: CallArgs,
+
+    /// Analyse even when over 1 % of a channel is clipped at full scale.
+    #[arg(long)]
+    allow_clipped: bool,
+
+    /// Distance between frames, in milliseconds [default: 10, or the config's].
+    #[arg(long, value_name = "MS")]
+    hop_ms: Option<f32>,
+
+    /// Samples each frame looks at, in milliseconds: at least two periods of
+    /// the lowest pitch [default: 30, or the config's].
+    #[arg(long, value_name = "MS")]
+    window_ms: Option<f32>,
+}
+
+/// Progress on stderr for long replays, only when a person is watching.
+struct Progress {
+    enabled: bool,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            enabled: io::stderr().is_terminal(),
+            started: now,
+            last: now,
+        }
+    }
+
+    fn tick(&mut self, t_s: f64, total_s: f64) {
+        if !self.enabled || self.last.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        self.last = Instant::now();
+        let speed = t_s / self.started.elapsed().as_secs_f64().max(1e-9);
+        eprint!(
+            "\rreplay: {} of {} ({:.0}× real time)",
+            clock(t_s),
+            clock(total_s),
+            speed
+        );
+    }
+
+    fn done(&self) {
+        if self.enabled && self.started.elapsed() >= Duration::from_millis(500) {
+            eprintln!();
+        }
+    }
+}
+
+pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
+    let mut cfg = load_config(args.common.config.as_ref())?;
+    cfg.analysis = AnalysisConfig {
+        hop_ms: args.hop_ms.unwrap_or(cfg.analysis.hop_ms),
+        window_ms: args.window_ms.unwrap_or(cfg.analysis.window_ms),
+        ..cfg.analysis
+    };
+    let settings = cfg
+        .settings()
+        .map_err(|e| Failure::Input(format!("bad setting {e}")))?;
+    if !(args.pace >= 0.0 && args.pace.is_finite()) {
+        return Err(Failure::Input(format!(
+            "--pace {}: give 0 or more",
+            args.pace
+        )));
+    }
+    let opts = CallOptions {
+        with_frames: args.common.frames,
+        allow_clipped: args.allow_clipped,
+        pace: args.pace,
+    };
+    if let Some(dir) = args.call.as_ref().filter(|p| p.is_dir()) {
+        return run_batch(args, dir, &settings, opts);
+    }
+    if args.out.is_some() {
+        return Err(Failure::Input(
+            "--out is for a folder of calls; for one call use --report FILE and stdout".into(),
+        ));
+    }
+    let profile = load_profile(args.common.profile.as_ref())?;
+    let input = match (&args.call, &args.agent, &args.customer) {
+        (Some(path), _, _) => CallInput::File {
+            path: path.clone(),
+            agent_channel: args.agent_channel.into(),
+            mono_speaker: args.speaker.into(),
+        },
+        (None, Some(agent), Some(customer)) => CallInput::Pair {
+            agent: agent.clone(),
+            customer: customer.clone(),
+        },
+        _ => unreachable!("clap requires a call or both parties"),
+    };
+    let title = match &input {
+        CallInput::File { path, .. } => path.display().to_string(),
+        CallInput::Pair { agent, customer } => {
+            format!("{} + {}", agent.display(), customer.display())
+        }
+    };
+    let publisher = args.feed.start(&cfg)?;
+    let mut progress = Progress::new();
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let result = analyse_call(
+        &input,
+        &settings,
+        profile.as_ref().map(|p| p.baseline),
+        opts,
+        args.report.as_ref().map(|_| title.as_str()),
+        &mut out,
+        Taps {
+            progress: &mut |t, total| progress.tick(t, total),
+            publish: &|r| publisher.publish(r),
+        },
+    );
+    progress.done();
+    let r = result?;
+    if publisher.active() {
+        // Each alert was flushed as it came only if stdout is a pipe being
+        // read; make sure the call is out, then keep the page up.
+        out.flush().map_err(Failure::Output)?;
+        eprintln!("tonewatch: call replayed; the feed stays up until Ctrl-C");
+        let stop = stop_on_signals(false)?;
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    if let (Some(path), Some(html)) = (&args.report, &r.report_html) {
+        std::fs::write(path, html).map_err(|e| {
+            Failure::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        })?;
+    }
+    save_profile(args.common.profile.as_ref(), r.agent_baseline)
+}
+
+/// `replay DIR --out OUT`: every WAV in DIR on --jobs threads.
+fn run_batch(
+    args: &ReplayArgs,
+    dir: &std::path::Path,
+    settings: &Settings,
+    call: CallOptions,
+) -> Result<(), Failure> {
+    let Some(out_dir) = &args.out else {
+        return Err(Failure::Input(format!(
+            "{} is a folder: give --out DIR for the per-call results",
+            dir.display()
+        )));
+    };
+    if args.feed.feed.is_some() || args.pace > 0.0 {
+        return Err(Failure::Input(
+            "--feed and --pace are for one call, not a folder".into(),
+        ));
+    }
+    if args.common.profile.is_some() || args.report.is_some() {
+        return Err(Failure::Input(
+            "a folder of calls writes a report per call into --out; --profile and --report are for one call"
+                .into(),
+        ));
+    }
+    let files = wav_files(dir).map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?;
+    if files.is_empty() {
+        return Err(Failure::Input(format!("{}: no .wav files", dir.display())));
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        Failure::Output(io::Error::new(
+            e.kind(),
+            format!("{}: {e}", out_dir.display()),
+        ))
+    })?;
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let opts = BatchOptions {
+        jobs,
+        call,
+        agent_channel: args.agent_channel.into(),
+        mono_speaker: args.speaker.into(),
+    };
+    let total = files.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let on_terminal = io::stderr().is_terminal();
+    let started = Instant::now();
+    let on_done = |item: &BatchItem| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Err(e) = &item.outcome {
+            failed.fetch_add(1, Ordering::Relaxed);
+            // A whole line, so it never mixes with the progress bar.
+            eprintln!(
+                "{}tonewatch: skipped: {e}",
+                if on_terminal { "\r\x1b[K" } else { "" }
+            );
+        }
+        if on_terminal {
+            let width = 30;
+            let filled = n * width / total;
+            eprint!(
+                "\r[{}{}] {n}/{total} calls, {} failed, {:.0} s",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                failed.load(Ordering::Relaxed),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let items = batch::run_batch(&files, out_dir, settings, &opts, &on_done)
+        .map_err(|e| Failure::Output(io::Error::new(e.kind(), format!("calls.csv: {e}"))))?;
+    if on_terminal {
+        eprintln!();
+    }
+    let bad = items.iter().filter(|i| i.outcome.is_err()).count();
+    eprintln!(
+        "tonewatch: {} of {total} calls analysed into {} (calls.csv, a .jsonl and a .html each){}",
+        total - bad,
+        out_dir.display(),
+        if bad > 0 {
+            format!("; {bad} failed")
+        } else {
+            String::new()
+        }
+    );
+    if bad > 0 {
+        return Err(Failure::SomeFailed);
+    }
+    Ok(())
+}

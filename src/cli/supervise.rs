@@ -1,0 +1,30 @@
+//! `tonewatch supervise`: one page for a whole floor, from NATS.
+
+use std::sync::Arc;
+
+use clap::Args;
+use tonewatch::publish::feed::Hub;
+
+use super::{Failure, FeedToken, serve_feed, stop_on_signals};
+
+#[derive(Args, Debug)]
+pub(crate) struct SuperviseArgs {
+    /// The NATS server the desks publish to.
+    #[arg(long, value_name = "URL")]
+    nats: String,
+
+    /// Where to serve the page, /events, /healthz and /metrics.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    feed: std::net::SocketAddr,
+
+    #[command(flatten)]
+    token: FeedToken,
+}
+
+pub(super) fn run(args: &SuperviseArgs) -> Result<(), Failure> {
+    let hub = Arc::new(Hub::new(Arc::default()));
+    let _server = serve_feed(args.feed, &args.token, &hub)?;
+    let stop = stop_on_signals(false)?;
+    tonewatch::publish::nats::supervise(&args.nats, &hub, &stop)
+        .map_err(|e| Failure::Input(format!("--nats {}: {e}", args.nats)))
+}

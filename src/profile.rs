@@ -1,0 +1,157 @@
+//! An agent's profile: their baseline saved at the end of a call, read at
+//! the start of the next, as a small TOML file.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tonewatch_core::baseline::BaselineValues;
+
+/// An agent's saved baseline, as a small TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// File format version (1).
+    pub version: u32,
+    /// The baseline.
+    pub baseline: BaselineValues,
+}
+
+/// A profile that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Reading or writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a profile.
+    #[error("{}: not a tonewatch profile: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Profile {
+    /// Reads a profile; `Ok(None)` when the file does not exist yet.
+    ///
+    /// # Errors
+    /// Unreadable, not TOML, unknown keys or values out of range.
+    pub fn load(path: &Path) -> Result<Option<Self>, ProfileError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(ProfileError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let invalid = |reason: String| ProfileError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let p: Self = toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
+        if p.version != 1 {
+            return Err(invalid(format!("version {} (1 is read)", p.version)));
+        }
+        if !p.baseline.is_plausible() {
+            return Err(invalid("a baseline value is out of range".into()));
+        }
+        Ok(Some(p))
+    }
+
+    /// Writes the profile (replacing the file atomically).
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
+        let io = |source| ProfileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = format!(
+            "# tonewatch agent profile: this agent's own baseline, updated after each call\n{}",
+            toml::to_string(self).expect("a profile always serialises")
+        );
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonewatch_core::baseline::Baseline;
+
+    #[test]
+    fn whatever_a_call_teaches_can_be_saved_and_loaded_again() {
+        // A steady hum: no syllables, a level that never moves.
+        let mut b = Baseline::new(0.01, None);
+        for _ in 0..3000 {
+            b.add_pitch_hz(100.0);
+            b.add_loudness_db(-30.0);
+            b.add_rate_sps(0.0);
+            b.add_modulation_db_s(0.0);
+            b.add_range_st(0.0);
+        }
+        let baseline = b.learned(15.0).unwrap();
+        assert_eq!(baseline.modulation_median_db_s, Some(0.5));
+        let dir = std::env::temp_dir().join(format!("tonewatch-hum-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hum.toml");
+        let p = Profile {
+            version: 1,
+            baseline,
+        };
+        p.save(&path).unwrap();
+        assert_eq!(Profile::load(&path).unwrap(), Some(p));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn profiles_round_trip_and_bad_ones_are_named() {
+        let dir = std::env::temp_dir().join(format!("tonewatch-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("agent.toml");
+        assert!(Profile::load(&path).unwrap().is_none());
+        let p = Profile {
+            version: 1,
+            baseline: BaselineValues {
+                pitch_median_hz: 118.5,
+                rate_median_sps: 4.25,
+                modulation_median_db_s: Some(212.0),
+                loudness_median_db: -22.5,
+                pitch_range_st: 5.5,
+                voiced_s: 42.0,
+            },
+        };
+        p.save(&path).unwrap();
+        assert_eq!(Profile::load(&path).unwrap(), Some(p.clone()));
+        // A profile from before the modulation was measured still loads.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let old: String = text
+            .lines()
+            .filter(|l| !l.starts_with("modulation_median_db_s"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(old, text);
+        std::fs::write(&path, old).unwrap();
+        let loaded = Profile::load(&path).unwrap().unwrap();
+        assert_eq!(loaded.baseline.modulation_median_db_s, None);
+        assert_eq!(loaded.baseline.rate_median_sps, 4.25);
+        std::fs::write(&path, "version = 1\nbaseline = 3\n").unwrap();
+        let e = Profile::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("agent.toml") && e.contains("not a tonewatch profile"),
+            "{e}"
+        );
+    }
+}
