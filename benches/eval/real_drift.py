@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Agent alerts on real voices: false alerts on calm speech, and drifts
+caught, with truth made from real recordings.
+
+    benches/eval/real_drift.py DATA [--split tune|report|all] [--bin PATH]
+                               [--config TOML] [--cache DIR]
+
+DATA is the shared data folder (../shared/data); nothing of it is copied
+into the project. Speakers with a minute or more of calm speech (the
+LibriSpeech test-other readers and the neutral readings of nEMO and TESS,
+21 speakers) are each joined into one "agent" track at 8 kHz, utterance
+after utterance with 0.6 s pauses. `--split` keeps the speakers of that
+half of each set's `split` column: tune on one half, report the other.
+
+- Calm (negative controls): the track as it is, replayed as the agent and
+  as the customer. Every raised pace, pitch, volume or agitation alert is
+  a false alert; the figure is alerts per hour of audio.
+- Drifts (positives): the same track with every utterance from about 40 %
+  of the way in (at least 25 s) pitch-shifted (sox `pitch`, tempo kept) by
+  +200/+300 cents or time-stretched (sox `tempo`, pitch kept) by 1.15/1.25.
+  Recall is the share of tracks where the matching alert (agent_pitch,
+  agent_pace) is raised after the drift starts; latency is from the drift's
+  start to the raise, in seconds of audio.
+- Real calls (no split: too few to halve): `calls/auto_repairs_40` (both
+  parties) and `calls/agent_monologues` (as the agent), all alerts listed.
+
+Needs sox and a release build (cargo build --release).
+"""
+
+import argparse
+import collections
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+PAUSE_S = 0.6
+RATE = 8000
+AGENT_KINDS = ("agent_pace", "agent_pitch", "agent_volume")
+
+
+def speakers(data, split):
+    """{speaker: [utterance paths]} of calm speech, in file order."""
+    out = collections.OrderedDict()
+    sets = [
+        ("speakers/librispeech_test_other", lambda r: True),
+        ("emotion/nemo_pl", lambda r: r["emotion"] == "neutral"),
+        ("emotion/tess", lambda r: r["emotion"] == "neutral"),
+    ]
+    for folder, keep in sets:
+        with open(os.path.join(data, folder, "index.csv"), newline="") as f:
+            for r in csv.DictReader(f):
+                if not keep(r) or (split != "all" and r["split"] != split):
+                    continue
+                name = f"{os.path.basename(folder)}:{r['speaker']}"
+                out.setdefault(name, []).append(os.path.join(data, folder, r["file"]))
+    return out
+
+
+def sox(*args):
+    subprocess.run(["sox", *map(str, args)], check=True, stderr=subprocess.DEVNULL)
+
+
+def duration(path):
+    r = subprocess.run(["soxi", "-D", path], check=True, capture_output=True, text=True)
+    return float(r.stdout)
+
+
+def track(cache, name, utterances, effect=None, from_s=None):
+    """Joins the utterances (8 kHz mono, pauses between); from the first
+    utterance starting at or after `from_s`, each gets sox `effect`.
+    Returns (path, start of the effect in seconds or None)."""
+    tag = "calm" if effect is None else "_".join(effect)
+    out = os.path.join(cache, f"{name.replace(':', '_')}_{tag}.wav")
+    pause = os.path.join(cache, "pause.wav")
+    if not os.path.exists(pause):
+        sox("-n", "-r", RATE, "-c", 1, "-b", 16, pause, "trim", 0, PAUSE_S)
+    parts, t, start = [], 0.0, None
+    for i, u in enumerate(utterances):
+        plain = os.path.join(cache, f"{name.replace(':', '_')}_{i}.wav")
+        if not os.path.exists(plain):
+            sox(u, "-r", RATE, "-c", 1, "-b", 16, plain)
+        part = plain
+        if effect is not None and t >= from_s:
+            if start is None:
+                start = t
+            part = os.path.join(cache, f"{name.replace(':', '_')}_{i}_{tag}.wav")
+            if not os.path.exists(part):
+                sox(plain, part, *effect, "rate", RATE)
+        parts += [part, pause]
+        t += duration(part) + PAUSE_S
+    if not os.path.exists(out):
+        sox(*parts, out)
+    return out, start
+
+
+def alerts(binary, args, config):
+    cmd = [binary, "replay", *args] + (["--config", config] if config else [])
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    return [l for l in lines if l["type"] == "alert" and l["state"] == "raised"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data")
+    ap.add_argument("--split", default="report", choices=["tune", "report", "all"])
+    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../target/release/tonewatch"))
+    ap.add_argument("--config")
+    ap.add_argument("--cache", help="keep rendered tracks here (default: a temporary folder)")
+    a = ap.parse_args()
+    cache = a.cache or tempfile.mkdtemp(prefix="tonewatch-drift-")
+    os.makedirs(cache, exist_ok=True)
+
+    spk = speakers(a.data, a.split)
+    hours = 0.0
+    false = collections.Counter()
+    false_at = []
+    drift = {("pitch", "200"): [], ("pitch", "300"): [], ("tempo", "1.15"): [], ("tempo", "1.25"): []}
+    for name, utts in spk.items():
+        calm, _ = track(cache, name, utts)
+        d = duration(calm)
+        hours += 2 * d / 3600
+        for side in ("agent", "customer"):
+            for al in alerts(a.bin, [calm, "--speaker", side], a.config):
+                if al["kind"] in AGENT_KINDS + ("customer_agitation",):
+                    false[al["kind"]] += 1
+                    false_at.append((name, side, al["kind"], al["t"]))
+        from_s = max(25.0, 0.4 * d)
+        for (effect, amount), got in drift.items():
+            path, start = track(cache, name, utts, (effect, amount), from_s)
+            want = "agent_pitch" if effect == "pitch" else "agent_pace"
+            raised = [al for al in alerts(a.bin, [path, "--speaker", "agent"], a.config)]
+            hit = [al["t"] - start for al in raised if al["kind"] == want and al["t"] >= start]
+            before = [al for al in raised if al["t"] < start]
+            got.append((name, hit[0] if hit else None, len(before)))
+
+    print(f"split {a.split}: {len(spk)} speakers, {hours * 60:.1f} min of calm speech (each track as agent and as customer)")
+    total = sum(false.values())
+    print(f"calm speech, false alerts per hour: {total / hours:.1f} "
+          + " ".join(f"{k} {false[k] / hours:.1f}" for k in AGENT_KINDS + ("customer_agitation",)))
+    for name, side, kind, t in false_at:
+        print(f"  false: {name} as {side}: {kind} at {t:.1f} s")
+    for (effect, amount), got in drift.items():
+        lat = [h for _, h, _ in got if h is not None]
+        rec = len(lat) / len(got)
+        med = statistics.median(lat) if lat else float("nan")
+        mx = max(lat) if lat else float("nan")
+        print(f"drift {effect} {amount}: recall {rec:.2f} ({len(lat)}/{len(got)}), latency median {med:.1f} s, max {mx:.1f} s")
+        for name, h, _ in got:
+            if h is None:
+                print(f"  missed: {name}")
+
+    print("real calls (unsplit):")
+    call = os.path.join(a.data, "calls/auto_repairs_40")
+    if os.path.isdir(call):
+        r = alerts(a.bin, ["--agent", f"{call}/agent.wav", "--customer", f"{call}/customer.wav"], a.config)
+        d = duration(f"{call}/agent.wav")
+        print(f"  auto_repairs_40 ({d / 60:.1f} min): {len(r)} alerts: "
+              + ", ".join(f"{x['kind']} {x['t']:.1f}" for x in r))
+    mono = os.path.join(a.data, "calls/agent_monologues")
+    if os.path.isdir(mono):
+        for f in sorted(os.listdir(mono)):
+            p = os.path.join(mono, f)
+            r = alerts(a.bin, [p, "--speaker", "agent"], a.config)
+            print(f"  {f} ({duration(p) / 60:.1f} min, as agent): {len(r)} alerts: "
+                  + ", ".join(f"{x['kind']} {x['t']:.1f}" for x in r))
+
+
+if __name__ == "__main__":
+    main()
