@@ -9,14 +9,14 @@ DATA is the shared data folder (../shared/data); nothing of it is copied
 into the project. Speakers with a minute or more of calm speech (the
 LibriSpeech test-other readers and the neutral readings of nEMO and TESS,
 21 speakers) are each joined into one "agent" track at 8 kHz, utterance
-after utterance with 0.6 s pauses. `--split` keeps the speakers of that
+after utterance with 0.6 s pauses, read `--repeat` times over (2: 2-5 min). `--split` keeps the speakers of that
 half of each set's `split` column: tune on one half, report the other.
 
 - Calm (negative controls): the track as it is, replayed as the agent and
   as the customer. Every raised pace, pitch, volume or agitation alert is
   a false alert; the figure is alerts per hour of audio.
 - Drifts (positives): the same track with every utterance from about 40 %
-  of the way in (at least 25 s) pitch-shifted (sox `pitch`, tempo kept) by
+  of the way in (at least `--drift-from`, 60 s) pitch-shifted (sox `pitch`, tempo kept) by
   +200/+300 cents or time-stretched (sox `tempo`, pitch kept) by 1.15/1.25.
   Recall is the share of tracks where the matching alert (agent_pitch,
   agent_pace) is raised after the drift starts; latency is from the drift's
@@ -113,6 +113,10 @@ def main():
     ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../target/release/tonewatch"))
     ap.add_argument("--config")
     ap.add_argument("--cache", help="keep rendered tracks here (default: a temporary folder)")
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="read each speaker's utterances this many times over (a longer call)")
+    ap.add_argument("--drift-from", type=float, default=60.0,
+                    help="drifts start at the first utterance after this many seconds (and past 40 %% of the track)")
     a = ap.parse_args()
     cache = a.cache or tempfile.mkdtemp(prefix="tonewatch-drift-")
     os.makedirs(cache, exist_ok=True)
@@ -123,6 +127,8 @@ def main():
     false_at = []
     drift = {("pitch", "200"): [], ("pitch", "300"): [], ("tempo", "1.15"): [], ("tempo", "1.25"): []}
     for name, utts in spk.items():
+        utts = utts * a.repeat
+        name = f"{name}x{a.repeat}"
         calm, _ = track(cache, name, utts)
         d = duration(calm)
         hours += 2 * d / 3600
@@ -131,7 +137,7 @@ def main():
                 if al["kind"] in AGENT_KINDS + ("customer_agitation",):
                     false[al["kind"]] += 1
                     false_at.append((name, side, al["kind"], al["t"]))
-        from_s = max(25.0, 0.4 * d)
+        from_s = max(a.drift_from, 0.4 * d)
         for (effect, amount), got in drift.items():
             path, start = track(cache, name, utts, (effect, amount), from_s)
             want = "agent_pitch" if effect == "pitch" else "agent_pace"
@@ -140,10 +146,12 @@ def main():
             before = [al for al in raised if al["t"] < start]
             got.append((name, hit[0] if hit else None, len(before)))
 
-    print(f"split {a.split}: {len(spk)} speakers, {hours * 60:.1f} min of calm speech (each track as agent and as customer)")
-    total = sum(false.values())
-    print(f"calm speech, false alerts per hour: {total / hours:.1f} "
-          + " ".join(f"{k} {false[k] / hours:.1f}" for k in AGENT_KINDS + ("customer_agitation",)))
+    side_h = hours / 2
+    print(f"split {a.split}: {len(spk)} speakers, {side_h * 60:.1f} min of calm speech, replayed as the agent and as the customer")
+    agent = sum(false[k] for k in AGENT_KINDS)
+    print(f"calm speech, false alerts per hour of a party's speech: agent {agent / side_h:.1f} ("
+          + ", ".join(f"{k} {false[k] / side_h:.1f}" for k in AGENT_KINDS)
+          + f"), customer_agitation {false['customer_agitation'] / side_h:.1f}")
     for name, side, kind, t in false_at:
         print(f"  false: {name} as {side}: {kind} at {t:.1f} s")
     for (effect, amount), got in drift.items():

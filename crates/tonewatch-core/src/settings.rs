@@ -286,8 +286,14 @@ macro_rules! sustain_accessor {
 pub struct BaselineConfig {
     /// Voiced speech a party needs before their alerts can fire (without a profile).
     pub warmup_voiced_s: f32,
-    /// Recent pitch and loudness are medians over this window.
+    /// The customer's recent pitch, loudness and range are read over this
+    /// window: agitation shows in seconds.
     pub short_window_s: f32,
+    /// The agent's recent pitch, tempo and loudness are medians over this
+    /// window: "higher and faster" is a drift that holds, not one excited
+    /// sentence. Baselines learn from speech only once it has left the
+    /// window, so a drift is judged against the speech before it.
+    pub agent_window_s: f32,
     /// The window needs this much voiced speech to be measured.
     pub min_voiced_s: f32,
     /// Rules are evaluated this often.
@@ -299,6 +305,7 @@ impl Default for BaselineConfig {
         Self {
             warmup_voiced_s: 20.0,
             short_window_s: 5.0,
+            agent_window_s: 10.0,
             min_voiced_s: 1.5,
             tick_s: 0.1,
         }
@@ -559,7 +566,8 @@ impl AlertConfig {
         check_ranges!("alerts.baseline", b, {
             warmup_voiced_s: 1.0 => 600.0,
             short_window_s: 1.0 => 60.0,
-            min_voiced_s: 0.1 => b.short_window_s,
+            agent_window_s: 1.0 => 120.0,
+            min_voiced_s: 0.1 => b.short_window_s.min(b.agent_window_s),
             tick_s: 0.01 => 5.0,
         });
         let p = &self.agent_pace;

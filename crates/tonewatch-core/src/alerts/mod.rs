@@ -128,13 +128,16 @@ impl AlertEngine {
         speakers: &[Speaker],
         agent_profile: Option<BaselineValues>,
     ) -> Self {
-        let party =
-            |s: Speaker, prior| speakers.contains(&s).then(|| Party::new(cfg, hop_s, prior));
+        let party = |s: Speaker, window_s, prior| {
+            speakers
+                .contains(&s)
+                .then(|| Party::new(hop_s, window_s, prior))
+        };
         let agent_rule =
             |kind, raise, clear| Rule::new(kind, Speaker::Agent, Severity::Warn, raise, clear);
         Self {
-            agent: party(Speaker::Agent, agent_profile),
-            customer: party(Speaker::Customer, None),
+            agent: party(Speaker::Agent, cfg.baseline.agent_window_s, agent_profile),
+            customer: party(Speaker::Customer, cfg.baseline.short_window_s, None),
             cfg: cfg.clone(),
             hop_s,
             frame: 0,
@@ -180,9 +183,18 @@ impl AlertEngine {
         emit: &mut impl FnMut(Event),
     ) {
         self.last_t = t;
+        // The agent's baseline learns what leaves their recent window: a
+        // drift is judged against the speech before it, not learned first.
+        // The customer's learns each frame as it comes (their window is
+        // short; agitation is judged by spikes).
+        let mut learn = [None; 2];
         for (&s, f) in speakers.iter().zip(frames) {
             if let Some(p) = self.party_mut(s) {
-                p.push(t, f);
+                let left = p.push(t, f);
+                learn[s as usize] = match s {
+                    Speaker::Agent => left,
+                    Speaker::Customer => Some(*f),
+                };
             }
         }
         let gap = f64::from(self.cfg.turns.gap_s);
@@ -192,7 +204,7 @@ impl AlertEngine {
         {
             p.close_turn(t, gap);
         }
-        self.learn(speakers, frames);
+        self.learn(&learn);
         let out = &mut counted(&mut self.raised, emit);
         if let (Some(agent), Some(customer)) = (&self.agent, &self.customer) {
             let turns = Turns {
@@ -251,14 +263,15 @@ impl AlertEngine {
     /// in [`SLOW_LEARNING`] counts, so a burst does not become the new
     /// normal, but a baseline learned from an unusual start of the call
     /// still catches up over minutes.
-    fn learn(&mut self, speakers: &[Speaker], frames: &[FrameFeatures]) {
+    fn learn(&mut self, left: &[Option<FrameFeatures>; 2]) {
         let agent_alerted = self.pace.state.is_raised()
             || self.pitch.state.is_raised()
             || self.volume.state.is_raised();
         let customer_alerted = self.agitation.rule.state.is_raised();
         let rate_every = (f64::from(RATE_READING_S) / self.hop_s).round().max(1.0) as u64;
         let frame = self.frame;
-        for (&s, f) in speakers.iter().zip(frames) {
+        for (s, f) in [Speaker::Agent, Speaker::Customer].into_iter().zip(left) {
+            let Some(f) = f else { continue };
             let slowed = match s {
                 Speaker::Agent => agent_alerted,
                 Speaker::Customer => customer_alerted,
@@ -511,6 +524,49 @@ mod tests {
             assert!(r[0] >= 96.0 && r[0] <= 101.0, "{kind:?} at {}", r[0]);
         }
         assert!(raised(&alerts, AlertKind::AgentPace).is_empty());
+    }
+
+    /// The agent talks on their own (with breaths) at 120 Hz. One excited
+    /// 4 s sentence 3 semitones up is not a drift: the median over their
+    /// last 10 s does not move. The same rise held from 150 s is one, and
+    /// because the baseline learns only what left the window, it is still
+    /// the calm 120 Hz when the alert is raised.
+    #[test]
+    fn one_excited_sentence_is_not_drift_but_a_held_rise_is() {
+        let up = 120.0 * 2f32.powf(3.0 / 12.0);
+        let script = |t: f64| {
+            let excited = (100.0..104.0).contains(&t) || t >= 150.0;
+            (
+                Voice {
+                    f0_hz: if excited { up } else { 120.0 },
+                    ..calm(120.0)
+                },
+                QUIET,
+            )
+        };
+        let cfg = AlertConfig::default();
+        let mut engine = AlertEngine::new(&cfg, HOP, &[Speaker::Agent], None);
+        let mut alerts = Vec::new();
+        for k in 0..(200.0 / HOP) as usize {
+            let t = k as f64 * HOP;
+            let (a, _) = script(t);
+            engine.on_frame(t, &[Speaker::Agent], &[frame(a, t)], &mut |e| {
+                if let Event::Alert(a) = e {
+                    alerts.push(a);
+                }
+            });
+        }
+        let pitch: Vec<_> = alerts
+            .iter()
+            .filter(|a| a.kind == AlertKind::AgentPitch && a.state == AlertState::Raised)
+            .collect();
+        assert_eq!(pitch.len(), 1, "{alerts:?}");
+        // Half the window must be high (≈ 5.5 s with breaths), then 2 s.
+        assert!(pitch[0].t > 154.0 && pitch[0].t < 160.0, "{:?}", pitch[0]);
+        let ev = pitch[0].evidence;
+        assert!((ev.baseline.unwrap() - 120.0).abs() < 1.5, "{ev:?}");
+        // More than 2 semitones above it (134.7 Hz).
+        assert!(ev.measured.unwrap() > 134.7, "{ev:?}");
     }
 
     #[test]

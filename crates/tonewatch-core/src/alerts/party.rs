@@ -6,11 +6,25 @@ use crate::baseline::{Baseline, BaselineValues};
 use crate::settings::AlertConfig;
 use crate::units::hz_to_st;
 
-/// A party's recent speech: the last `short_window_s` of frames.
+/// Which per-frame value of the recent window.
+#[derive(Debug, Clone, Copy)]
+enum Cue {
+    PitchSt,
+    LoudnessDb,
+    ModulationDbS,
+}
+
+/// A party's recent speech: the last window of frames (`agent_window_s`
+/// for the agent, `short_window_s` for the customer). The agent's
+/// baseline learns from the frames that leave it, so a drift is measured
+/// against the speech before it and never learned into the baseline before
+/// it can be seen.
 #[derive(Debug, Clone)]
 struct Recent {
     pitch_st: Vec<f32>,
     loudness_db: Vec<f32>,
+    modulation_db_s: Vec<f32>,
+    frames: Vec<FrameFeatures>,
     pos: usize,
     filled: usize,
     scratch: Vec<f32>,
@@ -21,31 +35,41 @@ impl Recent {
         Self {
             pitch_st: vec![f32::NAN; frames],
             loudness_db: vec![f32::NAN; frames],
+            modulation_db_s: vec![f32::NAN; frames],
+            frames: vec![FrameFeatures::default(); frames],
             pos: 0,
             filled: 0,
             scratch: Vec::with_capacity(frames),
         }
     }
 
-    fn push(&mut self, f: &FrameFeatures) {
+    /// Takes a frame; returns the one that left the window, once it is full.
+    fn push(&mut self, f: &FrameFeatures) -> Option<FrameFeatures> {
+        let left = (self.filled == self.frames.len()).then(|| self.frames[self.pos]);
+        self.frames[self.pos] = *f;
         self.pitch_st[self.pos] = f.f0_hz.map_or(f32::NAN, hz_to_st);
         self.loudness_db[self.pos] = if f.speech { f.loudness_db } else { f32::NAN };
+        self.modulation_db_s[self.pos] = match f.modulation_db_s {
+            Some(m) if f.speech => m,
+            _ => f32::NAN,
+        };
         self.pos = (self.pos + 1) % self.pitch_st.len();
         self.filled = (self.filled + 1).min(self.pitch_st.len());
+        left
     }
 
-    /// Quantiles `qs` of the non-NaN values of `which`, when at least
+    /// Quantiles `qs` of the non-NaN values of `cue`, when at least
     /// `min_count` are there. No allocation: `scratch` has the capacity.
     fn quantiles<const N: usize>(
         &mut self,
-        loudness: bool,
+        cue: Cue,
         min_count: usize,
         qs: [f32; N],
     ) -> Option<[f32; N]> {
-        let src = if loudness {
-            &self.loudness_db
-        } else {
-            &self.pitch_st
+        let src = match cue {
+            Cue::PitchSt => &self.pitch_st,
+            Cue::LoudnessDb => &self.loudness_db,
+            Cue::ModulationDbS => &self.modulation_db_s,
         };
         self.scratch.clear();
         self.scratch
@@ -90,8 +114,9 @@ pub(super) struct Party {
 }
 
 impl Party {
-    pub(super) fn new(cfg: &AlertConfig, hop_s: f64, prior: Option<BaselineValues>) -> Self {
-        let frames = (f64::from(cfg.baseline.short_window_s) / hop_s).round() as usize;
+    /// A party whose recent speech is the last `window_s`.
+    pub(super) fn new(hop_s: f64, window_s: f32, prior: Option<BaselineValues>) -> Self {
+        let frames = (f64::from(window_s) / hop_s).round() as usize;
         Self {
             baseline: Baseline::new(hop_s as f32, prior),
             has_profile: prior.is_some(),
@@ -106,9 +131,10 @@ impl Party {
         }
     }
 
-    /// Takes one of the party's frames at time `t`.
-    pub(super) fn push(&mut self, t: f64, f: &FrameFeatures) {
-        self.recent.push(f);
+    /// Takes one of the party's frames at time `t`; returns the frame that
+    /// left the recent window (for the baseline to learn).
+    pub(super) fn push(&mut self, t: f64, f: &FrameFeatures) -> Option<FrameFeatures> {
+        let left = self.recent.push(f);
         if f.rate_sps.is_some() {
             self.rate_sps = f.rate_sps;
             self.modulation_db_s = f.modulation_db_s;
@@ -125,6 +151,7 @@ impl Party {
             }
             self.last_speech_t = t;
         }
+        left
     }
 
     /// Ends the party's turn once they have been silent longer than `gap_s`.
@@ -137,14 +164,23 @@ impl Party {
     /// Reads the recent window into [`measures`](Self::measures).
     pub(super) fn measure(&mut self, cfg: &AlertConfig, hop_s: f64) {
         let min_voiced = (f64::from(cfg.baseline.min_voiced_s) / hop_s) as usize;
-        let pitch = self.recent.quantiles(false, min_voiced, [0.1, 0.5, 0.9]);
-        let loud = self.recent.quantiles(true, min_voiced, [0.5]);
+        let pitch = self
+            .recent
+            .quantiles(Cue::PitchSt, min_voiced, [0.1, 0.5, 0.9]);
+        let loud = self.recent.quantiles(Cue::LoudnessDb, min_voiced, [0.5]);
+        // Tempo over the whole window (one fast sentence is not a faster
+        // speaker), while the party is talking.
+        let tempo = self.modulation_db_s.and_then(|_| {
+            self.recent
+                .quantiles(Cue::ModulationDbS, min_voiced, [0.5])
+                .map(|q| q[0])
+        });
         self.measures = Measures {
             pitch_st: pitch.map(|q| q[1]),
             range_st: pitch.map(|q| q[2] - q[0]),
             loudness_db: loud.map(|q| q[0]),
             rate_sps: self.rate_sps,
-            modulation_db_s: self.modulation_db_s,
+            modulation_db_s: tempo,
         };
     }
 }
