@@ -55,6 +55,7 @@ struct Summary {
     speakers: Vec<SpeakerSummary>,
     talk_listen_ratio: Option<f64>,
     interruptions: u32,
+    backchannels: u32,
     overtalk_s: f64,
     dead_air_s: f64,
     agitation_peak: Option<f64>,

@@ -140,6 +140,7 @@ impl Monitor {
             speakers,
             talk_listen_ratio,
             interruptions: tally.interruptions,
+            backchannels: tally.backchannels,
             overtalk_s: round(tally.overtalk_s, 2),
             dead_air_s: round(tally.dead_air_s, 2),
             agitation_peak: tally.agitation_peak.map(|p| round(p, 3)),

@@ -36,6 +36,9 @@ pub struct SummaryRecord {
     pub talk_listen_ratio: Option<f64>,
     /// Times the agent talked over the customer (overtalk alerts).
     pub interruptions: u32,
+    /// Short agent vocalisations inside the customer's turn that took
+    /// nothing ("mm-hm", "right"): listening, not interrupting.
+    pub backchannels: u32,
     /// Seconds both talked at once in those interruptions.
     pub overtalk_s: f64,
     /// Seconds of silences longer than the dead-air threshold.

@@ -54,6 +54,8 @@ use sustain::Rule;
 pub struct TurnTally {
     /// Agent interruptions (overtalk alerts raised).
     pub interruptions: u32,
+    /// Short agent vocalisations inside the customer's turn ("mm-hm").
+    pub backchannels: u32,
     /// Seconds both parties talked at once during those interruptions.
     pub overtalk_s: f64,
     /// Seconds of silences longer than the dead-air threshold.
@@ -166,6 +168,7 @@ impl AlertEngine {
     pub fn tally(&self) -> TurnTally {
         TurnTally {
             interruptions: self.overtalk.interruptions,
+            backchannels: self.overtalk.backchannels,
             overtalk_s: self.overtalk.overtalk_s,
             dead_air_s: self.dead_air.dead_air_s,
             agitation_peak: self.agitation.peak,
@@ -673,8 +676,35 @@ mod tests {
         assert!(r[0] >= 35.45 && r[0] <= 36.0, "raised at {}", r[0]);
         let tally = engine.tally();
         assert_eq!(tally.interruptions, 1);
+        assert_eq!(tally.backchannels, 1, "the mm-hm at 12 s");
         // Overlap 35–40 s (the customer's turn ends at 40 s, held 0.5 s).
         assert!((tally.overtalk_s - 5.5).abs() < 0.3, "{}", tally.overtalk_s);
+    }
+
+    /// "mm", "right", "yes": three 0.25 s vocalisations 0.4 s apart while
+    /// the customer talks on. Together 0.75 s of double talk, but never
+    /// 0.5 s without a break: listening, one backchannel (the gaps under
+    /// `turns.gap_s` make them one agent turn), no overtalk.
+    #[test]
+    fn a_string_of_backchannels_is_not_overtalk() {
+        let script = |t: f64| {
+            let customer = if (10.0..30.0).contains(&t) {
+                calm(210.0)
+            } else {
+                QUIET
+            };
+            let mm = [12.0, 12.65, 13.3]
+                .iter()
+                .any(|&s| (s..s + 0.25).contains(&t));
+            (if mm { calm(120.0) } else { QUIET }, customer)
+        };
+        let (alerts, _, engine) = run(40.0, &AlertConfig::default(), script);
+        assert!(
+            raised(&alerts, AlertKind::Overtalk).is_empty(),
+            "{alerts:?}"
+        );
+        let tally = engine.tally();
+        assert_eq!((tally.interruptions, tally.backchannels), (0, 1));
     }
 
     #[test]

@@ -1,7 +1,13 @@
-//! `overtalk`: the agent's turn began while the customer was talking, and
-//! both have actually spoken at once for `min_overlap_s` (a short "mm-hm"
-//! is listening, and starting in the customer's pause is turn-taking, not
-//! interrupting). It clears when either party's turn ends.
+//! `overtalk`, as conversation analysts define it: the agent's turn began
+//! while the customer held theirs, and both have spoken at once for
+//! `min_overlap_s` without a break (a continuous overlap; breaks between
+//! syllables, up to [`OVERLAP_BRIDGE_S`], do not end it). Short agent
+//! vocalisations inside the customer's turn ("mm-hm", "right") are
+//! listening, not interrupting: they never add up to overtalk, and an agent
+//! turn of under [`BACKCHANNEL_MAX_S`] of speech that began inside the
+//! customer's turn and raised nothing is counted as a backchannel.
+//! Starting in the customer's pause is turn-taking. The alert clears when
+//! either party's turn ends.
 
 use super::Turns;
 use super::event::{AlertKind, Event, Evidence, Severity};
@@ -12,16 +18,39 @@ use crate::units::round;
 
 pub(super) const CLEAR: &str = "Overtalk ended.";
 
+/// A break in double talk this short (between syllables) does not end a
+/// continuous overlap; the pauses between "mm", "right", "yes" do (s).
+pub(super) const OVERLAP_BRIDGE_S: f64 = 0.3;
+
+/// An agent turn with less speech than this, inside the customer's turn,
+/// is a backchannel (s).
+pub(super) const BACKCHANNEL_MAX_S: f64 = 1.0;
+
 /// The rule and its running figures.
 #[derive(Debug, Clone)]
 pub(super) struct Overtalk {
     pub(super) rule: Rule,
-    /// Seconds both have spoken since the agent cut in.
+    /// Seconds both have been speaking without a break since the agent cut in.
     overlap_speech_s: f64,
+    /// The current break in that overlap (bridged up to [`OVERLAP_BRIDGE_S`]).
+    overlap_gap_s: f64,
     /// Overtalk alerts raised.
     pub(super) interruptions: u32,
     /// Seconds both talked at once during those interruptions.
     pub(super) overtalk_s: f64,
+    /// Short agent turns inside the customer's that took nothing.
+    pub(super) backchannels: u32,
+    /// The agent's current turn: began inside the customer's, its speech
+    /// so far, whether it raised overtalk.
+    agent_turn: Option<AgentTurn>,
+}
+
+/// The agent's turn as the backchannel count follows it.
+#[derive(Debug, Clone, Copy)]
+struct AgentTurn {
+    inside_customer_turn: bool,
+    speech_s: f64,
+    raised: bool,
 }
 
 impl Overtalk {
@@ -35,8 +64,11 @@ impl Overtalk {
                 CLEAR,
             ),
             overlap_speech_s: 0.0,
+            overlap_gap_s: 0.0,
             interruptions: 0,
             overtalk_s: 0.0,
+            backchannels: 0,
+            agent_turn: None,
         }
     }
 
@@ -51,11 +83,18 @@ impl Overtalk {
     ) {
         let both_talk = turns.agent_talking && turns.customer_talking;
         let agent_cut_in = both_talk && turns.agent_start_t > turns.customer_start_t;
-        if !agent_cut_in {
-            self.overlap_speech_s = 0.0;
-        } else if turns.agent_speech && turns.customer_speech {
+        if agent_cut_in && turns.agent_speech && turns.customer_speech {
             self.overlap_speech_s += hop_s;
+            self.overlap_gap_s = 0.0;
+        } else if agent_cut_in && self.overlap_gap_s + hop_s <= OVERLAP_BRIDGE_S + 1e-9 {
+            // A break between syllables is not a break in the overlap
+            // (the time does not count towards it either).
+            self.overlap_gap_s += hop_s;
+        } else {
+            self.overlap_speech_s = 0.0;
+            self.overlap_gap_s = 0.0;
         }
+        self.follow_agent_turn(turns, agent_cut_in, hop_s);
         if self.rule.state.is_raised() && both_talk {
             self.overtalk_s += hop_s;
         }
@@ -69,6 +108,9 @@ impl Overtalk {
             Step::Raise { .. } => {
                 let sustained_s = self.overlap_speech_s;
                 self.interruptions += 1;
+                if let Some(turn) = &mut self.agent_turn {
+                    turn.raised = true;
+                }
                 self.overtalk_s += sustained_s;
                 let ev = Evidence {
                     measured: Some(round(self.overlap_speech_s, 3)),
@@ -81,6 +123,33 @@ impl Overtalk {
             }
             Step::Clear => out(self.rule.cleared(t, Evidence::default())),
             Step::None => {}
+        }
+    }
+
+    /// Follows the agent's turns; one that began inside the customer's,
+    /// held under [`BACKCHANNEL_MAX_S`] of speech and raised nothing is
+    /// counted as a backchannel when it ends.
+    fn follow_agent_turn(&mut self, turns: &Turns, agent_cut_in: bool, hop_s: f64) {
+        match (&mut self.agent_turn, turns.agent_talking) {
+            (None, true) => {
+                self.agent_turn = Some(AgentTurn {
+                    inside_customer_turn: agent_cut_in,
+                    speech_s: 0.0,
+                    raised: false,
+                });
+            }
+            (Some(turn), true) => {
+                if turns.agent_speech {
+                    turn.speech_s += hop_s;
+                }
+            }
+            (Some(turn), false) => {
+                if turn.inside_customer_turn && !turn.raised && turn.speech_s < BACKCHANNEL_MAX_S {
+                    self.backchannels += 1;
+                }
+                self.agent_turn = None;
+            }
+            (None, false) => {}
         }
     }
 }
