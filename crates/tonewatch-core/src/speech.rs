@@ -12,6 +12,11 @@
 //! `crosstalk_margin_db` quieter than the other channel around the same time
 //! is that bleed, not this party talking.
 //!
+//! The line's gain does not decide what is speech: a frame more than 30 dB
+//! under the party's own speech level (tracked from their clearly loud
+//! frames) is the line's noise or hum, not them, however far it stands
+//! over a near-silent floor.
+//!
 //! Real-time safe: fixed-size state, no allocation after `new`.
 
 use crate::settings::{AnalysisConfig, FrameGeometry};
@@ -33,6 +38,17 @@ const RELEASE_MEDIAN_FRAMES: usize = 5;
 const FLOOR_SMOOTHING: f32 = 0.9;
 /// Speech is held this long after the level falls (covers stop closures).
 const HANGOVER_S: f64 = 0.12;
+/// Nothing this far below the party's own speech level is their speech:
+/// line noise and hum on a quiet line sit 35-45 dB under a talker (dB).
+const OWN_RANGE_DB: f32 = 30.0;
+/// The own speech level follows loud speech frames with this weight per
+/// frame (time constant ~5 s of speech at a 10 ms hop) ...
+const OWN_LEVEL_WEIGHT: f32 = 0.002;
+/// ... and is used once this many speech frames have set it (1 s).
+const OWN_LEVEL_MIN_FRAMES: u32 = 100;
+/// Frames count towards the own level only this far above the floor (dB):
+/// clearly speech, never the noise that first passes the margin.
+const OWN_LEVEL_MARGIN_DB: f32 = 12.0;
 /// Frames of the other channel's loudness that count as "the same time".
 pub const CROSSTALK_FRAMES: usize = 3;
 
@@ -55,6 +71,10 @@ pub struct SpeechDetector {
     smoothed_power: f32,
     recent_db: [f32; RELEASE_MEDIAN_FRAMES],
     recent_pos: usize,
+    /// The party's own speech level (mean power of clearly loud speech
+    /// frames, slowly tracked) and how many frames set it.
+    own_power: f32,
+    own_frames: u32,
 }
 
 impl SpeechDetector {
@@ -79,7 +99,17 @@ impl SpeechDetector {
             smoothed_power: 0.0,
             recent_db: [FLOOR_CLAMP_DB; RELEASE_MEDIAN_FRAMES],
             recent_pos: 0,
+            own_power: 0.0,
+            own_frames: 0,
         }
+    }
+
+    /// The party's own speech level in dB, once a second of clear speech
+    /// has set it: the reference that makes the detector independent of
+    /// the line's gain.
+    #[must_use]
+    pub fn own_level_db(&self) -> Option<f32> {
+        (self.own_frames >= OWN_LEVEL_MIN_FRAMES).then(|| 10.0 * self.own_power.log10())
     }
 
     /// Current noise floor estimate in dB (the quietest recent frame).
@@ -125,7 +155,12 @@ impl SpeechDetector {
         let floor_db = self.floor_db();
         let above = level - floor_db;
         let bleed = other_db.is_some_and(|o| o - loudness_db > self.crosstalk_margin_db);
-        let audible = loudness_db >= self.min_speech_db;
+        // Audible: above the absolute minimum, and not so far under the
+        // party's own speech that it can only be the line (noise, hum).
+        let audible = loudness_db >= self.min_speech_db
+            && self
+                .own_level_db()
+                .is_none_or(|own| loudness_db >= own - OWN_RANGE_DB);
         // Staying in speech looks at the median of the last few frames, so
         // that single noise frames over the release level do not hold it.
         self.recent_db[self.recent_pos] = level;
@@ -138,6 +173,15 @@ impl SpeechDetector {
                 || (self.active
                     && recent_above > (self.margin_db - RELEASE_DB).max(MIN_RELEASE_DB)));
         self.loud = loud && !bleed;
+        if self.loud && above > OWN_LEVEL_MARGIN_DB {
+            let w = if self.own_frames < OWN_LEVEL_MIN_FRAMES {
+                1.0 / (self.own_frames + 1) as f32
+            } else {
+                OWN_LEVEL_WEIGHT
+            };
+            self.own_power += w * (power - self.own_power);
+            self.own_frames = self.own_frames.saturating_add(1);
+        }
         if bleed {
             self.active = false;
             self.hang = 0;
@@ -200,6 +244,27 @@ mod tests {
             still <= 24,
             "{still} noise frames after speech counted as speech"
         );
+    }
+
+    #[test]
+    fn line_noise_far_under_the_partys_own_speech_is_not_speech() {
+        let mut d = detector();
+        // Two seconds of speech at -20 dBFS over digital silence set the
+        // party's own level ...
+        for i in 0..400 {
+            d.update(if i % 100 < 70 { -20.0 } else { -120.0 }, None);
+        }
+        assert!((d.own_level_db().unwrap() + 20.0).abs() < 0.5);
+        // ... then a second of silence, and line noise at -55 dBFS: 65 dB
+        // over the floor, above min_speech_db, but 35 dB under them.
+        for _ in 0..100 {
+            d.update(-120.0, None);
+        }
+        for _ in 0..100 {
+            assert!(!d.update(-55.0, None));
+        }
+        // Speech 12 dB quieter than before (a gain step) still is speech.
+        assert!(d.update(-32.0, None));
     }
 
     #[test]
