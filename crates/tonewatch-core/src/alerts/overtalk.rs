@@ -134,7 +134,7 @@ impl Overtalk {
             (None, true) => {
                 self.agent_turn = Some(AgentTurn {
                     inside_customer_turn: agent_cut_in,
-                    speech_s: 0.0,
+                    speech_s: if turns.agent_speech { hop_s } else { 0.0 },
                     raised: false,
                 });
             }
