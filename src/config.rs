@@ -132,9 +132,15 @@ impl Config {
     /// (with its section, empty when the line holds none) and why.
     pub fn parse(text: &str) -> Result<Self, (usize, String, String)> {
         toml::from_str(text).map_err(|e| {
-            let at = e.span().map_or(0, |s| s.start.min(text.len()));
-            let line = text[..at].lines().count().max(1);
-            (line, key_at(text, at), e.message().trim().to_string())
+            let message = e.message().trim().to_string();
+            match e.span() {
+                Some(span) => {
+                    let at = span.start.min(text.len());
+                    let line = text[..at].lines().count().max(1);
+                    (line, key_at(text, at), message)
+                }
+                None => (0, String::new(), message),
+            }
         })
     }
 
