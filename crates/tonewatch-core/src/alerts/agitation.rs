@@ -84,6 +84,8 @@ impl AgitationRule {
         let spike_score = f64::from(cfg.spike_score);
         let on = score >= spike_score;
         let off = score < f64::from(cfg.clear_score);
+        // Raises and escalations (given how long the score held) carry the
+        // threshold they crossed; a clear carries neither.
         let evidence = |sustained_s: Option<f64>, spikes| Evidence {
             measured: Some(round(score, 3)),
             threshold: sustained_s.map(|_| spike_score),
