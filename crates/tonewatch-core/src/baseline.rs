@@ -6,6 +6,17 @@
 //! next one, so a known agent is calibrated from the first second: the
 //! profile counts as [`PRIOR_WEIGHT_S`] seconds of voiced speech, and the
 //! call's own speech takes over as it accumulates.
+//!
+//! Besides the medians, a baseline knows how much the speaker's pitch and
+//! tempo wander on their own: the spread (half the 16th–84th percentile
+//! distance, a robust standard deviation) of the medians of successive
+//! chunks of their speech ([`PITCH_CHUNK_S`] of voiced frames,
+//! [`TEMPO_CHUNK_S`] of tempo readings). Real speakers differ by a factor
+//! of five here (a read LibriSpeech voice wanders 0.3 st from chunk to
+//! chunk, a real agent on a call 1.5 st), so a drift is judged in the
+//! speaker's own units. Until a few chunks are in, a population prior
+//! ([`PITCH_SPREAD_PRIOR_ST`], [`TEMPO_SPREAD_PRIOR`]) stands in, weighted
+//! as [`PRIOR_CHUNKS`] chunks.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +28,21 @@ pub const PRIOR_WEIGHT_S: f32 = 60.0;
 pub const MAX_MODULATION_DB_S: f32 = 2000.0;
 
 pub use crate::units::{ST_REF_HZ, hz_to_st, st_to_hz};
+
+/// Voiced speech per pitch chunk, in seconds.
+pub const PITCH_CHUNK_S: f32 = 2.0;
+/// Speech frames with a tempo reading per tempo chunk, in seconds.
+pub const TEMPO_CHUNK_S: f32 = 3.0;
+/// Population prior of the pitch spread (semitones): the median over the
+/// `tune` half of the real speakers in `benches/eval/real_drift.py` was
+/// 0.85, real call agents 1.5; the prior leans to the wider side so the
+/// first minute of a call does not alert on routine swings.
+pub const PITCH_SPREAD_PRIOR_ST: f32 = 1.2;
+/// Population prior of the tempo spread (natural log of the tempo ratio,
+/// about a fraction): 0.04–0.15 over the same speakers.
+pub const TEMPO_SPREAD_PRIOR: f32 = 0.1;
+/// How many chunks the population prior weighs as.
+pub const PRIOR_CHUNKS: f32 = 5.0;
 
 /// A histogram over `[min, min + bins·width)` whose median is read back at
 /// bin resolution. Fixed memory; values outside go to the end bins.
@@ -49,6 +75,75 @@ impl Histogram {
         let bin = median_bin(&self.counts)?;
         Some(self.min + (bin as f32 + 0.5) * self.width)
     }
+
+    /// The `q` quantile at bin resolution.
+    fn quantile(&self, q: f32) -> Option<f32> {
+        if self.total == 0 {
+            return None;
+        }
+        let want = (q * self.total as f32).ceil().max(1.0) as u64;
+        let mut seen = 0u64;
+        let bin = self.counts.iter().position(|&c| {
+            seen += u64::from(c);
+            seen >= want
+        })?;
+        Some(self.min + (bin as f32 + 0.5) * self.width)
+    }
+}
+
+/// How much a value wanders from chunk to chunk of a speaker's speech: the
+/// medians of successive chunks of `len` values go into a histogram whose
+/// robust spread is read back. Fixed memory.
+#[derive(Debug, Clone)]
+struct Spread {
+    chunk: Vec<f32>,
+    len: usize,
+    medians: Histogram,
+}
+
+impl Spread {
+    fn new(len: usize, medians: Histogram) -> Self {
+        let len = len.max(1);
+        Self {
+            chunk: Vec::with_capacity(len),
+            len,
+            medians,
+        }
+    }
+
+    fn add(&mut self, v: f32) {
+        self.chunk.push(v);
+        if self.chunk.len() == self.len {
+            let mid = self.len / 2;
+            let m = *self.chunk.select_nth_unstable_by(mid, f32::total_cmp).1;
+            self.medians.add(m);
+            self.chunk.clear();
+        }
+    }
+
+    fn chunks(&self) -> u64 {
+        self.medians.total
+    }
+
+    /// Half the 16th–84th percentile distance of the chunk medians: the
+    /// standard deviation for a normal spread, robust to odd chunks.
+    fn spread(&self) -> Option<f32> {
+        if self.chunks() < 3 {
+            return None;
+        }
+        Some((self.medians.quantile(0.84)? - self.medians.quantile(0.16)?) / 2.0)
+    }
+
+    /// The spread blended with `prior` weighing `prior_chunks` chunks.
+    fn blended(&self, prior: f32, prior_chunks: f32) -> f32 {
+        match self.spread() {
+            Some(s) => {
+                let n = self.chunks() as f32;
+                (n * s + prior_chunks * prior) / (n + prior_chunks)
+            }
+            None => prior,
+        }
+    }
 }
 
 /// The values a baseline stands for.
@@ -68,6 +163,15 @@ pub struct BaselineValues {
     pub loudness_median_db: f32,
     /// Median pitch range (10th to 90th percentile over a few seconds).
     pub pitch_range_st: f32,
+    /// How far the speaker's pitch wanders on its own, in semitones (see
+    /// the module's notes); absent from profiles written before it was
+    /// measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitch_spread_st: Option<f32>,
+    /// How far their tempo wanders on its own (natural log of the tempo
+    /// ratio); absent from profiles written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tempo_spread: Option<f32>,
     /// Seconds of voiced speech behind these values.
     pub voiced_s: f32,
 }
@@ -85,6 +189,10 @@ impl BaselineValues {
                 .is_none_or(|m| (0.0..=MAX_MODULATION_DB_S).contains(&m))
             && (-120.0..=10.0).contains(&self.loudness_median_db)
             && (0.0..=30.0).contains(&self.pitch_range_st)
+            && self
+                .pitch_spread_st
+                .is_none_or(|v| (0.0..=12.0).contains(&v))
+            && self.tempo_spread.is_none_or(|v| (0.0..=2.0).contains(&v))
             && self.voiced_s >= 0.0
     }
 }
@@ -97,6 +205,8 @@ pub struct Baseline {
     modulation_db_s: Histogram,
     loudness_db: Histogram,
     range_st: Histogram,
+    pitch_spread: Spread,
+    tempo_spread: Spread,
     hop_s: f32,
     prior: Option<BaselineValues>,
 }
@@ -112,6 +222,14 @@ impl Baseline {
             modulation_db_s: Histogram::new(0.0, MAX_MODULATION_DB_S, 1.0),
             loudness_db: Histogram::new(-120.0, 10.0, 0.25),
             range_st: Histogram::new(0.0, 30.0, 0.1),
+            pitch_spread: Spread::new(
+                (PITCH_CHUNK_S / hop_s).round() as usize,
+                Histogram::new(0.0, 60.0, 0.05),
+            ),
+            tempo_spread: Spread::new(
+                (TEMPO_CHUNK_S / hop_s).round() as usize,
+                Histogram::new(0.0, MAX_MODULATION_DB_S.ln(), 0.005),
+            ),
             hop_s,
             prior,
         }
@@ -119,7 +237,9 @@ impl Baseline {
 
     /// Learns from one voiced frame's pitch.
     pub fn add_pitch_hz(&mut self, f0_hz: f32) {
-        self.pitch_st.add(hz_to_st(f0_hz));
+        let st = hz_to_st(f0_hz);
+        self.pitch_st.add(st);
+        self.pitch_spread.add(st);
     }
 
     /// Learns from one speech frame's loudness.
@@ -135,6 +255,15 @@ impl Baseline {
     /// Learns from a level-modulation reading (taken with the rate).
     pub fn add_modulation_db_s(&mut self, db_s: f32) {
         self.modulation_db_s.add(db_s);
+    }
+
+    /// Learns from one speech frame's tempo (its `modulation_db_s`), for
+    /// the tempo's spread; the median learns from the readings
+    /// ([`add_modulation_db_s`](Self::add_modulation_db_s)).
+    pub fn add_tempo_frame(&mut self, modulation_db_s: f32) {
+        if modulation_db_s > 0.0 {
+            self.tempo_spread.add(modulation_db_s.ln());
+        }
     }
 
     /// Learns from a pitch-range reading.
@@ -167,8 +296,52 @@ impl Baseline {
             modulation_median_db_s: self.modulation_db_s.median(),
             loudness_median_db: self.loudness_db.median()?,
             pitch_range_st: self.range_st.median()?,
+            pitch_spread_st: self.pitch_spread.spread(),
+            tempo_spread: self.tempo_spread.spread(),
             voiced_s: self.voiced_s(),
         })
+    }
+
+    /// Where [`spreads`](Self::spreads) mostly come from: `"call"` once
+    /// the call has shown more pitch chunks than the prior weighs,
+    /// `"profile"` or `"population"` before.
+    #[must_use]
+    pub fn spread_from(&self) -> &'static str {
+        let prior_chunks = match self.prior {
+            Some(p) if p.pitch_spread_st.is_some() => {
+                PRIOR_WEIGHT_S.min(p.voiced_s) / PITCH_CHUNK_S
+            }
+            _ => PRIOR_CHUNKS,
+        };
+        if self.pitch_spread.spread().is_some() && self.pitch_spread.chunks() as f32 >= prior_chunks
+        {
+            "call"
+        } else if self.prior.is_some_and(|p| p.pitch_spread_st.is_some()) {
+            "profile"
+        } else {
+            "population"
+        }
+    }
+
+    /// How far the speaker's pitch (semitones) and tempo (log ratio) wander
+    /// on their own: what the call has shown, blended with the profile's
+    /// figure (weighing as [`PRIOR_WEIGHT_S`] of voiced speech) or else the
+    /// population prior (weighing as [`PRIOR_CHUNKS`] chunks).
+    #[must_use]
+    pub fn spreads(&self) -> (f32, f32) {
+        let profile = |v: Option<f32>, chunk_s: f32| {
+            let p = self.prior?;
+            let w = PRIOR_WEIGHT_S.min(p.voiced_s) / chunk_s;
+            Some((v?, w))
+        };
+        let (pp, pw) = profile(self.prior.and_then(|p| p.pitch_spread_st), PITCH_CHUNK_S)
+            .unwrap_or((PITCH_SPREAD_PRIOR_ST, PRIOR_CHUNKS));
+        let (tp, tw) = profile(self.prior.and_then(|p| p.tempo_spread), TEMPO_CHUNK_S)
+            .unwrap_or((TEMPO_SPREAD_PRIOR, PRIOR_CHUNKS));
+        (
+            self.pitch_spread.blended(pp, pw),
+            self.tempo_spread.blended(tp, tw),
+        )
     }
 
     /// The baseline to compare against: the call's own once warmed up,
@@ -181,6 +354,7 @@ impl Baseline {
             (None, l) => l,
             (Some(p), None) => Some(p),
             (Some(p), Some(l)) => {
+                let spreads = self.spreads();
                 let w = l.voiced_s / (l.voiced_s + PRIOR_WEIGHT_S.min(p.voiced_s));
                 let mix = |a: f32, b: f32| a + (b - a) * w;
                 Some(BaselineValues {
@@ -198,6 +372,8 @@ impl Baseline {
                     },
                     loudness_median_db: mix(p.loudness_median_db, l.loudness_median_db),
                     pitch_range_st: mix(p.pitch_range_st, l.pitch_range_st),
+                    pitch_spread_st: l.pitch_spread_st.or(p.pitch_spread_st).map(|_| spreads.0),
+                    tempo_spread: l.tempo_spread.or(p.tempo_spread).map(|_| spreads.1),
                     voiced_s: p.voiced_s + l.voiced_s,
                 })
             }
@@ -217,6 +393,8 @@ mod tests {
             modulation_median_db_s: Some(250.0),
             loudness_median_db: -30.0,
             pitch_range_st: 4.0,
+            pitch_spread_st: Some(0.5),
+            tempo_spread: Some(0.05),
             voiced_s: 300.0,
         }
     }

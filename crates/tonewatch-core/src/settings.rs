@@ -320,10 +320,15 @@ pub struct PaceConfig {
     /// trusted (without a profile).
     pub warmup_talk_s: f32,
     /// Raise when the tempo (level modulation) is this many percent above
-    /// the agent's baseline.
+    /// the agent's baseline, and at least `spread_factor` times the
+    /// agent's own tempo spread: this is the floor.
     pub raise_above_pct: f32,
-    /// Clear when it falls below this many percent above.
+    /// Clear when it falls below this many percent above (when the spread
+    /// sets the raise level, the clear level moves up with it).
     pub clear_below_pct: f32,
+    /// How many of the agent's own tempo spreads (how far their tempo
+    /// wanders from chunk to chunk of calm speech) the excess must reach.
+    pub spread_factor: f32,
     /// See [`SustainConfig`].
     pub min_duration_s: f32,
     /// See [`SustainConfig`].
@@ -336,9 +341,10 @@ impl Default for PaceConfig {
     fn default() -> Self {
         Self {
             warmup_talk_s: 45.0,
-            raise_above_pct: 15.0,
-            clear_below_pct: 8.0,
-            min_duration_s: 2.0,
+            raise_above_pct: 18.0,
+            clear_below_pct: 10.0,
+            spread_factor: 1.5,
+            min_duration_s: 4.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
         }
@@ -350,10 +356,16 @@ sustain_accessor!(PaceConfig);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PitchRuleConfig {
-    /// Raise when median pitch is this many semitones above baseline.
+    /// Raise when median pitch is this many semitones above baseline, and
+    /// at least `spread_factor` times the agent's own pitch spread: this is
+    /// the floor.
     pub raise_above_st: f32,
-    /// Clear below this many semitones above.
+    /// Clear below this many semitones above (when the spread sets the
+    /// raise level, the clear level moves up with it).
     pub clear_below_st: f32,
+    /// How many of the agent's own pitch spreads (how far their pitch
+    /// wanders from chunk to chunk of calm speech) the excess must reach.
+    pub spread_factor: f32,
     /// See [`SustainConfig`].
     pub min_duration_s: f32,
     /// See [`SustainConfig`].
@@ -365,9 +377,10 @@ pub struct PitchRuleConfig {
 impl Default for PitchRuleConfig {
     fn default() -> Self {
         Self {
-            raise_above_st: 2.0,
-            clear_below_st: 1.0,
-            min_duration_s: 2.0,
+            raise_above_st: 1.5,
+            clear_below_st: 0.5,
+            spread_factor: 2.0,
+            min_duration_s: 5.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
         }
@@ -575,6 +588,7 @@ impl AlertConfig {
             warmup_talk_s: 0.0 => 3600.0,
             raise_above_pct: 1.0 => 200.0,
             clear_below_pct: -100.0 => p.raise_above_pct,
+            spread_factor: 0.0 => 10.0,
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,
             cooldown_s: 0.0 => 3600.0,
@@ -583,6 +597,7 @@ impl AlertConfig {
         check_ranges!("alerts.agent_pitch", p, {
             raise_above_st: 0.1 => 24.0,
             clear_below_st: -24.0 => p.raise_above_st,
+            spread_factor: 0.0 => 10.0,
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,
             cooldown_s: 0.0 => 3600.0,

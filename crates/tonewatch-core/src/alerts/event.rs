@@ -99,6 +99,19 @@ pub struct Evidence {
     /// `"score"` or `"s"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<&'static str>,
+    /// Pitch and pace: how far this speaker's value wanders on its own in
+    /// calm speech (their spread; semitones for pitch, percent for pace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread: Option<f64>,
+    /// Pitch and pace: the measured excursion over the baseline in units
+    /// of `spread`, the speaker's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excursion_spreads: Option<f64>,
+    /// Where `spread` came from: `"call"` (this call's own speech),
+    /// `"profile"` (the agent's saved profile) or `"population"` (the prior
+    /// for calm speech, before the call has shown enough).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread_from: Option<&'static str>,
     /// Pace: the syllable rate behind the tempo.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_sps: Option<f64>,

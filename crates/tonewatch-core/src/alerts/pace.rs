@@ -9,6 +9,10 @@
 //! `modulation_window_s` of talking (`rate_window_s` for the rate) and are
 //! learned every [`RATE_READING_S`](super::RATE_READING_S); the baseline
 //! needs `warmup_talk_s` of them unless a profile brings it.
+//!
+//! The excess must reach `raise_above_pct` and `spread_factor` times the
+//! agent's own tempo spread (how far their tempo wanders in calm speech,
+//! see [`crate::baseline`]), compared as logarithms of the tempo ratio.
 
 use super::event::Evidence;
 use super::party::Party;
@@ -26,28 +30,37 @@ pub(super) const CLEAR: &str = "Pace is back to your usual.";
 pub(super) fn check(
     agent: &Party,
     base: &BaselineValues,
+    (spread, spread_from): (f32, &'static str),
     cfg: &PaceConfig,
 ) -> (Option<(bool, bool)>, Evidence) {
     let m = agent.measures;
     let rate_known = agent.has_profile
         || agent.baseline.rate_readings() as f32 * super::RATE_READING_S >= cfg.warmup_talk_s;
-    let ratio = match (m.modulation_db_s, base.modulation_median_db_s) {
-        (Some(mo), Some(mb)) if mb > 0.0 => Some(mo / mb),
-        (_, None) => m.rate_sps.map(|r| r / base.rate_median_sps),
-        _ => None,
+    // The spread is of the tempo (modulation); a syllable-rate fallback is
+    // held to the floor alone.
+    let (ratio, spread) = match (m.modulation_db_s, base.modulation_median_db_s) {
+        (Some(mo), Some(mb)) if mb > 0.0 => (Some(mo / mb), spread),
+        (_, None) => (m.rate_sps.map(|r| r / base.rate_median_sps), 0.0),
+        _ => (None, spread),
     };
-    let pace_pct = ratio.filter(|_| rate_known).map(|r| 100.0 * (r - 1.0));
+    let log_up = ratio.filter(|&r| rate_known && r > 0.0).map(f32::ln);
+    let floor = (1.0 + cfg.raise_above_pct / 100.0).ln();
+    let raise = floor.max(cfg.spread_factor * spread);
+    let clear = raise - (floor - (1.0 + cfg.clear_below_pct / 100.0).max(1e-3).ln());
+    let pct = |ln: f32| 100.0 * (ln.exp() - 1.0);
     let evidence = Evidence {
-        measured: pace_pct.map(|p| f64::from(p).round()),
+        measured: log_up.map(|l| f64::from(pct(l)).round()),
         baseline: Some(0.0),
-        threshold: Some(f64::from(cfg.raise_above_pct)),
+        threshold: Some(f64::from(pct(raise)).round()),
         unit: Some("%"),
+        spread: (spread > 0.0).then(|| round(f64::from(pct(spread)), 1)),
+        excursion_spreads: log_up
+            .filter(|_| spread > 0.0)
+            .map(|l| round(f64::from(l / spread), 2)),
+        spread_from: (spread > 0.0).then_some(spread_from),
         rate_sps: m.rate_sps.map(|r| round(f64::from(r), 2)),
         baseline_rate_sps: Some(round(f64::from(base.rate_median_sps), 2)),
         ..Evidence::default()
     };
-    (
-        levels(pace_pct, cfg.raise_above_pct, cfg.clear_below_pct),
-        evidence,
-    )
+    (levels(log_up, raise, clear), evidence)
 }
