@@ -130,6 +130,7 @@ mod tests {
                 modulation_median_db_s: Some(212.0),
                 loudness_median_db: -22.5,
                 pitch_range_st: 5.5,
+                effort_median_db: Some(-14.5),
                 pitch_spread_st: Some(0.85),
                 tempo_spread: Some(0.07),
                 voiced_s: 42.0,

@@ -42,6 +42,7 @@ struct Frame {
     speech: bool,
     rate_sps: Option<f64>,
     modulation_db_s: Option<f64>,
+    effort_db: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +116,7 @@ struct Components {
     pitch: f64,
     pitch_range: f64,
     rate: f64,
+    effort: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,6 +299,8 @@ fn frames_follow_the_documented_schema_every_10_ms() {
             assert!(f.speech && (75.0..=500.0).contains(&f0), "{line}");
         }
         assert_eq!(f.rate_sps.is_some(), f.modulation_db_s.is_some(), "{line}");
+        // Vocal effort is read on voiced frames only.
+        assert_eq!(f.effort_db.is_some(), f.f0_hz.is_some(), "{line}");
     }
     let s: Summary = serde_json::from_str(lines[600]).unwrap();
     assert_eq!(s.kind, "summary");

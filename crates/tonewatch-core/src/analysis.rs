@@ -68,6 +68,9 @@ pub struct FrameFeatures {
     pub vowel_band_db: f32,
     /// A syllable nucleus was confirmed on this frame.
     pub nucleus: bool,
+    /// Vocal effort on voiced speech frames: the level above 1 kHz against
+    /// the level below, in dB (see [`crate::pitch::EFFORT_SPLIT_HZ`]).
+    pub effort_db: Option<f32>,
 }
 
 /// Frames held back while the pitch path looks ahead.
@@ -197,6 +200,7 @@ impl CallAnalyzer {
                 modulation_db_s: r.modulation_db_s,
                 vowel_band_db,
                 nucleus: r.nucleus,
+                effort_db: p.effort_db.filter(|_| voiced),
             };
             match ch.path.push(&p.candidates, voiced) {
                 Some(f0_hz) => out[c] = ch.release(self.emitted, f0_hz),

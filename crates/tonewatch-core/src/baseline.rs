@@ -163,6 +163,10 @@ pub struct BaselineValues {
     pub loudness_median_db: f32,
     /// Median pitch range (10th to 90th percentile over a few seconds).
     pub pitch_range_st: f32,
+    /// Median vocal effort of voiced speech (level above 1 kHz against
+    /// below, dB); absent from profiles written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort_median_db: Option<f32>,
     /// How far the speaker's pitch wanders on its own, in semitones (see
     /// the module's notes); absent from profiles written before it was
     /// measured.
@@ -190,6 +194,9 @@ impl BaselineValues {
             && (-120.0..=10.0).contains(&self.loudness_median_db)
             && (0.0..=30.0).contains(&self.pitch_range_st)
             && self
+                .effort_median_db
+                .is_none_or(|v| (-60.0..=30.0).contains(&v))
+            && self
                 .pitch_spread_st
                 .is_none_or(|v| (0.0..=12.0).contains(&v))
             && self.tempo_spread.is_none_or(|v| (0.0..=2.0).contains(&v))
@@ -205,6 +212,7 @@ pub struct Baseline {
     modulation_db_s: Histogram,
     loudness_db: Histogram,
     range_st: Histogram,
+    effort_db: Histogram,
     pitch_spread: Spread,
     tempo_spread: Spread,
     hop_s: f32,
@@ -222,6 +230,7 @@ impl Baseline {
             modulation_db_s: Histogram::new(0.0, MAX_MODULATION_DB_S, 1.0),
             loudness_db: Histogram::new(-120.0, 10.0, 0.25),
             range_st: Histogram::new(0.0, 30.0, 0.1),
+            effort_db: Histogram::new(-60.0, 30.0, 0.25),
             pitch_spread: Spread::new(
                 (PITCH_CHUNK_S / hop_s).round() as usize,
                 Histogram::new(0.0, 60.0, 0.05),
@@ -255,6 +264,11 @@ impl Baseline {
     /// Learns from a level-modulation reading (taken with the rate).
     pub fn add_modulation_db_s(&mut self, db_s: f32) {
         self.modulation_db_s.add(db_s);
+    }
+
+    /// Learns from one voiced frame's vocal effort.
+    pub fn add_effort_db(&mut self, db: f32) {
+        self.effort_db.add(db);
     }
 
     /// Learns from one speech frame's tempo (its `modulation_db_s`), for
@@ -296,6 +310,7 @@ impl Baseline {
             modulation_median_db_s: self.modulation_db_s.median(),
             loudness_median_db: self.loudness_db.median()?,
             pitch_range_st: self.range_st.median()?,
+            effort_median_db: self.effort_db.median(),
             pitch_spread_st: self.pitch_spread.spread(),
             tempo_spread: self.tempo_spread.spread(),
             voiced_s: self.voiced_s(),
@@ -372,6 +387,10 @@ impl Baseline {
                     },
                     loudness_median_db: mix(p.loudness_median_db, l.loudness_median_db),
                     pitch_range_st: mix(p.pitch_range_st, l.pitch_range_st),
+                    effort_median_db: match (p.effort_median_db, l.effort_median_db) {
+                        (Some(a), Some(b)) => Some(mix(a, b)),
+                        (a, b) => a.or(b),
+                    },
                     pitch_spread_st: l.pitch_spread_st.or(p.pitch_spread_st).map(|_| spreads.0),
                     tempo_spread: l.tempo_spread.or(p.tempo_spread).map(|_| spreads.1),
                     voiced_s: p.voiced_s + l.voiced_s,
@@ -393,6 +412,7 @@ mod tests {
             modulation_median_db_s: Some(250.0),
             loudness_median_db: -30.0,
             pitch_range_st: 4.0,
+            effort_median_db: Some(-15.0),
             pitch_spread_st: Some(0.5),
             tempo_spread: Some(0.05),
             voiced_s: 300.0,

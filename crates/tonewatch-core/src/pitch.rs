@@ -35,6 +35,16 @@ use crate::settings::FrameGeometry;
 const VOWEL_BAND_LOW_HZ: f32 = 300.0;
 /// Upper edge of the vowel band.
 const VOWEL_BAND_HIGH_HZ: f32 = 2500.0;
+/// Vocal effort is the level above [`EFFORT_SPLIT_HZ`] (up to
+/// [`EFFORT_HIGH_HZ`], the telephone's top) against the level below it
+/// (from [`EFFORT_LOW_HZ`]): the alpha ratio of the voice-quality
+/// literature. A raised, strained voice puts more of its energy into the
+/// upper harmonics; the ratio does not move with gain.
+pub const EFFORT_SPLIT_HZ: f32 = 1000.0;
+/// Lower edge of the low band of the effort ratio.
+pub const EFFORT_LOW_HZ: f32 = 50.0;
+/// Upper edge of the high band of the effort ratio.
+pub const EFFORT_HIGH_HZ: f32 = 3400.0;
 /// A lobe peak below this clarity is not a candidate period.
 const MIN_CANDIDATE_CLARITY: f32 = 0.3;
 /// The first candidate at least this share of the best one wins (MPM's k).
@@ -83,6 +93,9 @@ pub struct PitchEstimate {
     pub mean_square: f32,
     /// Mean square of the frame's content in the vowel band.
     pub vowel_band_mean_square: f32,
+    /// Vocal effort: the level above [`EFFORT_SPLIT_HZ`] against the level
+    /// below, in dB (`None` for a silent frame).
+    pub effort_db: Option<f32>,
 }
 
 /// Per-channel pitch estimator; owns its FFT plans and scratch.
@@ -96,6 +109,7 @@ pub struct PitchEstimator {
     prefix_sq: Vec<f32>,
     nsdf: Vec<f32>,
     band_bins: (usize, usize),
+    effort_bins: (usize, usize, usize),
 }
 
 impl std::fmt::Debug for PitchEstimator {
@@ -120,6 +134,12 @@ impl PitchEstimator {
             ((VOWEL_BAND_LOW_HZ / bin_hz).round() as usize).min(nyquist_bin),
             ((VOWEL_BAND_HIGH_HZ / bin_hz).round() as usize).min(nyquist_bin),
         );
+        let bin = |hz: f32| ((hz / bin_hz).round() as usize).min(nyquist_bin);
+        let effort_bins = (
+            bin(EFFORT_LOW_HZ).max(1),
+            bin(EFFORT_SPLIT_HZ),
+            bin(EFFORT_HIGH_HZ),
+        );
         Self {
             geom,
             time: forward.make_input_vec(),
@@ -130,6 +150,7 @@ impl PitchEstimator {
             prefix_sq: vec![0.0; geom.window_samples + 1],
             nsdf: vec![0.0; geom.lag_max_samples + 2],
             band_bins,
+            effort_bins,
         }
     }
 
@@ -170,6 +191,7 @@ impl PitchEstimator {
                 clarity: 0.0,
                 mean_square,
                 vowel_band_mean_square: 0.0,
+                effort_db: None,
             };
         }
 
@@ -184,6 +206,15 @@ impl PitchEstimator {
         let band: f32 = self.spectrum[lo..=hi].iter().map(|c| c.norm_sqr()).sum();
         // Parseval, one-sided: each bin inside the band stands for two.
         let vowel_band_mean_square = 2.0 * band / (n * s as f32);
+        let (e_lo, e_split, e_hi) = self.effort_bins;
+        let power = |a: usize, b: usize| -> f32 {
+            self.spectrum[a..b.max(a)]
+                .iter()
+                .map(|c| c.norm_sqr())
+                .sum()
+        };
+        let (low, high) = (power(e_lo, e_split), power(e_split, e_hi));
+        let effort_db = (low > 0.0 && high > 0.0).then(|| 10.0 * (high / low).log10());
 
         for c in &mut self.spectrum {
             *c = Complex::new(c.norm_sqr(), 0.0);
@@ -222,6 +253,7 @@ impl PitchEstimator {
             clarity,
             mean_square,
             vowel_band_mean_square,
+            effort_db,
         }
     }
 
@@ -460,6 +492,34 @@ mod tests {
                     * 0.3
             })
             .collect()
+    }
+
+    /// Two sines, 300 Hz at amplitude `low` and 2000 Hz at `high`: the
+    /// effort ratio is their level difference, 20·log10(high/low), and a
+    /// gain on both leaves it where it was.
+    #[test]
+    fn effort_is_the_upper_bands_level_and_ignores_gain() {
+        let geom = geometry();
+        let mut est = PitchEstimator::new(geom);
+        let sr = geom.rate_hz as f32;
+        let two_tones = |low: f32, high: f32| -> Vec<f32> {
+            (0..geom.window_samples)
+                .map(|i| {
+                    let t = i as f32 / sr;
+                    low * (std::f32::consts::TAU * 300.0 * t).sin()
+                        + high * (std::f32::consts::TAU * 2000.0 * t).sin()
+                })
+                .collect()
+        };
+        for (low, high) in [(0.3f32, 0.03f32), (0.3, 0.1), (0.1, 0.1), (0.01, 0.003)] {
+            let want = 20.0 * (high / low).log10();
+            let got = est.estimate(&two_tones(low, high)).effort_db.unwrap();
+            // Two tones in a 30 ms frame leak a little across 1 kHz.
+            assert!((got - want).abs() < 0.5, "{low} {high}: {got} vs {want}");
+        }
+        let loud = est.estimate(&two_tones(0.3, 0.1)).effort_db.unwrap();
+        let quiet = est.estimate(&two_tones(0.003, 0.001)).effort_db.unwrap();
+        assert!((loud - quiet).abs() < 0.01, "{loud} {quiet}");
     }
 
     fn cents(a: f32, b: f32) -> f32 {

@@ -5,7 +5,7 @@
 //! One per analysis frame (every `hop_ms`, 10 ms by default) and speaker:
 //!
 //! ```json
-//! {"type":"frame","t":12.34,"speaker":"agent","f0_hz":182.4,"voiced_p":0.93,"loudness_db":-23.1,"speech":true,"rate_sps":4.8,"modulation_db_s":231.5}
+//! {"type":"frame","t":12.34,"speaker":"agent","f0_hz":182.4,"voiced_p":0.93,"loudness_db":-23.1,"speech":true,"rate_sps":4.8,"modulation_db_s":231.5,"effort_db":-14.2}
 //! ```
 //!
 //! | field | meaning |
@@ -18,6 +18,7 @@
 //! | `speech` | this party is talking (above their adaptive noise floor, not the other party's bleed) |
 //! | `rate_sps` | syllables per second over the party's last `rate_window_s` (4 s) of talking (pauses under 0.5 s count as talking); `null` outside their turns or with under 1 s of talking |
 //! | `modulation_db_s` | how fast the level of the vowel band (300–2500 Hz) moves over the party's last `modulation_window_s` (2 s) of talking: the mean size of its change between consecutive speech frames, in dB per second; faster speech steepens every syllable's rise and fall. `null` when `rate_sps` is |
+//! | `effort_db` | vocal effort on voiced speech frames: the level of 1000–3400 Hz against 50–1000 Hz, in dB (the alpha ratio; a raised, strained voice reads higher; gain does not move it), else `null` |
 //!
 //! The last line is always the call's `summary` (see [`crate::summary`]).
 
@@ -86,6 +87,8 @@ pub struct FrameRecord {
     pub rate_sps: Option<f64>,
     /// How fast the vowel-band level moves (dB/s).
     pub modulation_db_s: Option<f64>,
+    /// Vocal effort on voiced speech frames (dB).
+    pub effort_db: Option<f64>,
 }
 
 impl FrameRecord {
@@ -101,6 +104,10 @@ impl FrameRecord {
             speech: f.speech,
             rate_sps: f.rate_sps.map(|v| round(f64::from(v), 2)),
             modulation_db_s: f.modulation_db_s.map(|v| round(f64::from(v), 1)),
+            effort_db: f
+                .effort_db
+                .filter(|_| f.speech && f.f0_hz.is_some())
+                .map(|v| round(f64::from(v), 1)),
         }
     }
 }

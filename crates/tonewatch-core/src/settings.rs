@@ -439,6 +439,10 @@ pub struct AgitationConfig {
     pub range_unit_st: f32,
     /// Percent above baseline rate that count as one unit.
     pub rate_unit_pct: f32,
+    /// Decibels of extra vocal effort (level above 1 kHz against below:
+    /// gain does not move it, so it survives a line's AGC) that count as
+    /// one unit.
+    pub effort_unit_db: f32,
     /// No cue counts for more than this many units.
     pub component_cap: f32,
     /// Weight of loudness in the score.
@@ -449,6 +453,8 @@ pub struct AgitationConfig {
     pub range_weight: f32,
     /// Weight of speaking rate.
     pub rate_weight: f32,
+    /// Weight of vocal effort.
+    pub effort_weight: f32,
     /// See [`SustainConfig`].
     pub min_duration_s: f32,
     /// See [`SustainConfig`].
@@ -469,11 +475,13 @@ impl Default for AgitationConfig {
             pitch_unit_st: 2.0,
             range_unit_st: 3.0,
             rate_unit_pct: 15.0,
+            effort_unit_db: 4.0,
             component_cap: 2.0,
-            loudness_weight: 0.35,
+            loudness_weight: 0.2,
             pitch_weight: 0.35,
             range_weight: 0.2,
             rate_weight: 0.1,
+            effort_weight: 0.35,
             min_duration_s: 1.0,
             clear_after_s: 3.0,
             cooldown_s: 5.0,
@@ -620,11 +628,13 @@ impl AlertConfig {
             pitch_unit_st: 0.1 => 24.0,
             range_unit_st: 0.1 => 24.0,
             rate_unit_pct: 0.1 => 200.0,
+            effort_unit_db: 0.1 => 40.0,
             component_cap: 0.1 => 100.0,
             loudness_weight: 0.0 => 10.0,
             pitch_weight: 0.0 => 10.0,
             range_weight: 0.0 => 10.0,
             rate_weight: 0.0 => 10.0,
+            effort_weight: 0.0 => 10.0,
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,
             cooldown_s: 0.0 => 3600.0,

@@ -78,6 +78,7 @@ impl AgitationRule {
                     pitch: round(components.pitch, 3),
                     pitch_range: round(components.pitch_range, 3),
                     rate: round(components.rate, 3),
+                    effort: round(components.effort, 3),
                 },
             }));
         }
@@ -158,12 +159,17 @@ fn score(
         rate: pos(m
             .rate_sps
             .map(|r| 100.0 * (r / base.rate_median_sps - 1.0) / a.rate_unit_pct)),
+        effort: pos(m
+            .effort_db
+            .zip(base.effort_median_db)
+            .map(|(e, b)| (e - b) / a.effort_unit_db)),
     };
     // Only while the customer has spoken recently enough to be measured.
     m.pitch_st.or(m.loudness_db.map(|_| 0.0))?;
     let score = f64::from(a.loudness_weight) * components.loudness
         + f64::from(a.pitch_weight) * components.pitch
         + f64::from(a.range_weight) * components.pitch_range
-        + f64::from(a.rate_weight) * components.rate;
+        + f64::from(a.rate_weight) * components.rate
+        + f64::from(a.effort_weight) * components.effort;
     Some((score, components))
 }

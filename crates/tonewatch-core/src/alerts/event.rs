@@ -157,6 +157,9 @@ pub struct AgitationComponents {
     pub pitch_range: f64,
     /// Rate above baseline, in units of `agitation.rate_unit_pct`.
     pub rate: f64,
+    /// Vocal effort above baseline, in units of `agitation.effort_unit_db`.
+    #[serde(default)]
+    pub effort: f64,
 }
 
 /// A periodic agitation reading.

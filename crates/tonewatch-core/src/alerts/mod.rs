@@ -327,6 +327,9 @@ impl AlertEngine {
             if counts(slowed.pitch) {
                 if let Some(f0) = f.f0_hz {
                     p.baseline.add_pitch_hz(f0);
+                    if let Some(e) = f.effort_db {
+                        p.baseline.add_effort_db(e);
+                    }
                 }
                 if frame.is_multiple_of(rate_every)
                     && let Some(range) = p.measures.range_st
@@ -395,6 +398,7 @@ mod tests {
         loudness_db: f32,
         rate_sps: f32,
         modulation_db_s: f32,
+        effort_db: f32,
     }
 
     const QUIET: Voice = Voice {
@@ -403,6 +407,7 @@ mod tests {
         loudness_db: -70.0,
         rate_sps: 0.0,
         modulation_db_s: 0.0,
+        effort_db: 0.0,
     };
 
     fn calm(f0_hz: f32) -> Voice {
@@ -412,6 +417,7 @@ mod tests {
             loudness_db: -25.0,
             rate_sps: 4.0,
             modulation_db_s: 250.0,
+            effort_db: -15.0,
         }
     }
 
@@ -427,6 +433,7 @@ mod tests {
             speech,
             rate_sps: v.talking.then_some(v.rate_sps),
             modulation_db_s: v.talking.then_some(v.modulation_db_s),
+            effort_db: speech.then_some(v.effort_db),
             ..FrameFeatures::default()
         }
     }
@@ -695,6 +702,7 @@ mod tests {
                 f0_hz: if angry { 270.0 } else { 210.0 },
                 loudness_db: if angry { -15.0 } else { -25.0 },
                 rate_sps: if angry { 4.8 } else { 4.0 },
+                effort_db: if angry { -7.0 } else { -15.0 },
                 ..calm(210.0)
             };
             // The customer talks most of the time once angry.
@@ -727,6 +735,53 @@ mod tests {
                 .iter()
                 .any(|g| g.t > 130.0 && g.components.pitch > 1.0)
         );
+    }
+
+    /// From 120 s the customer's voice changes in one way at a time, at the
+    /// same turns: a gain step of +12 dB (a line's AGC) alone, a strained
+    /// voice (+8 dB of effort above 1 kHz) alone, and the strain with a
+    /// 2-semitone rise. One cue alone cannot make a spike (each counts at
+    /// most `component_cap` units: loudness 2 × 0.2, effort 2 × 0.35); the
+    /// strain with the rise does (0.7 + 0.35 ≥ 1).
+    #[test]
+    fn vocal_effort_counts_and_a_gain_step_alone_does_not() {
+        let cases = [
+            ("gain step", -13.0, -15.0, 210.0, false),
+            ("strain", -25.0, -7.0, 210.0, false),
+            (
+                "strain and rise",
+                -25.0,
+                -7.0,
+                210.0 * 2f32.powf(2.0 / 12.0),
+                true,
+            ),
+        ];
+        for (name, loudness_db, effort_db, f0_hz, spikes) in cases {
+            let script = |t: f64| {
+                let customer = if t >= 120.0 {
+                    Voice {
+                        loudness_db,
+                        effort_db,
+                        f0_hz,
+                        ..calm(210.0)
+                    }
+                } else {
+                    calm(210.0)
+                };
+                turns(t, calm(120.0), customer)
+            };
+            let (alerts, agitation, _) = run(240.0, &AlertConfig::default(), script);
+            let up = raised(&alerts, AlertKind::CustomerAgitation);
+            assert_eq!(!up.is_empty(), spikes, "{name}: {alerts:?}");
+            if spikes {
+                assert!(up[0] > 120.0 && up[0] < 130.0, "{name}: {}", up[0]);
+            }
+            // The effort component reads the strain, and nothing else does.
+            let strained = agitation
+                .iter()
+                .any(|g| g.t > 130.0 && g.components.effort >= 1.9);
+            assert_eq!(strained, effort_db > -10.0, "{name}");
+        }
     }
 
     #[test]
@@ -856,6 +911,7 @@ mod tests {
                 modulation_median_db_s: modulation,
                 loudness_median_db: -25.0,
                 pitch_range_st: 1.0,
+                effort_median_db: None,
                 pitch_spread_st: None,
                 tempo_spread: None,
                 voiced_s: 600.0,

@@ -12,6 +12,7 @@ enum Cue {
     PitchSt,
     LoudnessDb,
     ModulationDbS,
+    EffortDb,
 }
 
 /// A party's recent speech: the last window of frames (`agent_window_s`
@@ -24,6 +25,7 @@ struct Recent {
     pitch_st: Vec<f32>,
     loudness_db: Vec<f32>,
     modulation_db_s: Vec<f32>,
+    effort_db: Vec<f32>,
     frames: Vec<FrameFeatures>,
     pos: usize,
     filled: usize,
@@ -36,6 +38,7 @@ impl Recent {
             pitch_st: vec![f32::NAN; frames],
             loudness_db: vec![f32::NAN; frames],
             modulation_db_s: vec![f32::NAN; frames],
+            effort_db: vec![f32::NAN; frames],
             frames: vec![FrameFeatures::default(); frames],
             pos: 0,
             filled: 0,
@@ -51,6 +54,10 @@ impl Recent {
         self.loudness_db[self.pos] = if f.speech { f.loudness_db } else { f32::NAN };
         self.modulation_db_s[self.pos] = match f.modulation_db_s {
             Some(m) if f.speech => m,
+            _ => f32::NAN,
+        };
+        self.effort_db[self.pos] = match f.effort_db {
+            Some(e) if f.speech && f.f0_hz.is_some() => e,
             _ => f32::NAN,
         };
         self.pos = (self.pos + 1) % self.pitch_st.len();
@@ -70,6 +77,7 @@ impl Recent {
             Cue::PitchSt => &self.pitch_st,
             Cue::LoudnessDb => &self.loudness_db,
             Cue::ModulationDbS => &self.modulation_db_s,
+            Cue::EffortDb => &self.effort_db,
         };
         self.scratch.clear();
         self.scratch
@@ -95,6 +103,7 @@ pub(super) struct Measures {
     pub(super) loudness_db: Option<f32>,
     pub(super) rate_sps: Option<f32>,
     pub(super) modulation_db_s: Option<f32>,
+    pub(super) effort_db: Option<f32>,
 }
 
 /// One party as the rules see them: baseline, recent speech, turn state.
@@ -168,6 +177,7 @@ impl Party {
             .recent
             .quantiles(Cue::PitchSt, min_voiced, [0.1, 0.5, 0.9]);
         let loud = self.recent.quantiles(Cue::LoudnessDb, min_voiced, [0.5]);
+        let effort = self.recent.quantiles(Cue::EffortDb, min_voiced, [0.5]);
         // Tempo over the whole window (one fast sentence is not a faster
         // speaker), while the party is talking.
         let tempo = self.modulation_db_s.and_then(|_| {
@@ -181,6 +191,7 @@ impl Party {
             loudness_db: loud.map(|q| q[0]),
             rate_sps: self.rate_sps,
             modulation_db_s: tempo,
+            effort_db: effort.map(|q| q[0]),
         };
     }
 }
