@@ -29,6 +29,7 @@ Needs sox and a release build (cargo build --release).
 import argparse
 import collections
 import csv
+import hashlib
 import json
 import os
 import statistics
@@ -81,7 +82,8 @@ def track(cache, name, utterances, levelled):
         parts += [part, pause]
         starts.append(t)
         t += duration(part) + PAUSE_S
-    out = os.path.join(cache, f"{name}_{tag}_{len(utterances)}_{abs(hash(tuple(p for p, _ in utterances))) % 10**8}.wav")
+    order = hashlib.sha1("\n".join(p for p, _ in utterances).encode()).hexdigest()[:10]
+    out = os.path.join(cache, f"{name}_{tag}_{len(utterances)}_{order}.wav")
     if not os.path.exists(out):
         sox(*parts, out)
     return out, starts
