@@ -392,8 +392,12 @@ sustain_accessor!(PitchRuleConfig);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VolumeConfig {
-    /// Raise when median loudness is this many dB above baseline.
+    /// Raise when median loudness is this many dB above baseline ...
     pub raise_above_db: f32,
+    /// ... and the voice's effort (level above 1 kHz against below) at
+    /// least this many dB above its own: a voice raised by its speaker
+    /// brightens, a line's gain step or AGC does not.
+    pub min_effort_db: f32,
     /// Clear below this many dB above.
     pub clear_below_db: f32,
     /// See [`SustainConfig`].
@@ -408,6 +412,7 @@ impl Default for VolumeConfig {
     fn default() -> Self {
         Self {
             raise_above_db: 6.0,
+            min_effort_db: 3.0,
             clear_below_db: 3.0,
             min_duration_s: 3.0,
             clear_after_s: 3.0,
@@ -433,7 +438,9 @@ pub struct AgitationConfig {
     pub escalate_spikes: u32,
     /// dB above baseline loudness that count as one unit.
     pub loudness_unit_db: f32,
-    /// Semitones above baseline pitch that count as one unit.
+    /// Semitones above baseline pitch that count as one unit, or the
+    /// customer's own pitch spread when that is wider (how far their pitch
+    /// wanders from phrase to phrase in calm speech).
     pub pitch_unit_st: f32,
     /// Semitones of extra pitch range that count as one unit.
     pub range_unit_st: f32,
@@ -441,7 +448,9 @@ pub struct AgitationConfig {
     pub rate_unit_pct: f32,
     /// Decibels of extra vocal effort (level above 1 kHz against below:
     /// gain does not move it, so it survives a line's AGC) that count as
-    /// one unit.
+    /// one unit. Loudness counts only as far as effort confirms it: in
+    /// full from one unit of effort, not at all without any, so a gain step
+    /// or AGC on the line is not a louder customer.
     pub effort_unit_db: f32,
     /// No cue counts for more than this many units.
     pub component_cap: f32,
@@ -613,6 +622,7 @@ impl AlertConfig {
         let v = &self.agent_volume;
         check_ranges!("alerts.agent_volume", v, {
             raise_above_db: 0.5 => 40.0,
+            min_effort_db: 0.0 => 40.0,
             clear_below_db: -40.0 => v.raise_above_db,
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,

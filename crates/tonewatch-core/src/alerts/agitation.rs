@@ -146,23 +146,33 @@ fn score(
     // stray octave) cannot make a spike: agitation shows in several.
     let cap = f64::from(a.component_cap);
     let pos = |v: Option<f32>| f64::from(v.unwrap_or(0.0)).clamp(0.0, cap);
+    // Effort in units, and how far it confirms a louder voice (a gain
+    // step or AGC leaves effort where it was: loudness then counts for
+    // nothing).
+    let effort = pos(m
+        .effort_db
+        .zip(base.effort_median_db)
+        .map(|(e, b)| (e - b) / a.effort_unit_db));
+    let confirmed = effort.min(1.0);
+    // Pitch in the customer's own units: a lively voice whose pitch
+    // wanders three semitones from phrase to phrase is not agitated by a
+    // three-semitone phrase.
+    let pitch_unit_st = a.pitch_unit_st.max(c.baseline.spreads().0);
     let components = AgitationComponents {
-        loudness: pos(m
-            .loudness_db
-            .map(|db| (db - base.loudness_median_db) / a.loudness_unit_db)),
+        loudness: confirmed
+            * pos(m
+                .loudness_db
+                .map(|db| (db - base.loudness_median_db) / a.loudness_unit_db)),
         pitch: pos(m
             .pitch_st
-            .map(|st| (st - hz_to_st(base.pitch_median_hz)) / a.pitch_unit_st)),
+            .map(|st| (st - hz_to_st(base.pitch_median_hz)) / pitch_unit_st)),
         pitch_range: pos(m
             .range_st
             .map(|r| (r - base.pitch_range_st) / a.range_unit_st)),
         rate: pos(m
             .rate_sps
             .map(|r| 100.0 * (r / base.rate_median_sps - 1.0) / a.rate_unit_pct)),
-        effort: pos(m
-            .effort_db
-            .zip(base.effort_median_db)
-            .map(|(e, b)| (e - b) / a.effort_unit_db)),
+        effort,
     };
     // Only while the customer has spoken recently enough to be measured.
     m.pitch_st.or(m.loudness_db.map(|_| 0.0))?;

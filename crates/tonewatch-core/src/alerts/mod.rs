@@ -575,6 +575,8 @@ mod tests {
             let agent = Voice {
                 f0_hz: if hot { 150.0 } else { 120.0 },
                 loudness_db: if hot { -17.0 } else { -25.0 },
+                // A raised voice brightens: +4 dB of effort for +8 dB.
+                effort_db: if hot { -11.0 } else { -15.0 },
                 ..calm(120.0)
             };
             turns(t, agent, calm(210.0))
@@ -642,6 +644,21 @@ mod tests {
         // straddle two turns.
         let spread = engine.agent_baseline().unwrap().pitch_spread_st.unwrap();
         assert!((1.5..=2.5).contains(&spread), "{spread}");
+    }
+
+    /// The agent's line gets 12 dB louder at 96 s (a gain step, an AGC):
+    /// the voice is the same, its effort too, and nothing is raised.
+    #[test]
+    fn a_gain_step_on_the_agents_line_raises_nothing() {
+        let script = |t: f64| {
+            let agent = Voice {
+                loudness_db: if t >= 96.0 { -13.0 } else { -25.0 },
+                ..calm(120.0)
+            };
+            turns(t, agent, calm(210.0))
+        };
+        let (alerts, _, _) = run(240.0, &AlertConfig::default(), script);
+        assert!(alerts.is_empty(), "{alerts:?}");
     }
 
     /// The agent talks on their own (with breaths) at 120 Hz. One excited
@@ -776,11 +793,12 @@ mod tests {
             if spikes {
                 assert!(up[0] > 120.0 && up[0] < 130.0, "{name}: {}", up[0]);
             }
-            // The effort component reads the strain, and nothing else does.
-            let strained = agitation
-                .iter()
-                .any(|g| g.t > 130.0 && g.components.effort >= 1.9);
+            // The effort component reads the strain, and nothing else does;
+            // loudness without effort is a gain step and counts for nothing.
+            let late = || agitation.iter().filter(|g| g.t > 130.0);
+            let strained = late().any(|g| g.components.effort >= 1.9);
             assert_eq!(strained, effort_db > -10.0, "{name}");
+            assert!(late().all(|g| g.components.loudness == 0.0), "{name}");
         }
     }
 

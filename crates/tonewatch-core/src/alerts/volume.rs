@@ -1,5 +1,8 @@
 //! `agent_volume`, "speak more softly": the agent's median loudness of
-//! speech over the recent window against their own, in dB.
+//! speech over the recent window against their own, in dB, confirmed by
+//! their vocal effort: a voice raised by its speaker brightens (more energy
+//! above 1 kHz), a gain step or AGC on the line leaves the spectrum's shape
+//! alone and raises nothing.
 
 use super::event::Evidence;
 use super::party::Measures;
@@ -16,6 +19,8 @@ pub(super) fn check(
     base: &BaselineValues,
     cfg: &VolumeConfig,
 ) -> (Option<(bool, bool)>, Evidence) {
+    let effort_up = m.effort_db.zip(base.effort_median_db).map(|(e, b)| e - b);
+    let confirmed = effort_up.is_some_and(|e| e >= cfg.min_effort_db);
     let up_db = m.loudness_db.map(|db| db - base.loudness_median_db);
     let evidence = Evidence {
         measured: m.loudness_db.map(f64::from),
@@ -24,8 +29,7 @@ pub(super) fn check(
         unit: Some("db"),
         ..Evidence::default()
     };
-    (
-        levels(up_db, cfg.raise_above_db, cfg.clear_below_db),
-        evidence,
-    )
+    let levels = levels(up_db, cfg.raise_above_db, cfg.clear_below_db)
+        .map(|(raise, clear)| (raise && confirmed, clear));
+    (levels, evidence)
 }
