@@ -61,6 +61,8 @@ struct Summary {
     dead_air_s: f64,
     agitation_peak: Option<f64>,
     alerts: std::collections::BTreeMap<String, u32>,
+    #[serde(default)]
+    warnings: Vec<String>,
 }
 
 /// The alert object exactly as the README documents it.
@@ -438,6 +440,60 @@ fn usage_errors_exit_2_and_help_explains() {
 
 /// 60 s of calm agent speech, then 40 s a third faster; the customer is
 /// silent on a quiet line.
+/// A mono file of 12 turns of 4 s, 1 s of line noise apart, whose voices
+/// alternate between `f0s[0]` and `f0s[1]`.
+fn alternating_voices(name: &str, f0s: [f64; 2]) -> PathBuf {
+    let rate = 8000;
+    let mut noise = synth::Noise::new(7);
+    let mut mono = Vec::new();
+    for turn in 0..12 {
+        let (voice, _) = synth::render(&VoiceSpec {
+            rate_hz: rate,
+            duration_s: 4.0,
+            f0_hz: f0s[turn % 2],
+            seed: 100 + turn as u64,
+            ..VoiceSpec::default()
+        });
+        mono.extend(voice);
+        mono.extend((0..rate).map(|_| 0.0003 * noise.gaussian() as f32));
+    }
+    let path = tmp(name);
+    write_hound(&path, rate, 1, 16, false, &mono);
+    path
+}
+
+/// Two voices an octave apart taking turns on one channel are named, in
+/// the summary and on stderr; one voice whose turns differ by 4 semitones
+/// (a lively talker) is not.
+#[test]
+fn a_mono_file_with_two_voices_says_so() {
+    for (f0s, two) in [([120.0, 240.0], true), ([120.0, 151.0], false)] {
+        let path = alternating_voices(&format!("two_voices_{}.wav", f0s[1]), f0s);
+        let out = tonewatch(&["replay", p(&path)]);
+        common::assert_ok(&out);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let s: Summary = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if two {
+            assert_eq!(s.warnings.len(), 1, "{s:?}");
+            let w = &s.warnings[0];
+            assert!(w.contains("two voices") && w.contains("agent"), "{w}");
+            // The pitches it names are the two voices' centres (the synthetic
+            // voices swing 3 st around them), to within a semitone.
+            let hz: Vec<f64> = w
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            assert!((hz[0] / 120.0).log2().abs() * 12.0 < 1.0, "{w}");
+            assert!((hz[1] / 240.0).log2().abs() * 12.0 < 1.0, "{w}");
+            assert!(stderr.contains("warning: this one channel"), "{stderr}");
+        } else {
+            assert!(s.warnings.is_empty(), "{s:?}");
+            assert!(!stderr.contains("warning"), "{stderr}");
+        }
+    }
+}
+
 fn speeding_agent_call(name: &str) -> PathBuf {
     let rate = 8000;
     let part = |sps, seconds, seed| {

@@ -182,6 +182,9 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
     );
     progress.done();
     let r = result?;
+    for w in &r.summary.warnings {
+        eprintln!("tonewatch: {title}: warning: {w}");
+    }
     if publisher.active() {
         // Each alert was flushed as it came only if stdout is a pipe being
         // read; make sure the call is out, then keep the page up.

@@ -73,7 +73,10 @@ impl Monitor {
         let hop_s = settings.geometry().hop_s();
         Self {
             speakers: speakers.to_vec(),
-            tallies: speakers.iter().map(|&s| SpeakerTally::new(s)).collect(),
+            tallies: speakers
+                .iter()
+                .map(|&s| SpeakerTally::new(s, hop_s))
+                .collect(),
             engine: AlertEngine::new(settings.alerts(), hop_s, speakers, agent_profile),
             hop_s,
             frames: 0,
@@ -150,6 +153,21 @@ impl Monitor {
                 .map(|(&k, n)| (k, n))
                 .collect(),
             capture: None,
+            warnings: match &self.tallies[..] {
+                [one] => one
+                    .two_voices()
+                    .map(|(lo, hi)| {
+                        format!(
+                            "this one channel seems to hold two voices: its turns alternate \
+                             between pitch near {lo} Hz and near {hi} Hz, so every figure \
+                             for the {} mixes both parties (give one channel per party)",
+                            one.speaker().as_str()
+                        )
+                    })
+                    .into_iter()
+                    .collect(),
+                _ => Vec::new(),
+            },
         };
         Ok((summary, self.engine.agent_baseline()))
     }
