@@ -93,12 +93,14 @@ impl Histogram {
 
 /// How much a value wanders from chunk to chunk of a speaker's speech: the
 /// medians of successive chunks of `len` values go into a histogram whose
-/// robust spread is read back. Fixed memory.
+/// robust spread is read back. Fixed memory; the spread is worked out when
+/// a chunk completes (every few seconds of speech), not when it is read.
 #[derive(Debug, Clone)]
 struct Spread {
     chunk: Vec<f32>,
     len: usize,
     medians: Histogram,
+    spread: Option<f32>,
 }
 
 impl Spread {
@@ -108,6 +110,7 @@ impl Spread {
             chunk: Vec::with_capacity(len),
             len,
             medians,
+            spread: None,
         }
     }
 
@@ -118,6 +121,14 @@ impl Spread {
             let m = *self.chunk.select_nth_unstable_by(mid, f32::total_cmp).1;
             self.medians.add(m);
             self.chunk.clear();
+            self.spread = if self.chunks() < 3 {
+                None
+            } else {
+                self.medians
+                    .quantile(0.84)
+                    .zip(self.medians.quantile(0.16))
+                    .map(|(hi, lo)| (hi - lo) / 2.0)
+            };
         }
     }
 
@@ -128,10 +139,7 @@ impl Spread {
     /// Half the 16th–84th percentile distance of the chunk medians: the
     /// standard deviation for a normal spread, robust to odd chunks.
     fn spread(&self) -> Option<f32> {
-        if self.chunks() < 3 {
-            return None;
-        }
-        Some((self.medians.quantile(0.84)? - self.medians.quantile(0.16)?) / 2.0)
+        self.spread
     }
 
     /// The spread blended with `prior` weighing `prior_chunks` chunks.
