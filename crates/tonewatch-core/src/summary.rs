@@ -129,7 +129,7 @@ const TWO_VOICES_MIN_SWITCHES: usize = 4;
 
 /// The median pitch of each of a channel's turns, in fixed memory: the
 /// evidence for two voices on one channel. A turn is speech up to a
-/// silence of [`TURN_GAP_S`].
+/// silence of 0.3 s.
 #[derive(Debug, Clone)]
 pub struct TurnPitches {
     gap_frames: u32,
