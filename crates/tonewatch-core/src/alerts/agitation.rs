@@ -25,6 +25,9 @@ pub(super) struct AgitationRule {
     next_reading_t: f64,
     /// Highest score reported.
     pub(super) peak: Option<f64>,
+    /// Whether the last score stood at or above the clear level: agitation
+    /// building or holding, not to be learned as the customer's normal.
+    pub(super) elevated: bool,
 }
 
 impl AgitationRule {
@@ -41,6 +44,7 @@ impl AgitationRule {
             escalated: false,
             next_reading_t: 0.0,
             peak: None,
+            elevated: false,
         }
     }
 
@@ -67,6 +71,7 @@ impl AgitationRule {
         let Some((score, components)) = score(customer, warmup_voiced_s, cfg) else {
             return;
         };
+        self.elevated = score >= f64::from(cfg.clear_score);
         if t + 1e-9 >= self.next_reading_t {
             self.next_reading_t = t + f64::from(cfg.period_s);
             self.peak = Some(self.peak.map_or(score, |p| p.max(score)));

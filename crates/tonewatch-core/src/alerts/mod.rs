@@ -302,7 +302,10 @@ impl AlertEngine {
             pitch: self.agent_elevated.pitch || self.pitch.state.is_raised(),
             volume: self.agent_elevated.volume || self.volume.state.is_raised(),
         };
-        let agitated = self.agitation.rule.state.is_raised();
+        // The customer's baseline slows while agitation is up or building
+        // (the score over its clear level): a long angry stretch that never
+        // quite spikes must not become their normal.
+        let agitated = self.agitation.rule.state.is_raised() || self.agitation.elevated;
         let customer = Elevated {
             pace: agitated,
             pitch: agitated,
@@ -800,6 +803,36 @@ mod tests {
             assert_eq!(strained, effort_db > -10.0, "{name}");
             assert!(late().all(|g| g.components.loudness == 0.0), "{name}");
         }
+    }
+
+    /// A customer who simmers for 200 s (3 st up, a little strained:
+    /// score about 0.8, under a spike) and then boils over (4.5 st up, more
+    /// strained). The simmer is not learned as their normal, so boiling
+    /// over is still a spike against the calm start.
+    #[test]
+    fn a_long_simmer_is_not_learned_as_normal() {
+        let st = |x: f32| 210.0 * 2f32.powf(x / 12.0);
+        let script = |t: f64| {
+            let (up, effort_db) = if t >= 320.0 {
+                (4.5, -10.0)
+            } else if t >= 120.0 {
+                (3.0, -12.0)
+            } else {
+                (0.0, -15.0)
+            };
+            let customer = Voice {
+                f0_hz: st(up),
+                effort_db,
+                ..calm(210.0)
+            };
+            turns(t, calm(120.0), customer)
+        };
+        let (alerts, agitation, _) = run(380.0, &AlertConfig::default(), script);
+        let simmer = agitation.iter().filter(|g| (150.0..320.0).contains(&g.t));
+        assert!(simmer.clone().all(|g| g.score < 1.0), "{alerts:?}");
+        assert!(simmer.clone().any(|g| g.score >= 0.6));
+        let up = raised(&alerts, AlertKind::CustomerAgitation);
+        assert!(up.iter().any(|&t| (320.0..335.0).contains(&t)), "{up:?}");
     }
 
     #[test]
