@@ -27,14 +27,11 @@ in dB re a full-scale sine (AES17), as tonewatch reports them.
 Needs sox, numpy and a release build (cargo build --release).
 """
 
-import argparse
 import collections
 import hashlib
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import wave
 
 import numpy as np
@@ -134,25 +131,9 @@ def render(cache, src, cond):
     return out
 
 
-def replay(binary, args, config):
-    cmd = [binary, "replay", *args] + (["--config", config] if config else [])
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
-    lines = [json.loads(l) for l in r.stdout.splitlines()]
-    return [l for l in lines if l["type"] == "alert" and l["state"] == "raised"], lines[-1]
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("data")
-    ap.add_argument("--split", default="report", choices=["tune", "report", "all"])
-    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../target/release/tonewatch"))
-    ap.add_argument("--config")
-    ap.add_argument("--cache", help="keep rendered tracks here (default: a temporary folder)")
-    a = ap.parse_args()
-    cache = a.cache or tempfile.mkdtemp(prefix="tonewatch-line-")
-    os.makedirs(cache, exist_ok=True)
+    a = real_drift.arguments(__doc__).parse_args()
+    cache = real_drift.cache_dir(a, "tonewatch-line-")
 
     calm = []
     for name, utts in real_drift.speakers(a.data, a.split).items():
@@ -177,13 +158,13 @@ def main():
             p = render(cache, path, cond)
             hours += 2 * real_drift.duration(p) / 3600
             for side in ("agent", "customer"):
-                alerts, _ = replay(a.bin, [p, "--speaker", side], a.config)
+                alerts, _ = real_drift.replay(a.bin, [p, "--speaker", side], a.config)
                 false.update(x["kind"] for x in alerts if x["kind"] in WRONG)
         hits = 0
         for name, path, start in angry:
-            alerts, _ = replay(a.bin, [render(cache, path, cond), "--speaker", "customer"], a.config)
+            alerts, _ = real_drift.replay(a.bin, [render(cache, path, cond), "--speaker", "customer"], a.config)
             hits += any(x["kind"] == "customer_agitation" and x["t"] >= start for x in alerts)
-        alerts, summary = replay(a.bin, ["--agent", agent, "--customer", render(cache, customer, cond)], a.config)
+        alerts, summary = real_drift.replay(a.bin, ["--agent", agent, "--customer", render(cache, customer, cond)], a.config)
         n = sum(false.values())
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(false.items())) or "none"
         talk = next((x["talk_s"] for x in summary.get("speakers", []) if x["speaker"] == "customer"), None)

@@ -26,19 +26,16 @@ For each speaker, one customer track at 8 kHz, utterances 0.6 s apart:
 Needs sox and a release build (cargo build --release).
 """
 
-import argparse
 import collections
 import csv
 import hashlib
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 
-PAUSE_S = 0.6
-RATE = 8000
+sys.path.insert(0, os.path.dirname(__file__))
+from real_drift import PAUSE_S, RATE, arguments, cache_dir, duration, replay, sox  # noqa: E402
+
 LEVEL_DBFS = -26.0
 
 
@@ -54,15 +51,6 @@ def speakers(data, split):
                 parts = out.setdefault(name, {"neutral": [], "anger": []})
                 parts[r["emotion"]].append((os.path.join(data, folder, r["file"]), float(r["rms_dbfs"])))
     return out
-
-
-def sox(*args):
-    subprocess.run(["sox", *map(str, args)], check=True, stderr=subprocess.DEVNULL)
-
-
-def duration(path):
-    r = subprocess.run(["soxi", "-D", path], check=True, capture_output=True, text=True)
-    return float(r.stdout)
 
 
 def track(cache, name, utterances, levelled):
@@ -90,25 +78,14 @@ def track(cache, name, utterances, levelled):
 
 
 def raises(binary, path, config):
-    cmd = [binary, "replay", path, "--speaker", "customer"] + (["--config", config] if config else [])
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
-    lines = [json.loads(l) for l in r.stdout.splitlines()]
-    return [l["t"] for l in lines
-            if l["type"] == "alert" and l["kind"] == "customer_agitation" and l["state"] == "raised"]
+    """Times of the customer_agitation alerts raised on a customer track."""
+    alerts, _ = replay(binary, [path, "--speaker", "customer"], config)
+    return [l["t"] for l in alerts if l["kind"] == "customer_agitation"]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("data")
-    ap.add_argument("--split", default="report", choices=["tune", "report", "all"])
-    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../target/release/tonewatch"))
-    ap.add_argument("--config")
-    ap.add_argument("--cache", help="keep rendered tracks here (default: a temporary folder)")
-    a = ap.parse_args()
-    cache = a.cache or tempfile.mkdtemp(prefix="tonewatch-agitation-")
-    os.makedirs(cache, exist_ok=True)
+    a = arguments(__doc__).parse_args()
+    cache = cache_dir(a, "tonewatch-agitation-")
 
     spk = speakers(a.data, a.split)
     conditions = {"calm-then-angry": [], "levelled": [], "angry-opening": []}

@@ -97,29 +97,45 @@ def track(cache, name, utterances, effect=None, from_s=None):
     return out, start
 
 
-def alerts(binary, args, config):
+def replay(binary, args, config):
+    """`tonewatch replay ARGS`: the raised alerts and the summary line."""
     cmd = [binary, "replay", *args] + (["--config", config] if config else [])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
     lines = [json.loads(l) for l in r.stdout.splitlines()]
-    return [l for l in lines if l["type"] == "alert" and l["state"] == "raised"]
+    return [l for l in lines if l["type"] == "alert" and l["state"] == "raised"], lines[-1]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def alerts(binary, args, config):
+    return replay(binary, args, config)[0]
+
+
+def arguments(doc):
+    """The options every real-speech evaluation takes."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data")
     ap.add_argument("--split", default="report", choices=["tune", "report", "all"])
     ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../target/release/tonewatch"))
     ap.add_argument("--config")
     ap.add_argument("--cache", help="keep rendered tracks here (default: a temporary folder)")
+    return ap
+
+
+def cache_dir(a, prefix):
+    cache = a.cache or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(cache, exist_ok=True)
+    return cache
+
+
+def main():
+    ap = arguments(__doc__)
     ap.add_argument("--repeat", type=int, default=2,
                     help="read each speaker's utterances this many times over (a longer call)")
     ap.add_argument("--drift-from", type=float, default=60.0,
                     help="drifts start at the first utterance after this many seconds (and past 40 %% of the track)")
     a = ap.parse_args()
-    cache = a.cache or tempfile.mkdtemp(prefix="tonewatch-drift-")
-    os.makedirs(cache, exist_ok=True)
+    cache = cache_dir(a, "tonewatch-drift-")
 
     spk = speakers(a.data, a.split)
     hours = 0.0

@@ -330,19 +330,16 @@ impl Baseline {
     /// `"profile"` or `"population"` before.
     #[must_use]
     pub fn spread_from(&self) -> &'static str {
-        let prior_chunks = match self.prior {
-            Some(p) if p.pitch_spread_st.is_some() => {
-                PRIOR_WEIGHT_S.min(p.voiced_s) / PITCH_CHUNK_S
-            }
-            _ => PRIOR_CHUNKS,
-        };
+        let (_, prior_chunks, from) = self.spread_prior(
+            self.prior.and_then(|p| p.pitch_spread_st),
+            PITCH_CHUNK_S,
+            PITCH_SPREAD_PRIOR_ST,
+        );
         if self.pitch_spread.spread().is_some() && self.pitch_spread.chunks() as f32 >= prior_chunks
         {
             "call"
-        } else if self.prior.is_some_and(|p| p.pitch_spread_st.is_some()) {
-            "profile"
         } else {
-            "population"
+            from
         }
     }
 
@@ -352,19 +349,36 @@ impl Baseline {
     /// population prior (weighing as [`PRIOR_CHUNKS`] chunks).
     #[must_use]
     pub fn spreads(&self) -> (f32, f32) {
-        let profile = |v: Option<f32>, chunk_s: f32| {
-            let p = self.prior?;
-            let w = PRIOR_WEIGHT_S.min(p.voiced_s) / chunk_s;
-            Some((v?, w))
-        };
-        let (pp, pw) = profile(self.prior.and_then(|p| p.pitch_spread_st), PITCH_CHUNK_S)
-            .unwrap_or((PITCH_SPREAD_PRIOR_ST, PRIOR_CHUNKS));
-        let (tp, tw) = profile(self.prior.and_then(|p| p.tempo_spread), TEMPO_CHUNK_S)
-            .unwrap_or((TEMPO_SPREAD_PRIOR, PRIOR_CHUNKS));
+        let (pp, pw, _) = self.spread_prior(
+            self.prior.and_then(|p| p.pitch_spread_st),
+            PITCH_CHUNK_S,
+            PITCH_SPREAD_PRIOR_ST,
+        );
+        let (tp, tw, _) = self.spread_prior(
+            self.prior.and_then(|p| p.tempo_spread),
+            TEMPO_CHUNK_S,
+            TEMPO_SPREAD_PRIOR,
+        );
         (
             self.pitch_spread.blended(pp, pw),
             self.tempo_spread.blended(tp, tw),
         )
+    }
+
+    /// The prior a spread starts from: the profile's `saved` value
+    /// weighing as its voiced speech (up to [`PRIOR_WEIGHT_S`]) in chunks
+    /// of `chunk_s`, or else `population` weighing [`PRIOR_CHUNKS`]; with
+    /// where it came from.
+    fn spread_prior(
+        &self,
+        saved: Option<f32>,
+        chunk_s: f32,
+        population: f32,
+    ) -> (f32, f32, &'static str) {
+        match (self.prior, saved) {
+            (Some(p), Some(v)) => (v, PRIOR_WEIGHT_S.min(p.voiced_s) / chunk_s, "profile"),
+            _ => (population, PRIOR_CHUNKS, "population"),
+        }
     }
 
     /// The baseline to compare against: the call's own once warmed up,
