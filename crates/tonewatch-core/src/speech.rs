@@ -49,6 +49,11 @@ const OWN_LEVEL_MIN_FRAMES: u32 = 100;
 /// Frames count towards the own level only this far above the floor (dB):
 /// clearly speech, never the noise that first passes the margin.
 const OWN_LEVEL_MARGIN_DB: f32 = 12.0;
+/// A frame is the other party's bleed only this far under this party's own
+/// speech level as well (dB): headset and line crosstalk sits 25-40 dB under
+/// the talker it comes from, a party's own quiet syllables 10-15 dB under
+/// their mean speech power.
+const BLEED_UNDER_OWN_DB: f32 = 15.0;
 /// Frames of the other channel's loudness that count as "the same time".
 pub const CROSSTALK_FRAMES: usize = 3;
 
@@ -154,7 +159,13 @@ impl SpeechDetector {
         }
         let floor_db = self.floor_db();
         let above = level - floor_db;
-        let bleed = other_db.is_some_and(|o| o - loudness_db > self.crosstalk_margin_db);
+        // Bleed is far under the other party *and* under this party's own
+        // speech: a quiet customer's syllables while a loud agent talks
+        // over them are the customer, not the agent's echo.
+        let bleed = other_db.is_some_and(|o| o - loudness_db > self.crosstalk_margin_db)
+            && self
+                .own_level_db()
+                .is_none_or(|own| loudness_db < own - BLEED_UNDER_OWN_DB);
         // Audible: above the absolute minimum, and not so far under the
         // party's own speech that it can only be the line (noise, hum).
         let audible = loudness_db >= self.min_speech_db
@@ -293,6 +304,27 @@ mod tests {
         }
         // Both talking at once at similar levels: both are speech.
         assert!(d.update(-24.0, Some(-20.0)));
+    }
+
+    #[test]
+    fn a_quiet_partys_own_syllables_under_a_loud_other_are_speech() {
+        let mut d = detector();
+        for _ in 0..300 {
+            d.update(-70.0, Some(-70.0));
+        }
+        // This party talks at -35 dB for 2 s, alone: their own level.
+        for _ in 0..200 {
+            assert!(d.update(-35.0, Some(-70.0)));
+        }
+        // The other party cuts in at -15 dB; this party's softer syllables
+        // (-40 dB, 25 dB under the other, 5 dB under their own level) are
+        // still them ...
+        for _ in 0..50 {
+            assert!(d.update(-40.0, Some(-15.0)));
+        }
+        // ... while the other's echo at -55 dB (20 dB under this party's
+        // own level) is bleed.
+        assert!(!d.update(-55.0, Some(-15.0)));
     }
 
     #[test]
