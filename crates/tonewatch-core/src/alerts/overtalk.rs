@@ -3,9 +3,11 @@
 //! `min_overlap_s` without a break (a continuous overlap; breaks between
 //! syllables, up to [`OVERLAP_BRIDGE_S`], do not end it). Short agent
 //! vocalisations inside the customer's turn ("mm-hm", "right") are
-//! listening, not interrupting: they never add up to overtalk, and an agent
-//! turn of under [`BACKCHANNEL_MAX_S`] of speech that began inside the
-//! customer's turn and raised nothing is counted as a backchannel.
+//! listening, not interrupting: they never add up to overtalk, nothing is
+//! raised before the agent's turn holds [`BACKCHANNEL_RAISE_S`] of speech,
+//! and an agent turn of under [`BACKCHANNEL_MAX_S`] of speech that began
+//! inside the customer's turn and raised nothing is counted as a
+//! backchannel.
 //! Starting in the customer's pause is turn-taking. The alert clears when
 //! either party's turn ends.
 
@@ -25,6 +27,12 @@ pub(super) const OVERLAP_BRIDGE_S: f64 = 0.3;
 /// An agent turn with less speech than this, inside the customer's turn,
 /// is a backchannel (s).
 pub(super) const BACKCHANNEL_MAX_S: f64 = 1.0;
+
+/// Overtalk is raised only once the agent's turn has this much speech:
+/// "okay, sure" or "right, right" (0.5-0.7 s, all of it over the customer)
+/// is still listening. Under [`BACKCHANNEL_MAX_S`] so that a real cut-in is
+/// named within a second (s).
+pub(super) const BACKCHANNEL_RAISE_S: f64 = 0.8;
 
 /// The rule and its running figures.
 #[derive(Debug, Clone)]
@@ -99,7 +107,11 @@ impl Overtalk {
             self.overtalk_s += hop_s;
         }
         let min_overlap = f64::from(cfg.min_overlap_s);
-        let overlapping = agent_cut_in && self.overlap_speech_s + 1e-9 >= min_overlap;
+        let past_backchannel = self
+            .agent_turn
+            .is_some_and(|turn| turn.speech_s + 1e-9 >= BACKCHANNEL_RAISE_S);
+        let overlapping =
+            agent_cut_in && past_backchannel && self.overlap_speech_s + 1e-9 >= min_overlap;
         match self
             .rule
             .state
