@@ -10,7 +10,10 @@
 //! On a two-channel call each side hears the other faintly (≈ −30 dB
 //! crosstalk from the headset or the line). A frame that is
 //! `crosstalk_margin_db` quieter than the other channel around the same time
-//! is that bleed, not this party talking.
+//! is that bleed, not this party talking — once the coupling is learned
+//! (the quietest this channel gets against the other while the other
+//! talks), only when it lies near that coupling: a quiet party's own
+//! syllables under a loud other stand well above their echo.
 //!
 //! The line's gain does not decide what is speech: a frame more than 30 dB
 //! under the party's own speech level (tracked from their clearly loud
@@ -26,6 +29,13 @@ use crate::settings::{AnalysisConfig, FrameGeometry};
 const FLOOR_CLAMP_DB: f32 = -90.0;
 /// Seconds of history the floor is the minimum of.
 const FLOOR_MEMORY_S: f64 = 5.0;
+/// Blocks of [`FLOOR_MEMORY_S`] the line's floor is the minimum of (15 s).
+const LINE_FLOOR_BLOCKS: usize = 3;
+/// Frames after digital silence before the smoothed level is the line's
+/// again (the smoothing's time constant is ~100 ms).
+const SMOOTHING_SETTLED_FRAMES: u32 = 20;
+/// The memory of [`SpeechDetector::line_floor_db`] (s).
+pub const LINE_FLOOR_MEMORY_S: f64 = FLOOR_MEMORY_S * LINE_FLOOR_BLOCKS as f64;
 /// Number of blocks that history is kept in.
 const FLOOR_BLOCKS: usize = 20;
 /// Speech stays speech while this many dB less than the onset margin ...
@@ -49,11 +59,22 @@ const OWN_LEVEL_MIN_FRAMES: u32 = 100;
 /// Frames count towards the own level only this far above the floor (dB):
 /// clearly speech, never the noise that first passes the margin.
 const OWN_LEVEL_MARGIN_DB: f32 = 12.0;
-/// A frame is the other party's bleed only this far under this party's own
-/// speech level as well (dB): headset and line crosstalk sits 25-40 dB under
-/// the talker it comes from, a party's own quiet syllables 10-15 dB under
-/// their mean speech power.
+/// ... or this far under this party's own speech level (dB): a party's own
+/// quiet syllables sit 10-15 dB under their mean speech power.
 const BLEED_UNDER_OWN_DB: f32 = 15.0;
+/// Level differences to the other channel the echo coupling is learned
+/// from (a ring; ~13 s of the other's talk at one in [`COUPLING_EVERY`]).
+const COUPLING_SAMPLES: usize = 256;
+/// One frame in this many gives the coupling a sample.
+const COUPLING_EVERY: u32 = 5;
+/// Samples before the coupling is trusted.
+const COUPLING_MIN_SAMPLES: usize = 50;
+/// The quantile of the level differences that is the echo: the quietest
+/// this channel gets against the other while the other talks.
+const COUPLING_QUANTILE: f32 = 0.1;
+/// Bleed sits within this many dB of the learned coupling; a party's own
+/// speech under a louder other stands well above it (dB).
+const ECHO_WITHIN_DB: f32 = 8.0;
 /// Frames of the other channel's loudness that count as "the same time".
 pub const CROSSTALK_FRAMES: usize = 3;
 
@@ -80,6 +101,22 @@ pub struct SpeechDetector {
     /// frames, slowly tracked) and how many frames set it.
     own_power: f32,
     own_frames: u32,
+    /// The line's floor over a longer memory: minima of
+    /// [`LINE_FLOOR_BLOCKS`] stretches of [`FLOOR_MEMORY_S`] each, and of
+    /// the stretch under way.
+    line_min: [f32; LINE_FLOOR_BLOCKS],
+    line_pos: usize,
+    line_current: f32,
+    line_blocks_done: usize,
+    /// This channel's level less the other's, sampled while the other is
+    /// much louder: the echo coupling is its low quantile.
+    coupling: [f32; COUPLING_SAMPLES],
+    coupling_pos: usize,
+    coupling_filled: usize,
+    coupling_tick: u32,
+    coupling_db: Option<f32>,
+    /// Frames since the last one of digital silence.
+    since_silence: u32,
 }
 
 impl SpeechDetector {
@@ -106,6 +143,16 @@ impl SpeechDetector {
             recent_pos: 0,
             own_power: 0.0,
             own_frames: 0,
+            line_min: [f32::INFINITY; LINE_FLOOR_BLOCKS],
+            line_pos: 0,
+            line_current: f32::INFINITY,
+            line_blocks_done: 0,
+            coupling: [0.0; COUPLING_SAMPLES],
+            coupling_pos: 0,
+            coupling_filled: 0,
+            coupling_tick: 0,
+            coupling_db: None,
+            since_silence: 0,
         }
     }
 
@@ -149,6 +196,17 @@ impl SpeechDetector {
         };
         let smoothed_db = 10.0 * self.smoothed_power.log10();
         self.current_min = self.current_min.min(smoothed_db);
+        // Digital silence (a gated or composed line) says nothing of the
+        // line's noise: the line floor skips it and the smoothing's fall
+        // out of it.
+        self.since_silence = if level <= FLOOR_CLAMP_DB + 0.5 {
+            0
+        } else {
+            self.since_silence.saturating_add(1)
+        };
+        if self.since_silence >= SMOOTHING_SETTLED_FRAMES {
+            self.line_current = self.line_current.min(smoothed_db);
+        }
         self.in_block += 1;
         if self.in_block == self.block_len {
             self.block_min[self.block_pos] = self.current_min;
@@ -156,16 +214,35 @@ impl SpeechDetector {
             self.blocks_filled = (self.blocks_filled + 1).min(FLOOR_BLOCKS);
             self.in_block = 0;
             self.current_min = f32::INFINITY;
+            if self.block_pos == 0 {
+                // A whole floor memory has passed: one long-memory block.
+                self.line_min[self.line_pos] = self.line_current;
+                self.line_pos = (self.line_pos + 1) % LINE_FLOOR_BLOCKS;
+                self.line_blocks_done += 1;
+                self.line_current = f32::INFINITY;
+            }
         }
         let floor_db = self.floor_db();
         let above = level - floor_db;
-        // Bleed is far under the other party *and* under this party's own
-        // speech: a quiet customer's syllables while a loud agent talks
-        // over them are the customer, not the agent's echo.
-        let bleed = other_db.is_some_and(|o| o - loudness_db > self.crosstalk_margin_db)
-            && self
-                .own_level_db()
-                .is_none_or(|own| loudness_db < own - BLEED_UNDER_OWN_DB);
+        // Bleed is far under the other party *and*, once the echo coupling
+        // is learned, near it or far under this party's own speech: a
+        // quiet customer's syllables while a loud agent talks over them
+        // stand well above the agent's echo and near the customer's own
+        // level. (Either alone fails somewhere: a line's AGC lifts the
+        // echo off its coupling; -30 dB crosstalk from a loud other sits
+        // only 10-15 dB under a quiet party's own level.)
+        if let Some(o) = other_db {
+            self.learn_coupling(level - o.max(FLOOR_CLAMP_DB));
+        }
+        let bleed = other_db.is_some_and(|o| {
+            o - loudness_db > self.crosstalk_margin_db
+                && (self
+                    .coupling_db
+                    .is_none_or(|c| loudness_db - o < c + ECHO_WITHIN_DB)
+                    || self
+                        .own_level_db()
+                        .is_some_and(|own| loudness_db < own - BLEED_UNDER_OWN_DB))
+        });
         // Audible: above the absolute minimum, and not so far under the
         // party's own speech that it can only be the line (noise, hum).
         let audible = loudness_db >= self.min_speech_db
@@ -205,6 +282,50 @@ impl SpeechDetector {
             self.active = false;
         }
         self.active
+    }
+
+    /// Takes one difference of this channel's level to the other's (dB);
+    /// those where the other is at least the crosstalk margin louder
+    /// teach the coupling, one frame in [`COUPLING_EVERY`].
+    fn learn_coupling(&mut self, diff_db: f32) {
+        self.coupling_tick = (self.coupling_tick + 1) % COUPLING_EVERY;
+        if self.coupling_tick != 0 || -diff_db <= self.crosstalk_margin_db {
+            return;
+        }
+        self.coupling[self.coupling_pos] = diff_db;
+        self.coupling_pos = (self.coupling_pos + 1) % COUPLING_SAMPLES;
+        self.coupling_filled = (self.coupling_filled + 1).min(COUPLING_SAMPLES);
+        // The quantile moves slowly: read it again every eighth sample.
+        if self.coupling_filled >= COUPLING_MIN_SAMPLES && self.coupling_pos % 8 == 0 {
+            let mut sorted = self.coupling;
+            let n = self.coupling_filled;
+            let k = ((n - 1) as f32 * COUPLING_QUANTILE).round() as usize;
+            self.coupling_db = Some(*sorted[..n].select_nth_unstable_by(k, f32::total_cmp).1);
+        }
+    }
+
+    /// The echo coupling from the other channel into this one (this
+    /// channel's level less the other's while only the other talks), once
+    /// learned.
+    #[must_use]
+    pub fn coupling_db(&self) -> Option<f32> {
+        self.coupling_db
+    }
+
+    /// The line's noise floor over the last [`LINE_FLOOR_MEMORY_S`]: the
+    /// quietest the channel has been, in this party's pauses and the
+    /// other's, digital silence left out ([`FLOOR_CLAMP_DB`] when there
+    /// was nothing else). Through a long turn (or the other party's echo) the
+    /// running floor creeps up towards the quietest syllables, this does
+    /// not. A gain step or AGC moves it with the voice (within that
+    /// memory); a voice raised by its speaker does not.
+    #[must_use]
+    pub fn line_floor_db(&self) -> f32 {
+        let n = self.line_blocks_done.min(LINE_FLOOR_BLOCKS);
+        let min = self.line_min[..n]
+            .iter()
+            .fold(self.line_current, |a, &b| a.min(b));
+        if min.is_finite() { min } else { FLOOR_CLAMP_DB }
     }
 }
 
@@ -306,25 +427,73 @@ mod tests {
         assert!(d.update(-24.0, Some(-20.0)));
     }
 
+    /// Talk without a pause lifts the running floor to the quietest
+    /// syllables; the line's floor stays at the noise heard in the last
+    /// pauses, follows a gain step within its memory, and skips digital
+    /// silence.
+    #[test]
+    fn the_line_floor_is_the_noise_not_the_quietest_syllable() {
+        let mut d = detector();
+        // 5 s of noise at -60 dB, then 8 s of talk whose quietest
+        // moments are at -40 dB (syllables every 200 ms).
+        for _ in 0..500 {
+            d.update(-60.0, None);
+        }
+        for k in 0..800 {
+            d.update(if k % 20 < 14 { -25.0 } else { -40.0 }, None);
+        }
+        assert!(d.floor_db() > -45.0, "running floor {}", d.floor_db());
+        assert!(
+            (d.line_floor_db() + 60.0).abs() < 1.0,
+            "{}",
+            d.line_floor_db()
+        );
+        // Digital silence between turns says nothing of the line.
+        for _ in 0..100 {
+            d.update(-200.0, None);
+        }
+        assert!(
+            (d.line_floor_db() + 60.0).abs() < 1.0,
+            "{}",
+            d.line_floor_db()
+        );
+        // The line's gain rises 12 dB: noise at -48 dB, talk 12 dB louder.
+        let memory = (LINE_FLOOR_MEMORY_S + FLOOR_MEMORY_S) as usize * 100;
+        for k in 0..memory {
+            d.update(if k % 400 < 300 { -13.0 } else { -48.0 }, None);
+        }
+        assert!(
+            (d.line_floor_db() + 48.0).abs() < 1.0,
+            "{}",
+            d.line_floor_db()
+        );
+    }
+
     #[test]
     fn a_quiet_partys_own_syllables_under_a_loud_other_are_speech() {
         let mut d = detector();
         for _ in 0..300 {
             d.update(-70.0, Some(-70.0));
         }
-        // This party talks at -35 dB for 2 s, alone: their own level.
+        // The other talks at -15 dB; their echo here, 30 dB down, is bleed
+        // and teaches the coupling.
+        for _ in 0..400 {
+            assert!(!d.update(-45.0, Some(-15.0)));
+        }
+        let c = d.coupling_db().expect("learned");
+        assert!((c + 30.0).abs() < 0.5, "{c}");
+        // This party talks alone at -30 dB.
         for _ in 0..200 {
-            assert!(d.update(-35.0, Some(-70.0)));
+            assert!(d.update(-30.0, Some(-70.0)));
         }
-        // The other party cuts in at -15 dB; this party's softer syllables
-        // (-40 dB, 25 dB under the other, 5 dB under their own level) are
-        // still them ...
+        // The other cuts in at -15 dB; this party's softer syllables at
+        // -37 dB (22 dB under the other: past the 18 dB margin, but 8 dB
+        // over the echo) are still them ...
         for _ in 0..50 {
-            assert!(d.update(-40.0, Some(-15.0)));
+            assert!(d.update(-37.0, Some(-15.0)));
         }
-        // ... while the other's echo at -55 dB (20 dB under this party's
-        // own level) is bleed.
-        assert!(!d.update(-55.0, Some(-15.0)));
+        // ... and the echo alone is bleed again.
+        assert!(!d.update(-45.0, Some(-15.0)));
     }
 
     #[test]
