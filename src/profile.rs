@@ -97,7 +97,7 @@ mod tests {
         let mut b = Baseline::new(0.01, None);
         for _ in 0..3000 {
             b.add_pitch_hz(100.0);
-            b.add_loudness_db(-30.0);
+            b.add_loudness_db(-30.0, -70.0);
             b.add_rate_sps(0.0);
             b.add_modulation_db_s(0.0);
             b.add_range_st(0.0);

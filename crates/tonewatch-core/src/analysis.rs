@@ -71,6 +71,10 @@ pub struct FrameFeatures {
     /// Vocal effort on voiced speech frames: the level above 1 kHz against
     /// the level below, in dB (see [`crate::pitch::EFFORT_SPLIT_HZ`]).
     pub effort_db: Option<f32>,
+    /// The line's noise floor as last heard in a pause of this party's (dB
+    /// as `loudness_db`): a gain step or AGC moves it with the voice, a
+    /// voice raised by its speaker does not.
+    pub floor_db: f32,
 }
 
 /// Frames held back while the pitch path looks ahead.
@@ -201,6 +205,7 @@ impl CallAnalyzer {
                 vowel_band_db,
                 nucleus: r.nucleus,
                 effort_db: p.effort_db.filter(|_| voiced),
+                floor_db: ch.speech.line_floor_db(),
             };
             match ch.path.push(&p.candidates, voiced) {
                 Some(f0_hz) => out[c] = ch.release(self.emitted, f0_hz),

@@ -221,6 +221,9 @@ pub struct Baseline {
     loudness_db: Histogram,
     range_st: Histogram,
     effort_db: Histogram,
+    /// The line's noise floor under the loudness frames: this call's only
+    /// (a profile's comes from another line), never saved.
+    floor_db: Histogram,
     pitch_spread: Spread,
     tempo_spread: Spread,
     hop_s: f32,
@@ -239,6 +242,7 @@ impl Baseline {
             loudness_db: Histogram::new(-120.0, 10.0, 0.25),
             range_st: Histogram::new(0.0, 30.0, 0.1),
             effort_db: Histogram::new(-60.0, 30.0, 0.25),
+            floor_db: Histogram::new(-120.0, 10.0, 0.25),
             pitch_spread: Spread::new(
                 (PITCH_CHUNK_S / hop_s).round() as usize,
                 Histogram::new(0.0, 60.0, 0.05),
@@ -259,9 +263,18 @@ impl Baseline {
         self.pitch_spread.add(st);
     }
 
-    /// Learns from one speech frame's loudness.
-    pub fn add_loudness_db(&mut self, db: f32) {
+    /// Learns from one speech frame's loudness and the line's noise floor
+    /// under it.
+    pub fn add_loudness_db(&mut self, db: f32, floor_db: f32) {
         self.loudness_db.add(db);
+        self.floor_db.add(floor_db);
+    }
+
+    /// Median noise floor under the speech this call has taught (see
+    /// [`add_loudness_db`](Self::add_loudness_db)).
+    #[must_use]
+    pub fn floor_median_db(&self) -> Option<f32> {
+        self.floor_db.median()
     }
 
     /// Learns from a speaking-rate reading.
@@ -447,7 +460,7 @@ mod tests {
         for i in 0..2000 {
             // 120 Hz speech with one frame in ten an octave off.
             b.add_pitch_hz(if i % 10 == 0 { 240.0 } else { 120.0 });
-            b.add_loudness_db(if i % 10 == 0 { -5.0 } else { -25.0 });
+            b.add_loudness_db(if i % 10 == 0 { -5.0 } else { -25.0 }, -70.0);
             b.add_rate_sps(4.0);
             b.add_range_st(4.0);
         }
@@ -462,7 +475,7 @@ mod tests {
         let mut b = Baseline::new(0.01, None);
         for _ in 0..100 {
             b.add_pitch_hz(150.0);
-            b.add_loudness_db(-20.0);
+            b.add_loudness_db(-20.0, -70.0);
             b.add_rate_sps(4.0);
             b.add_range_st(3.0);
         }
@@ -480,7 +493,7 @@ mod tests {
         // so the blend sits an octave's half way, 6 semitones up.
         for _ in 0..6000 {
             b.add_pitch_hz(220.0);
-            b.add_loudness_db(-20.0);
+            b.add_loudness_db(-20.0, -70.0);
             b.add_rate_sps(4.0);
             b.add_range_st(4.0);
         }

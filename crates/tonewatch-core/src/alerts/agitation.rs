@@ -151,26 +151,33 @@ fn score(
     // stray octave) cannot make a spike: agitation shows in several.
     let cap = f64::from(a.component_cap);
     let pos = |v: Option<f32>| f64::from(v.unwrap_or(0.0)).clamp(0.0, cap);
-    // Effort in units, and how far it confirms a louder voice (a gain
-    // step or AGC leaves effort where it was: loudness then counts for
-    // nothing).
+    // Effort in units.
     let effort = pos(m
         .effort_db
         .zip(base.effort_median_db)
         .map(|(e, b)| (e - b) / a.effort_unit_db));
-    let confirmed = effort.min(1.0);
     // Pitch in the customer's own units: a lively voice whose pitch
     // wanders three semitones from phrase to phrase is not agitated by a
     // three-semitone phrase.
     let pitch_unit_st = a.pitch_unit_st.max(c.baseline.spreads().0);
+    let pitch = pos(m
+        .pitch_st
+        .map(|st| (st - hz_to_st(base.pitch_median_hz)) / pitch_unit_st));
+    // A louder voice counts as far as it is the voice's: the loudness a
+    // line's gain adds lifts its noise floor too and is taken off (see
+    // `Party::voice_up_db`). It counts as far as effort confirms it (a gain
+    // step or AGC leaves effort alone) or, where the line's floor is
+    // measured well enough to have taken a gain step off, pitch.
+    let confirmed = if c.line_tells_gain(&base) {
+        effort.max(pitch)
+    } else {
+        effort
+    }
+    .min(1.0);
+    let voice_up_db = c.voice_up_db(&base);
     let components = AgitationComponents {
-        loudness: confirmed
-            * pos(m
-                .loudness_db
-                .map(|db| (db - base.loudness_median_db) / a.loudness_unit_db)),
-        pitch: pos(m
-            .pitch_st
-            .map(|st| (st - hz_to_st(base.pitch_median_hz)) / pitch_unit_st)),
+        loudness: confirmed * pos(voice_up_db.map(|db| db / a.loudness_unit_db)),
+        pitch,
         pitch_range: pos(m
             .range_st
             .map(|r| (r - base.pitch_range_st) / a.range_unit_st)),

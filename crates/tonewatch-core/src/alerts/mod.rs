@@ -268,7 +268,7 @@ impl AlertEngine {
             );
             self.pitch
                 .step(t, pitch_levels, &cfg.agent_pitch.sustain(), ev, out);
-            let (volume_levels, ev) = volume::check(&agent.measures, &base, &cfg.agent_volume);
+            let (volume_levels, ev) = volume::check(agent, &base, &cfg.agent_volume);
             self.volume
                 .step(t, volume_levels, &cfg.agent_volume.sustain(), ev, out);
             self.agent_elevated = Elevated {
@@ -325,7 +325,7 @@ impl AlertEngine {
                 continue;
             }
             if counts(slowed.volume) {
-                p.baseline.add_loudness_db(f.loudness_db);
+                p.baseline.add_loudness_db(f.loudness_db, f.floor_db);
             }
             if counts(slowed.pitch) {
                 if let Some(f0) = f.f0_hz {
@@ -402,6 +402,8 @@ mod tests {
         rate_sps: f32,
         modulation_db_s: f32,
         effort_db: f32,
+        /// The line's noise floor under the voice.
+        floor_db: f32,
     }
 
     const QUIET: Voice = Voice {
@@ -411,6 +413,7 @@ mod tests {
         rate_sps: 0.0,
         modulation_db_s: 0.0,
         effort_db: 0.0,
+        floor_db: -70.0,
     };
 
     fn calm(f0_hz: f32) -> Voice {
@@ -421,6 +424,7 @@ mod tests {
             rate_sps: 4.0,
             modulation_db_s: 250.0,
             effort_db: -15.0,
+            floor_db: -70.0,
         }
     }
 
@@ -432,11 +436,12 @@ mod tests {
         FrameFeatures {
             f0_hz: speech.then_some(v.f0_hz * wobble),
             voiced_p: if speech { 0.9 } else { 0.1 },
-            loudness_db: if speech { v.loudness_db } else { -70.0 },
+            loudness_db: if speech { v.loudness_db } else { v.floor_db },
             speech,
             rate_sps: v.talking.then_some(v.rate_sps),
             modulation_db_s: v.talking.then_some(v.modulation_db_s),
             effort_db: speech.then_some(v.effort_db),
+            floor_db: v.floor_db,
             ..FrameFeatures::default()
         }
     }
@@ -765,24 +770,28 @@ mod tests {
     /// strain with the rise does (0.7 + 0.35 ≥ 1).
     #[test]
     fn vocal_effort_counts_and_a_gain_step_alone_does_not() {
+        // (name, loudness, effort, f0, floor, spikes): a gain step lifts
+        // the line's noise floor with the voice.
         let cases = [
-            ("gain step", -13.0, -15.0, 210.0, false),
-            ("strain", -25.0, -7.0, 210.0, false),
+            ("gain step", -13.0, -15.0, 210.0, -58.0, false),
+            ("strain", -25.0, -7.0, 210.0, -70.0, false),
             (
                 "strain and rise",
                 -25.0,
                 -7.0,
                 210.0 * 2f32.powf(2.0 / 12.0),
+                -70.0,
                 true,
             ),
         ];
-        for (name, loudness_db, effort_db, f0_hz, spikes) in cases {
+        for (name, loudness_db, effort_db, f0_hz, floor_db, spikes) in cases {
             let script = |t: f64| {
                 let customer = if t >= 120.0 {
                     Voice {
                         loudness_db,
                         effort_db,
                         f0_hz,
+                        floor_db,
                         ..calm(210.0)
                     }
                 } else {
@@ -865,6 +874,36 @@ mod tests {
                 (Severity::Escalate, Some(3))
             ],
             "{alerts:?}"
+        );
+    }
+
+    /// A customer's voice 12 dB louder and 4 semitones higher from 60 s:
+    /// agitation. The same on a line whose gain rose 12 dB at 60 s (its
+    /// noise floor rising with the voice): the pitch alone, no agitation.
+    #[test]
+    fn loudness_a_line_gain_adds_is_not_a_raised_voice() {
+        let script = |floor_up: f32| {
+            move |t: f64| {
+                let mut c = calm(200.0);
+                if t >= 60.0 {
+                    c.f0_hz = 200.0 * 2f32.powf(4.0 / 12.0);
+                    c.loudness_db += 12.0;
+                    c.floor_db += floor_up;
+                }
+                (QUIET, c)
+            }
+        };
+        let cfg = AlertConfig::default();
+        let (raised_voice, _, _) = run(90.0, &cfg, script(0.0));
+        let r = raised(&raised_voice, AlertKind::CustomerAgitation);
+        assert!(
+            r.first().is_some_and(|&t| (60.0..70.0).contains(&t)),
+            "{raised_voice:?}"
+        );
+        let (gain_step, _, _) = run(90.0, &cfg, script(12.0));
+        assert!(
+            raised(&gain_step, AlertKind::CustomerAgitation).is_empty(),
+            "{gain_step:?}"
         );
     }
 

@@ -6,6 +6,9 @@ use crate::baseline::{Baseline, BaselineValues};
 use crate::settings::AlertConfig;
 use crate::units::hz_to_st;
 
+/// See [`Party::line_tells_gain`] (dB).
+const LINE_SNR_MIN_DB: f32 = 20.0;
+
 /// Which per-frame value of the recent window.
 #[derive(Debug, Clone, Copy)]
 enum Cue {
@@ -13,6 +16,7 @@ enum Cue {
     LoudnessDb,
     ModulationDbS,
     EffortDb,
+    FloorDb,
 }
 
 /// A party's recent speech: the last window of frames (`agent_window_s`
@@ -26,6 +30,7 @@ struct Recent {
     loudness_db: Vec<f32>,
     modulation_db_s: Vec<f32>,
     effort_db: Vec<f32>,
+    floor_db: Vec<f32>,
     frames: Vec<FrameFeatures>,
     pos: usize,
     filled: usize,
@@ -39,6 +44,7 @@ impl Recent {
             loudness_db: vec![f32::NAN; frames],
             modulation_db_s: vec![f32::NAN; frames],
             effort_db: vec![f32::NAN; frames],
+            floor_db: vec![f32::NAN; frames],
             frames: vec![FrameFeatures::default(); frames],
             pos: 0,
             filled: 0,
@@ -52,6 +58,7 @@ impl Recent {
         self.frames[self.pos] = *f;
         self.pitch_st[self.pos] = f.f0_hz.map_or(f32::NAN, hz_to_st);
         self.loudness_db[self.pos] = if f.speech { f.loudness_db } else { f32::NAN };
+        self.floor_db[self.pos] = if f.speech { f.floor_db } else { f32::NAN };
         self.modulation_db_s[self.pos] = match f.modulation_db_s {
             Some(m) if f.speech => m,
             _ => f32::NAN,
@@ -78,6 +85,7 @@ impl Recent {
             Cue::LoudnessDb => &self.loudness_db,
             Cue::ModulationDbS => &self.modulation_db_s,
             Cue::EffortDb => &self.effort_db,
+            Cue::FloorDb => &self.floor_db,
         };
         self.scratch.clear();
         self.scratch
@@ -104,6 +112,8 @@ pub(super) struct Measures {
     pub(super) rate_sps: Option<f32>,
     pub(super) modulation_db_s: Option<f32>,
     pub(super) effort_db: Option<f32>,
+    /// The line's noise floor under that speech (median).
+    pub(super) floor_db: Option<f32>,
 }
 
 /// One party as the rules see them: baseline, recent speech, turn state.
@@ -170,6 +180,33 @@ impl Party {
         }
     }
 
+    /// How much louder than `base` the party's *voice* is now, in dB: the
+    /// loudness excursion less however far the line's noise floor rose
+    /// with it since the baseline was learned. A gain step or AGC lifts
+    /// the floor with the speech and so counts for nothing; a raised voice
+    /// leaves the floor where it was; a floor at digital silence (a
+    /// rendered or gated line) does not move and discounts nothing.
+    pub(super) fn voice_up_db(&self, base: &BaselineValues) -> Option<f32> {
+        let up = self.measures.loudness_db? - base.loudness_median_db;
+        let line_up = self
+            .measures
+            .floor_db
+            .zip(self.baseline.floor_median_db())
+            .map_or(0.0, |(now, was)| (now - was).max(0.0));
+        Some(up - line_up)
+    }
+
+    /// Whether the line's noise floor is measured well enough to tell a
+    /// gain step from a raised voice: it sits at least [`LINE_SNR_MIN_DB`]
+    /// under the party's speech (on a noisier line, or one whose pauses are
+    /// digital silence, the "floor" is the quietest syllables and moves
+    /// with the voice).
+    pub(super) fn line_tells_gain(&self, base: &BaselineValues) -> bool {
+        self.baseline
+            .floor_median_db()
+            .is_some_and(|f| base.loudness_median_db - f >= LINE_SNR_MIN_DB)
+    }
+
     /// Reads the recent window into [`measures`](Self::measures).
     pub(super) fn measure(&mut self, cfg: &AlertConfig, hop_s: f64) {
         let min_voiced = (f64::from(cfg.baseline.min_voiced_s) / hop_s) as usize;
@@ -178,6 +215,7 @@ impl Party {
             .quantiles(Cue::PitchSt, min_voiced, [0.1, 0.5, 0.9]);
         let loud = self.recent.quantiles(Cue::LoudnessDb, min_voiced, [0.5]);
         let effort = self.recent.quantiles(Cue::EffortDb, min_voiced, [0.5]);
+        let floor = self.recent.quantiles(Cue::FloorDb, min_voiced, [0.5]);
         // Tempo over the whole window (one fast sentence is not a faster
         // speaker), while the party is talking.
         let tempo = self.modulation_db_s.and_then(|_| {
@@ -192,6 +230,7 @@ impl Party {
             rate_sps: self.rate_sps,
             modulation_db_s: tempo,
             effort_db: effort.map(|q| q[0]),
+            floor_db: floor.map(|q| q[0]),
         };
     }
 }
