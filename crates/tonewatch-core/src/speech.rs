@@ -296,7 +296,7 @@ impl SpeechDetector {
         self.coupling_pos = (self.coupling_pos + 1) % COUPLING_SAMPLES;
         self.coupling_filled = (self.coupling_filled + 1).min(COUPLING_SAMPLES);
         // The quantile moves slowly: read it again every eighth sample.
-        if self.coupling_filled >= COUPLING_MIN_SAMPLES && self.coupling_pos % 8 == 0 {
+        if self.coupling_filled >= COUPLING_MIN_SAMPLES && self.coupling_pos.is_multiple_of(8) {
             let mut sorted = self.coupling;
             let n = self.coupling_filled;
             let k = ((n - 1) as f32 * COUPLING_QUANTILE).round() as usize;
