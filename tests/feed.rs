@@ -73,7 +73,7 @@ fn the_page_shows_each_alert_within_a_second() {
     let id = session["value"]["sessionId"].as_str().unwrap().to_string();
     let wd = format!("{wd}/session/{id}");
 
-    // The example call raises dead air at 25 s and overtalk at 29 s of
+    // The example call raises dead air at 25 s and overtalk at 28 s of
     // audio: 12–15 s from now at twice real time. The page opens first.
     let (_replay, page) = replay_with_feed(&["--pace", "2"]);
     ureq::post(&format!("{wd}/url"))
@@ -222,7 +222,7 @@ fn without_a_desktop_nudges_are_log_lines() {
         common::assert_ok(&out); // a missing desktop is not an error
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    // Dead air at 25 s, then overtalk 3 s of audio (and milliseconds of
+    // Dead air at 25 s, then overtalk under 3 s of audio (and milliseconds of
     // wall clock) later: the default 30 s between nudges keeps only the first.
     let err = run(&[]);
     assert_eq!(err.matches("no desktop notifications").count(), 1, "{err}");
