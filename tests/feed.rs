@@ -205,6 +205,52 @@ fn a_public_feed_needs_a_token_and_checks_it() {
     assert_eq!(r.status(), 200);
 }
 
+/// An empty token would let anyone in: refused at start, whatever the
+/// address. The scheme is case-insensitive (RFC 9110) and `?token=` is
+/// percent-decoded, as clients send them; a near miss is still refused.
+#[test]
+fn an_empty_token_is_refused_and_a_token_is_read_as_clients_send_it() {
+    for addr in ["0.0.0.0:0", "127.0.0.1:0"] {
+        let mut child = Command::new(BIN)
+            .arg("replay")
+            .arg(example())
+            .args(["--feed", addr])
+            .env("TONEWATCH_FEED_TOKEN", "")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Refused at once; a feed that started would serve on until killed.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let started = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!started, "{addr}: served with an empty token: {err}");
+        assert_eq!(out.status.code(), Some(2), "{addr}: {err}");
+        assert!(err.contains("is empty"), "{addr}: {err}");
+    }
+    let (_replay, page) = replay_with_feed(&["--feed-token", "a b&c"]);
+    assert_eq!(get(&format!("{page}metrics?token=a%20b%26c")).0, 200);
+    assert_eq!(get(&format!("{page}metrics?token=a+b%26c")).0, 200);
+    assert_eq!(get(&format!("{page}metrics?token=a%20b%26")).0, 401);
+    let with = |value: &str| match ureq::get(&format!("{page}metrics"))
+        .set("Authorization", value)
+        .call()
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(with("bearer a b&c"), 200);
+    assert_eq!(with("BEARER a b&c"), 200);
+    assert_eq!(with("Bearer a b&"), 401);
+    assert_eq!(with("Basic a b&c"), 401);
+}
+
 #[test]
 fn without_a_desktop_nudges_are_log_lines() {
     let run = |extra: &[&str]| {

@@ -25,6 +25,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use subtle::ConstantTimeEq;
 
 use tonewatch_core::{AlertKind, Record};
 
@@ -232,6 +233,9 @@ pub enum FeedError {
         "--feed {0} is reachable from other machines: give --feed-token (or TONEWATCH_FEED_TOKEN), or bind 127.0.0.1"
     )]
     NeedsToken(SocketAddr),
+    /// An empty token: it would let anyone in.
+    #[error("--feed-token (or TONEWATCH_FEED_TOKEN) is empty: give a token, or leave it unset")]
+    EmptyToken,
     /// The address cannot be bound.
     #[error("--feed {addr}: {reason}")]
     Bind {
@@ -267,6 +271,9 @@ impl FeedServer {
         token: Option<String>,
         hub: Arc<Hub>,
     ) -> Result<Self, FeedError> {
+        if token.as_deref().is_some_and(str::is_empty) {
+            return Err(FeedError::EmptyToken);
+        }
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(FeedError::NeedsToken(addr));
         }
@@ -316,16 +323,24 @@ impl Drop for FeedServer {
     }
 }
 
+/// Whether the request carries `token`: `Authorization: Bearer TOKEN` (the
+/// scheme in any case, as RFC 9110 has it) or `?token=TOKEN`
+/// (percent-decoded), compared in constant time.
 fn authorised(req: &tiny_http::Request, token: Option<&str>) -> bool {
     let Some(token) = token else { return true };
-    let header = req
-        .headers()
-        .iter()
-        .any(|h| h.field.equiv("Authorization") && h.value.as_str() == format!("Bearer {token}"));
-    let query = req
-        .url()
-        .split_once('?')
-        .is_some_and(|(_, q)| q.split('&').any(|kv| kv == format!("token={token}")));
+    let matches = |given: &str| bool::from(given.as_bytes().ct_eq(token.as_bytes()));
+    let header = req.headers().iter().any(|h| {
+        h.field.equiv("Authorization")
+            && h.value
+                .as_str()
+                .split_once(' ')
+                .is_some_and(|(scheme, given)| {
+                    scheme.eq_ignore_ascii_case("bearer") && matches(given.trim())
+                })
+    });
+    let query = req.url().split_once('?').is_some_and(|(_, q)| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "token" && matches(&v))
+    });
     header || query
 }
 
