@@ -277,6 +277,12 @@ impl Baseline {
         self.floor_db.median()
     }
 
+    /// How far that floor wandered: its 10th to 90th percentile (dB).
+    #[must_use]
+    pub fn floor_spread_db(&self) -> Option<f32> {
+        Some(self.floor_db.quantile(0.9)? - self.floor_db.quantile(0.1)?)
+    }
+
     /// Learns from a speaking-rate reading.
     pub fn add_rate_sps(&mut self, sps: f32) {
         self.rate_sps.add(sps);

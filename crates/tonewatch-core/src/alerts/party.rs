@@ -8,6 +8,9 @@ use crate::units::hz_to_st;
 
 /// See [`Party::line_tells_gain`] (dB).
 const LINE_SNR_MIN_DB: f32 = 20.0;
+/// See [`Party::line_tells_gain`]: the floor's 10th to 90th percentile
+/// (dB).
+const LINE_FLOOR_STEADY_DB: f32 = 6.0;
 
 /// Which per-frame value of the recent window.
 #[derive(Debug, Clone, Copy)]
@@ -198,13 +201,18 @@ impl Party {
 
     /// Whether the line's noise floor is measured well enough to tell a
     /// gain step from a raised voice: it sits at least [`LINE_SNR_MIN_DB`]
-    /// under the party's speech (on a noisier line, or one whose pauses are
-    /// digital silence, the "floor" is the quietest syllables and moves
-    /// with the voice).
+    /// under the party's speech and has held within
+    /// [`LINE_FLOOR_STEADY_DB`] (on a noisier line, or one whose pauses
+    /// are digital silence, the "floor" is the quietest syllables and moves
+    /// with the voice; turns cut from different recordings each bring
+    /// their own; a gain step already seen makes it two).
     pub(super) fn line_tells_gain(&self, base: &BaselineValues) -> bool {
-        self.baseline
-            .floor_median_db()
-            .is_some_and(|f| base.loudness_median_db - f >= LINE_SNR_MIN_DB)
+        let floor = self.baseline.floor_median_db();
+        let steady = self
+            .baseline
+            .floor_spread_db()
+            .is_some_and(|s| s <= LINE_FLOOR_STEADY_DB);
+        steady && floor.is_some_and(|f| base.loudness_median_db - f >= LINE_SNR_MIN_DB)
     }
 
     /// Reads the recent window into [`measures`](Self::measures).
