@@ -226,8 +226,10 @@ impl WavSource {
             path: path.clone(),
             problem,
         };
-        let checked = match hound::WavReader::open(&path) {
-            Ok(reader) => Some(reader.spec()),
+        // Whether hound read the header of a PCM or float file (else why
+        // not); for G.711 and other codecs it never does.
+        let checked: Result<(), String> = match hound::WavReader::open(&path) {
+            Ok(_) => Ok(()),
             // hound reports a file too short for a header as an I/O error.
             Err(hound::Error::IoError(e)) => {
                 return Err(fail(match File::open(&path) {
@@ -240,14 +242,19 @@ impl WavSource {
             }
             // hound declines G.711 and other codecs, and checks PCM
             // consistency before the codec: the chunk walk below tells which.
+            // A data length of 0 or 0xFFFFFFFF ("read to the end") is
+            // one hound refuses for PCM; the chunk walk reads it.
             Err(hound::Error::FormatError(msg)) => {
                 let layout = walk_riff(&path).map_err(fail)?;
-                if matches!(layout.tag, TAG_PCM | TAG_FLOAT) {
+                if layout.open_ended {
+                    Ok(())
+                } else if matches!(layout.tag, TAG_PCM | TAG_FLOAT) {
                     return Err(fail(InputProblem::Malformed(msg)));
+                } else {
+                    Err(msg.to_string())
                 }
-                None
             }
-            Err(_) => None,
+            Err(e) => Err(e.to_string()),
         };
         let layout = walk_riff(&path).map_err(fail)?;
         let channels = usize::from(layout.channels);
@@ -265,13 +272,13 @@ impl WavSource {
                     "G.711 must have one byte per sample",
                 )));
             }
-            (TAG_FLOAT, Some(_)) if container_bits == 32 => (SampleKind::F32, Encoding::Float),
+            (TAG_FLOAT, Ok(())) if container_bits == 32 => (SampleKind::F32, Encoding::Float),
             (TAG_FLOAT, _) => {
                 return Err(fail(InputProblem::Unsupported(format!(
                     "{container_bits}-bit float samples (32-bit float is read)"
                 ))));
             }
-            (TAG_PCM, Some(_)) => {
+            (TAG_PCM, Ok(())) => {
                 let kind = match container_bits {
                     8 => SampleKind::U8,
                     16 => SampleKind::I16,
@@ -284,6 +291,11 @@ impl WavSource {
                     }
                 };
                 (kind, Encoding::Pcm(container_bits as u16))
+            }
+            (TAG_PCM, Err(why)) => {
+                return Err(fail(InputProblem::Unsupported(format!(
+                    "this PCM layout ({why}; 8, 16, 24 and 32-bit PCM are read)"
+                ))));
             }
             (tag, _) => {
                 return Err(fail(InputProblem::Unsupported(format!(
@@ -415,6 +427,9 @@ struct RiffLayout {
     block_align: u16,
     data_offset: u64,
     data_len: u64,
+    /// The data chunk's length said 0 or 0xFFFFFFFF (a recorder that died
+    /// mid-call): the data runs to the end of the file.
+    open_ended: bool,
 }
 
 /// Walks the RIFF chunks to the data chunk.
@@ -479,6 +494,7 @@ fn walk_riff(path: &Path) -> Result<RiffLayout, InputProblem> {
                     block_align,
                     data_offset,
                     data_len,
+                    open_ended: len == 0 || len == u32::MAX,
                 });
             }
             _ => skip(&mut r, u64::from(len) + u64::from(len & 1))?,
