@@ -209,6 +209,16 @@ fn every_encoding_reads_the_same_voice() {
         write_hound(&path, 8000, 1, bits, float, &x);
         cases.push((format!("{bits}-bit float={float}"), path));
     }
+    // A recorder that died mid-call leaves the data length at 0 or
+    // 0xFFFFFFFF: "read to the end of the file".
+    for (bits, len) in [(16, 0u32), (16, u32::MAX), (24, u32::MAX)] {
+        let mut bytes = std::fs::read(tmp(&format!("v{bits}false.wav"))).unwrap();
+        let at = bytes.windows(4).position(|w| w == b"data").unwrap() + 4;
+        bytes[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        let path = tmp(&format!("v{bits}open{len:x}.wav"));
+        std::fs::write(&path, bytes).unwrap();
+        cases.push((format!("{bits}-bit, data length {len:#x}"), path));
+    }
     for mu in [true, false] {
         let path = tmp(&format!("g711{mu}.wav"));
         tonewatch_testkit::wav::write_wav_g711(&path, 8000, 1, &x, mu).unwrap();
@@ -430,6 +440,15 @@ fn bad_input_is_one_line_and_exit_2() {
 fn usage_errors_exit_2_and_help_explains() {
     let out = tonewatch(&["replay"]);
     assert_eq!(out.status.code(), Some(2));
+    // A pace that would wait longer than time can hold, or not at all.
+    let example = common::example();
+    for pace in ["1e-22", "-1", "NaN", "inf", "1e6"] {
+        let out = tonewatch(&["replay", p(&example), &format!("--pace={pace}")]);
+        assert_eq!(out.status.code(), Some(2), "--pace {pace}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--pace"), "--pace {pace}: {err}");
+        assert!(!err.contains("panicked"), "--pace {pace}: {err}");
+    }
     let help = tonewatch(&["replay", "--help"]);
     common::assert_ok(&help);
     let text = String::from_utf8(help.stdout).unwrap();

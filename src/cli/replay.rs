@@ -16,6 +16,10 @@ use super::{
     stop_on_signals,
 };
 
+/// `--pace` bounds: slower than a hundredth of real time waits minutes a
+/// frame, faster than a thousand times is "as fast as possible" (0).
+const MIN_PACE: f64 = 0.01;
+const MAX_PACE: f64 = 1000.0;
 #[derive(Args, Debug)]
 pub(crate) struct ReplayArgs {
     /// The recorded call: stereo (both parties) or mono (one party); or a
@@ -37,8 +41,8 @@ pub(crate) struct ReplayArgs {
     #[command(flatten)]
     feed: FeedArgs,
 
-    /// Play the call at this multiple of real time (1 = as it happened), to
-    /// watch it on the --feed page; 0 = as fast as possible.
+    /// Play the call at this multiple of real time (1 = as it happened, 0.01
+    /// to 1000), to watch it on the --feed page; 0 = as fast as possible.
     #[arg(long, value_name = "X", default_value_t = 0.0)]
     pace: f64,
 
@@ -127,9 +131,9 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
     let settings = cfg
         .settings()
         .map_err(|e| Failure::Input(format!("bad setting {e}")))?;
-    if !(args.pace >= 0.0 && args.pace.is_finite()) {
+    if !(args.pace == 0.0 || (MIN_PACE..=MAX_PACE).contains(&args.pace)) {
         return Err(Failure::Input(format!(
-            "--pace {}: give 0 or more",
+            "--pace {}: give 0 (as fast as possible) or {MIN_PACE} to {MAX_PACE} times real time",
             args.pace
         )));
     }
