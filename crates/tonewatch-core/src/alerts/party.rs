@@ -19,7 +19,6 @@ enum Cue {
     LoudnessDb,
     ModulationDbS,
     EffortDb,
-    FloorDb,
 }
 
 /// A party's recent speech: the last window of frames (`agent_window_s`
@@ -33,7 +32,9 @@ struct Recent {
     loudness_db: Vec<f32>,
     modulation_db_s: Vec<f32>,
     effort_db: Vec<f32>,
-    floor_db: Vec<f32>,
+    /// The line's floor under the latest speech frame (it is itself a
+    /// 15-s minimum: no window median needed).
+    floor_db: Option<f32>,
     frames: Vec<FrameFeatures>,
     pos: usize,
     filled: usize,
@@ -47,7 +48,7 @@ impl Recent {
             loudness_db: vec![f32::NAN; frames],
             modulation_db_s: vec![f32::NAN; frames],
             effort_db: vec![f32::NAN; frames],
-            floor_db: vec![f32::NAN; frames],
+            floor_db: None,
             frames: vec![FrameFeatures::default(); frames],
             pos: 0,
             filled: 0,
@@ -61,7 +62,9 @@ impl Recent {
         self.frames[self.pos] = *f;
         self.pitch_st[self.pos] = f.f0_hz.map_or(f32::NAN, hz_to_st);
         self.loudness_db[self.pos] = if f.speech { f.loudness_db } else { f32::NAN };
-        self.floor_db[self.pos] = if f.speech { f.floor_db } else { f32::NAN };
+        if f.speech {
+            self.floor_db = Some(f.floor_db);
+        }
         self.modulation_db_s[self.pos] = match f.modulation_db_s {
             Some(m) if f.speech => m,
             _ => f32::NAN,
@@ -88,7 +91,6 @@ impl Recent {
             Cue::LoudnessDb => &self.loudness_db,
             Cue::ModulationDbS => &self.modulation_db_s,
             Cue::EffortDb => &self.effort_db,
-            Cue::FloorDb => &self.floor_db,
         };
         self.scratch.clear();
         self.scratch
@@ -115,7 +117,7 @@ pub(super) struct Measures {
     pub(super) rate_sps: Option<f32>,
     pub(super) modulation_db_s: Option<f32>,
     pub(super) effort_db: Option<f32>,
-    /// The line's noise floor under that speech (median).
+    /// The line's noise floor under the latest of that speech.
     pub(super) floor_db: Option<f32>,
 }
 
@@ -223,7 +225,6 @@ impl Party {
             .quantiles(Cue::PitchSt, min_voiced, [0.1, 0.5, 0.9]);
         let loud = self.recent.quantiles(Cue::LoudnessDb, min_voiced, [0.5]);
         let effort = self.recent.quantiles(Cue::EffortDb, min_voiced, [0.5]);
-        let floor = self.recent.quantiles(Cue::FloorDb, min_voiced, [0.5]);
         // Tempo over the whole window (one fast sentence is not a faster
         // speaker), while the party is talking.
         let tempo = self.modulation_db_s.and_then(|_| {
@@ -238,7 +239,7 @@ impl Party {
             rate_sps: self.rate_sps,
             modulation_db_s: tempo,
             effort_db: effort.map(|q| q[0]),
-            floor_db: floor.map(|q| q[0]),
+            floor_db: loud.and(self.recent.floor_db),
         };
     }
 }
