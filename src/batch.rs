@@ -205,7 +205,7 @@ fn one(
         }
     };
     let html = out_dir.join(format!("{name}.html"));
-    std::fs::write(&html, r.report_html.unwrap_or_default())
+    crate::output::durable::write(&html, r.report_html.unwrap_or_default().as_bytes())
         .map_err(|e| format!("{}: {e}", html.display()))?;
     Ok(r.summary)
 }
@@ -264,7 +264,9 @@ pub fn run_batch(
 
 /// One row per call: the summary's figures, or the error.
 fn write_csv(path: &Path, items: &[BatchItem]) -> io::Result<()> {
-    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    // Built in memory and replaced whole: a full disk leaves the old
+    // calls.csv (or none), never an empty or cut one.
+    let mut w = Vec::new();
     write!(
         w,
         "file,status,duration_s,agent_talk_s,customer_talk_s,talk_listen_ratio,interruptions,\
@@ -309,7 +311,7 @@ fn write_csv(path: &Path, items: &[BatchItem]) -> io::Result<()> {
             }
         }
     }
-    w.flush()
+    crate::output::durable::write(path, &w)
 }
 
 fn csv_field(s: &str) -> String {

@@ -67,7 +67,8 @@ impl Profile {
         Ok(Some(p))
     }
 
-    /// Writes the profile (replacing the file atomically).
+    /// Writes the profile, replacing the file whole or not at all (see
+    /// [`crate::output::durable`]).
     ///
     /// # Errors
     /// When the file cannot be written.
@@ -80,9 +81,7 @@ impl Profile {
             "# tonewatch agent profile: this agent's own baseline, updated after each call\n{}",
             toml::to_string(self).expect("a profile always serialises")
         );
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        crate::output::durable::write(path, text.as_bytes()).map_err(io)
     }
 }
 
@@ -113,6 +112,45 @@ mod tests {
         };
         p.save(&path).unwrap();
         assert_eq!(Profile::load(&path).unwrap(), Some(p));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Two agents whose profile names differ only after the last dot
+    /// (`sam.a`, `sam.b`) saved at the same moment, over and over: each
+    /// file always holds its own agent (they once shared one temp file).
+    #[test]
+    fn profiles_saved_at_once_never_cross() {
+        let dir = std::env::temp_dir().join(format!("tonewatch-race-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let profile = |hz: f32| Profile {
+            version: 1,
+            baseline: BaselineValues {
+                pitch_median_hz: hz,
+                rate_median_sps: 4.0,
+                modulation_median_db_s: None,
+                loudness_median_db: -25.0,
+                pitch_range_st: 5.0,
+                effort_median_db: None,
+                pitch_spread_st: None,
+                tempo_spread: None,
+                voiced_s: 30.0,
+            },
+        };
+        let agents = [("sam.a", 110.0), ("sam.b", 220.0)];
+        std::thread::scope(|s| {
+            for (name, hz) in agents {
+                let path = dir.join(name);
+                s.spawn(move || {
+                    for _ in 0..300 {
+                        profile(hz).save(&path).unwrap();
+                    }
+                });
+            }
+        });
+        for (name, hz) in agents {
+            let got = Profile::load(&dir.join(name)).unwrap().unwrap();
+            assert_eq!(got.baseline.pitch_median_hz, hz, "{name}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

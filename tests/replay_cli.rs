@@ -653,6 +653,33 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     assert!(with.contains("\"kind\":\"agent_pace\""), "{with}");
     let without = String::from_utf8(tonewatch(&["replay", p(&fast)]).stdout).unwrap();
     assert!(!without.contains("\"kind\":\"agent_pace\""), "{without}");
+    // A read-only profile, or a report into a folder that is not there, is
+    // refused before the call, not found unwritable at its end; the
+    // profile is left as it was.
+    let before = std::fs::read(&profile).unwrap();
+    let mode = std::fs::metadata(&profile).unwrap().permissions();
+    let mut ro = mode.clone();
+    ro.set_readonly(true);
+    std::fs::set_permissions(&profile, ro).unwrap();
+    let out = tonewatch(&["replay", "--profile", p(&profile), p(&fast)]);
+    std::fs::set_permissions(&profile, mode).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--profile") && err.contains("read-only"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing analysed");
+    assert_eq!(std::fs::read(&profile).unwrap(), before);
+    let report = tmp("no/such/folder/call.html");
+    let out = tonewatch(&["replay", "--report", p(&report), p(&fast)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--report") && err.contains("no folder"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing analysed");
 }
 
 #[test]

@@ -356,10 +356,18 @@ pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
 }
 
 pub(crate) fn load_profile(path: Option<&PathBuf>) -> Result<Option<Profile>, Failure> {
-    match path {
-        Some(path) => Profile::load(path).map_err(|e| Failure::Input(e.to_string())),
-        None => Ok(None),
-    }
+    let Some(path) = path else { return Ok(None) };
+    let profile = Profile::load(path).map_err(|e| Failure::Input(e.to_string()))?;
+    // It is written back when the call ends: say now if it cannot be.
+    writable("--profile", path)?;
+    Ok(profile)
+}
+
+/// Refuses, before a call, an output `path` that could not be written at
+/// its end (no such folder, a read-only file).
+pub(crate) fn writable(flag: &str, path: &std::path::Path) -> Result<(), Failure> {
+    tonewatch::output::durable::check_writable(path)
+        .map_err(|e| Failure::Input(format!("{flag} {}: {e}", path.display())))
 }
 
 pub(crate) fn save_profile(

@@ -13,7 +13,7 @@ use tonewatch_core::{AnalysisConfig, Settings};
 
 use super::{
     CallArgs, Failure, FeedArgs, SideArg, SpeakerArg, load_config, load_profile, save_profile,
-    stop_on_signals,
+    stop_on_signals, writable,
 };
 
 /// `--pace` bounds: slower than a hundredth of real time waits minutes a
@@ -151,6 +151,9 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
         ));
     }
     let profile = load_profile(args.common.profile.as_ref())?;
+    if let Some(path) = &args.report {
+        writable("--report", path)?;
+    }
     let input = match (&args.call, &args.agent, &args.customer) {
         (Some(path), _, _) => CallInput::File {
             path: path.clone(),
@@ -200,7 +203,7 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
         }
     }
     if let (Some(path), Some(html)) = (&args.report, &r.report_html) {
-        std::fs::write(path, html).map_err(|e| {
+        tonewatch::output::durable::write(path, html.as_bytes()).map_err(|e| {
             Failure::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
         })?;
     }

@@ -1,5 +1,6 @@
 //! What a call leaves behind: JSON Lines on stdout, the coaching report.
 
+pub mod durable;
 pub mod report;
 
 use tonewatch_core::Record;
