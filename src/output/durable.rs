@@ -52,7 +52,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     File::open(&dir)?.sync_all()
 }
 
-/// Checks, before a long job, that `path` could be written by [`write`]:
+/// Checks, before a long job, that `path` could be written by [`write()`]:
 /// its directory exists and it is not a read-only file.
 ///
 /// # Errors

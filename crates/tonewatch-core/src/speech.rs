@@ -314,7 +314,7 @@ impl SpeechDetector {
 
     /// The line's noise floor over the last [`LINE_FLOOR_MEMORY_S`]: the
     /// quietest the channel has been, in this party's pauses and the
-    /// other's, digital silence left out ([`FLOOR_CLAMP_DB`] when there
+    /// other's, digital silence left out (-90 dB, the clamp, when there
     /// was nothing else). Through a long turn (or the other party's echo) the
     /// running floor creeps up towards the quietest syllables, this does
     /// not. A gain step or AGC moves it with the voice (within that
