@@ -12,8 +12,9 @@
 //! `crosstalk_margin_db` quieter than the other channel around the same time
 //! is that bleed, not this party talking — once the coupling is learned
 //! (the quietest this channel gets against the other while the other
-//! talks), only when it lies near that coupling: a quiet party's own
-//! syllables under a loud other stand well above their echo.
+//! talks), only when it lies near that coupling or far under the party's
+//! own speech: a quiet party's own syllables under a loud other stand well
+//! above the other's echo and near their own level.
 //!
 //! The line's gain does not decide what is speech: a frame more than 30 dB
 //! under the party's own speech level (tracked from their clearly loud
