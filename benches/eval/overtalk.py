@@ -52,6 +52,7 @@ AGC; hum and hiss at -55 and -45 dBFS; G.711 mu-law and A-law with
 """
 
 import collections
+import json
 import os
 import statistics
 import subprocess
@@ -321,7 +322,6 @@ def tonewatch(binary, path, config):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
-    import json
     frames = {"agent": [], "customer": []}
     raised, summary = [], None
     for line in r.stdout.splitlines():
