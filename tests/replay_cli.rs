@@ -656,6 +656,12 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     // A read-only profile, or a report into a folder that is not there, is
     // refused before the call, not found unwritable at its end; the
     // profile is left as it was.
+    let refused = |out: Output, flag: &str, reason: &str| {
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag) && err.contains(reason), "{err}");
+        assert!(out.stdout.is_empty(), "nothing analysed");
+    };
     let before = std::fs::read(&profile).unwrap();
     let mode = std::fs::metadata(&profile).unwrap().permissions();
     let mut ro = mode.clone();
@@ -663,23 +669,11 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     std::fs::set_permissions(&profile, ro).unwrap();
     let out = tonewatch(&["replay", "--profile", p(&profile), p(&fast)]);
     std::fs::set_permissions(&profile, mode).unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--profile") && err.contains("read-only"),
-        "{err}"
-    );
-    assert!(out.stdout.is_empty(), "nothing analysed");
+    refused(out, "--profile", "read-only");
     assert_eq!(std::fs::read(&profile).unwrap(), before);
     let report = tmp("no/such/folder/call.html");
     let out = tonewatch(&["replay", "--report", p(&report), p(&fast)]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--report") && err.contains("no folder"),
-        "{err}"
-    );
-    assert!(out.stdout.is_empty(), "nothing analysed");
+    refused(out, "--report", "no folder");
 }
 
 #[test]

@@ -17,17 +17,7 @@ use std::path::{Path, PathBuf};
 /// # Errors
 /// A read-only target, or the file system's.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let target = follow_links(path)?;
-    let existing = fs::metadata(&target).ok();
-    if existing
-        .as_ref()
-        .is_some_and(|m| m.permissions().readonly())
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "the file is read-only",
-        ));
-    }
+    let (target, existing) = replaceable(path)?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -58,13 +48,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// # Errors
 /// Why it could not.
 pub fn check_writable(path: &Path) -> io::Result<()> {
-    let target = follow_links(path)?;
-    if fs::metadata(&target).is_ok_and(|m| m.permissions().readonly()) {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "the file is read-only",
-        ));
-    }
+    let (target, _) = replaceable(path)?;
     match target.parent() {
         Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -72,6 +56,23 @@ pub fn check_writable(path: &Path) -> io::Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+/// The file `path` stands for (symlinks followed) and its metadata when
+/// it exists; a read-only file is refused.
+fn replaceable(path: &Path) -> io::Result<(PathBuf, Option<fs::Metadata>)> {
+    let target = follow_links(path)?;
+    let existing = fs::metadata(&target).ok();
+    if existing
+        .as_ref()
+        .is_some_and(|m| m.permissions().readonly())
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the file is read-only",
+        ));
+    }
+    Ok((target, existing))
 }
 
 /// `path`, or what its chain of symlinks points at.

@@ -108,7 +108,7 @@ pub struct SpeechDetector {
     line_min: [f32; LINE_FLOOR_BLOCKS],
     line_pos: usize,
     line_current: f32,
-    line_blocks_done: usize,
+    line_filled: usize,
     /// This channel's level less the other's, sampled while the other is
     /// much louder: the echo coupling is its low quantile.
     coupling: [f32; COUPLING_SAMPLES],
@@ -147,7 +147,7 @@ impl SpeechDetector {
             line_min: [f32::INFINITY; LINE_FLOOR_BLOCKS],
             line_pos: 0,
             line_current: f32::INFINITY,
-            line_blocks_done: 0,
+            line_filled: 0,
             coupling: [0.0; COUPLING_SAMPLES],
             coupling_pos: 0,
             coupling_filled: 0,
@@ -219,7 +219,7 @@ impl SpeechDetector {
                 // A whole floor memory has passed: one long-memory block.
                 self.line_min[self.line_pos] = self.line_current;
                 self.line_pos = (self.line_pos + 1) % LINE_FLOOR_BLOCKS;
-                self.line_blocks_done += 1;
+                self.line_filled = (self.line_filled + 1).min(LINE_FLOOR_BLOCKS);
                 self.line_current = f32::INFINITY;
             }
         }
@@ -322,8 +322,7 @@ impl SpeechDetector {
     /// memory); a voice raised by its speaker does not.
     #[must_use]
     pub fn line_floor_db(&self) -> f32 {
-        let n = self.line_blocks_done.min(LINE_FLOOR_BLOCKS);
-        let min = self.line_min[..n]
+        let min = self.line_min[..self.line_filled]
             .iter()
             .fold(self.line_current, |a, &b| a.min(b));
         if min.is_finite() { min } else { FLOOR_CLAMP_DB }
