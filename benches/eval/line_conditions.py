@@ -92,13 +92,15 @@ def condition(name, x, rng):
     half = len(x) // 2
     if name == "clean":
         return x
-    if name in ("gain+12", "gain-12"):
-        # The quieter half is taken down, so the louder one never clips.
+    if name.startswith("gain"):
+        # A step of N dB halfway: the quieter half is taken down, so the
+        # louder one never clips.
+        step_db = float(name[4:])
         y = np.copy(x)
-        if name == "gain+12":
-            y[:half] *= 10 ** (-12 / 20)
+        if step_db > 0:
+            y[:half] *= 10 ** (-step_db / 20)
         else:
-            y[half:] *= 10 ** (-12 / 20)
+            y[half:] *= 10 ** (step_db / 20)
         return y
     if name == "agc":
         return agc(x)
@@ -107,7 +109,7 @@ def condition(name, x, rng):
         return x + at_dbfs(hum, float(name[3:]))
     if name.startswith("hiss"):
         return x + at_dbfs(bandpass(rng.standard_normal(len(x))), float(name[4:]))
-    if name == "ulaw":
+    if name in ("ulaw", "alaw"):
         return x  # done by sox in render()
     raise ValueError(name)
 
@@ -119,10 +121,10 @@ def render(cache, src, cond):
     out = os.path.join(cache, f"{os.path.splitext(os.path.basename(src))[0]}__{cond}.wav")
     if os.path.exists(out):
         return out
-    if cond == "ulaw":
-        tmp = out + ".u.wav"
-        subprocess.run(["sox", src, "-r", str(RATE), "-e", "u-law", tmp, "sinc", "300-3400"], check=True,
-                       stderr=subprocess.DEVNULL)
+    if cond in ("ulaw", "alaw"):
+        tmp = out + ".g711.wav"
+        subprocess.run(["sox", src, "-r", str(RATE), "-e", {"ulaw": "u-law", "alaw": "a-law"}[cond], tmp,
+                        "sinc", "300-3400"], check=True, stderr=subprocess.DEVNULL)
         subprocess.run(["sox", tmp, "-e", "signed", "-b", "16", out], check=True, stderr=subprocess.DEVNULL)
         os.remove(tmp)
         return out

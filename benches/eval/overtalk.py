@@ -48,7 +48,7 @@ noise must add none).
 Conditions, on the customer's line (the far end; the agent's headset line
 stays clean): clean; a gain step of +12 / -12 / +6 dB halfway through;
 AGC; hum and hiss at -55 and -45 dBFS; G.711 mu-law and A-law with
-300-3400 Hz band limiting (line_conditions.py's, plus A-law and +6 dB).
+300-3400 Hz band limiting (line_conditions.py's).
 """
 
 import collections
@@ -291,30 +291,11 @@ def write_call(cache, name, call, cond):
         p = os.path.join(cache, f"{name}_{who}.wav")
         if not os.path.exists(p):
             lc.write(p, call.x[who])
-        paths[who] = p if who == "agent" else render(cache, p, cond)
+        paths[who] = p if who == "agent" else lc.render(cache, p, cond)
     out = os.path.join(cache, f"{name}__{cond}.wav")
     if not os.path.exists(out):
         real_drift.sox("-M", paths["agent"], paths["customer"], out)
     return out, paths
-
-
-def render(cache, src, cond):
-    if cond == "gain+6":
-        out = src.replace(".wav", "__gain+6.wav")
-        if not os.path.exists(out):
-            y = lc.read(src)
-            y[:len(y) // 2] *= 10 ** (-6 / 20)
-            lc.write(out, y)
-        return out
-    if cond == "alaw":
-        out = src.replace(".wav", "__alaw.wav")
-        if not os.path.exists(out):
-            tmp = out + ".a.wav"
-            real_drift.sox(src, "-r", RATE, "-e", "a-law", tmp, "sinc", "300-3400")
-            real_drift.sox(tmp, "-e", "signed", "-b", "16", out)
-            os.remove(tmp)
-        return out
-    return lc.render(cache, src, cond)
 
 
 def tonewatch(binary, path, config):
