@@ -1,5 +1,5 @@
 //! The configuration file: the core's analysis and alert settings, and the
-//! daemon's own `[capture]` and `[nudges]` sections.
+//! daemon's own `[capture]`, `[nudges]` and `[nats]` sections.
 
 use serde::{Deserialize, Serialize};
 use tonewatch_core::settings::{AlertConfig, AnalysisConfig, ConfigError, Settings, check_range};
@@ -16,6 +16,25 @@ pub struct Config {
     pub capture: CaptureConfig,
     /// Desktop notifications for the agent (`--notify`).
     pub nudges: NudgeConfig,
+    /// Publishing to NATS (`--nats`).
+    pub nats: NatsConfig,
+}
+
+/// Publishing to NATS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// When the call ends, records still unsent get this long (s) to reach
+    /// the server; the rest are counted as not delivered.
+    pub close_timeout_s: f32,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            close_timeout_s: 5.0,
+        }
+    }
 }
 
 /// Desktop notifications for the agent.
@@ -171,6 +190,12 @@ impl Config {
             self.nudges.min_interval_s,
             0.0,
             3600.0,
+        )?;
+        check_range(
+            "nats.close_timeout_s",
+            self.nats.close_timeout_s,
+            0.0,
+            600.0,
         )?;
         Ok(settings)
     }

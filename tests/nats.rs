@@ -20,25 +20,38 @@ fn alert_lines(stdout: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn supervise_shows_every_desk_on_one_feed() {
+/// A `nats-server` on a free loopback port, with `args` added; its port.
+fn nats_server(args: &[&str]) -> (Killed, u16) {
     let port = free_port();
-    let _server = Killed(
+    let server = Killed(
         Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server is needed: apt-get install -y nats-server (as .ci/run does)"),
     );
-    let url = format!("nats://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "nats-server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    (server, port)
+}
+
+/// The server asks for a user and password: the desks write theirs into
+/// the URL (percent-encoded, as a URL has it), `supervise` gives them as
+/// options; both get in, and every record reaches the server.
+#[test]
+fn supervise_shows_every_desk_on_one_feed() {
+    let (_server, port) = nats_server(&["--user", "floor", "--pass", "p@ss+1"]);
+    let url = format!("nats://127.0.0.1:{port}");
+    let desk_url = format!("nats://floor:p%40ss+1@127.0.0.1:{port}");
     let mut sup = Command::new(BIN)
         .args(["supervise", "--nats", &url, "--feed", "127.0.0.1:0"])
+        .args(["--nats-user", "floor"])
+        .env("TONEWATCH_NATS_PASSWORD", "p@ss+1")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -63,7 +76,7 @@ fn supervise_shows_every_desk_on_one_feed() {
             Command::new(BIN)
                 .arg("replay")
                 .arg(example())
-                .args(["--nats", &url, "--agent-name", agent, "--site", site])
+                .args(["--nats", &desk_url, "--agent-name", agent, "--site", site])
                 .output()
                 .unwrap()
         })
@@ -71,6 +84,8 @@ fn supervise_shows_every_desk_on_one_feed() {
     for d in &desks {
         assert_ok(d);
         assert_eq!(alert_lines(&d.stdout).len(), 4);
+        let stderr = String::from_utf8_lossy(&d.stderr);
+        assert!(!stderr.contains("not delivered"), "{stderr}");
     }
 
     let mut got = String::new();
@@ -108,21 +123,68 @@ fn supervise_shows_every_desk_on_one_feed() {
     );
 }
 
+/// No server on the port: stdout is whole, the process exits within the
+/// configured close timeout, and stderr counts every record published as
+/// not delivered (the records are the stdout lines that are not frames).
 #[test]
-fn an_unreachable_nats_server_loses_nothing_on_stdout() {
+fn an_unreachable_nats_server_loses_nothing_on_stdout_and_is_counted() {
     let plain = Command::new(BIN)
         .arg("replay")
         .arg(example())
         .output()
         .unwrap();
-    let nowhere = format!("nats://127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tonewatch.toml");
+    std::fs::write(&config, "[nats]\nclose_timeout_s = 1.0\n").unwrap();
+    let nowhere = format!("nats://desk:secret@127.0.0.1:{}", free_port());
+    let started = Instant::now();
     let with = Command::new(BIN)
         .arg("replay")
         .arg(example())
-        .args(["--nats", &nowhere])
+        .args(["--nats", &nowhere, "--config"])
+        .arg(&config)
         .output()
         .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     assert_ok(&with);
     assert_eq!(with.stdout, plain.stdout);
-    assert!(String::from_utf8_lossy(&with.stderr).contains("not reachable"));
+    let records = String::from_utf8_lossy(&with.stdout).lines().count();
+    let stderr = String::from_utf8_lossy(&with.stderr);
+    assert!(
+        stderr.contains(&format!("{records} of {records} records not delivered")),
+        "{records} records: {stderr}"
+    );
+    assert!(!stderr.contains("secret"), "{stderr}");
+}
+
+#[test]
+fn a_bad_nats_url_is_a_start_up_error() {
+    for (url, why) in [
+        ("http://127.0.0.1:4222", "invalid scheme"),
+        ("nats://[::1", "invalid"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("replay")
+            .arg(example())
+            .args(["--nats", url])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        assert!(out.stdout.is_empty(), "{url}: analysed anyway");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{url}: {stderr}");
+    }
+    let long = "a".repeat(4096);
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .args(["--nats", "nats://127.0.0.1:4222", "--agent-name", &long])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--agent-name: 4096 characters"));
 }

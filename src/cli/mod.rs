@@ -25,7 +25,7 @@ use tonewatch::capture::HostChoice;
 use tonewatch::profile::Profile;
 use tonewatch::publish::Origin;
 use tonewatch::publish::feed::{FeedServer, Hub};
-use tonewatch::publish::nats::NatsPublisher;
+use tonewatch::publish::nats::{MAX_NAME, NatsPublisher, NatsTarget};
 use tonewatch::publish::nudge::Nudger;
 use tonewatch::replay::{ReplayError, Side};
 use tonewatch_core::{Record, Speaker};
@@ -120,8 +120,14 @@ pub(crate) struct FeedArgs {
     /// Publish every alert (and agitation readings and the summary) to this
     /// NATS server, as tonewatch.alerts.SITE.AGENT (tonewatch.agitation...,
     /// tonewatch.summary...), for `tonewatch supervise` on a whole floor.
+    /// Several servers of a cluster: comma-separated. Credentials may be
+    /// written into the URL (nats://user:pass@host, nats://token@host) or
+    /// given with the --nats-* options.
     #[arg(long, value_name = "URL")]
     pub(crate) nats: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) nats_login: NatsLogin,
 
     /// Nudge the agent with a desktop notification when an alert for them
     /// is raised (at most one per nudges.min_interval_s, 30 s); without a
@@ -165,8 +171,24 @@ impl FeedArgs {
             Some(addr) => Some(serve_feed(addr, &self.token, &hub)?),
             None => None,
         };
+        let origin = self.origin();
+        for (flag, name) in [("--agent-name", &origin.agent), ("--site", &origin.site)] {
+            if name.chars().count() > MAX_NAME {
+                return Err(Failure::Input(format!(
+                    "{flag}: {} characters; at most {MAX_NAME}",
+                    name.chars().count()
+                )));
+            }
+        }
         let nats = match &self.nats {
-            Some(url) => Some(NatsPublisher::start(url, self.origin()).map_err(Failure::Output)?),
+            Some(url) => Some(
+                NatsPublisher::start(
+                    &self.nats_login.target(url),
+                    origin,
+                    Duration::from_secs_f32(cfg.nats.close_timeout_s),
+                )
+                .map_err(|e| Failure::Input(e.to_string()))?,
+            ),
             None => None,
         };
         Ok(Publisher {
@@ -213,6 +235,64 @@ impl Publisher {
     /// Anything to publish to at all.
     pub(crate) fn wanted(&self) -> bool {
         self.hub.is_some() || self.nats.is_some() || self.nudger.is_some()
+    }
+}
+
+/// How to log in to NATS: every way the server authenticates.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct NatsLogin {
+    /// NATS token [env: TONEWATCH_NATS_TOKEN].
+    #[arg(
+        long,
+        env = "TONEWATCH_NATS_TOKEN",
+        hide_env = true,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) nats_token: Option<String>,
+    /// NATS user, with --nats-password.
+    #[arg(long, value_name = "USER", requires = "nats")]
+    pub(crate) nats_user: Option<String>,
+    /// The NATS user's password [env: TONEWATCH_NATS_PASSWORD].
+    #[arg(
+        long,
+        env = "TONEWATCH_NATS_PASSWORD",
+        hide_env = true,
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub(crate) nats_password: Option<String>,
+    /// A file holding an nkey seed (a line starting SU).
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub(crate) nats_nkey: Option<PathBuf>,
+    /// A .creds file (user JWT and seed, as `nsc` writes them).
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub(crate) nats_creds: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS, with --nats-tls-key.
+    #[arg(long, value_name = "FILE", requires = "nats_tls_key")]
+    pub(crate) nats_tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "nats_tls_cert")]
+    pub(crate) nats_tls_key: Option<PathBuf>,
+    /// A CA certificate (PEM) to trust besides the system's, for a server
+    /// with a site's own CA; TLS is then required.
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub(crate) nats_tls_ca: Option<PathBuf>,
+}
+
+impl NatsLogin {
+    pub(crate) fn target(&self, url: &str) -> NatsTarget {
+        NatsTarget {
+            url: url.to_string(),
+            token: self.nats_token.clone(),
+            user: self.nats_user.clone(),
+            password: self.nats_password.clone(),
+            nkey_file: self.nats_nkey.clone(),
+            creds_file: self.nats_creds.clone(),
+            tls_cert: self.nats_tls_cert.clone(),
+            tls_key: self.nats_tls_key.clone(),
+            tls_ca: self.nats_tls_ca.clone(),
+        }
     }
 }
 

@@ -5,13 +5,17 @@ use std::sync::Arc;
 use clap::Args;
 use tonewatch::publish::feed::Hub;
 
-use super::{Failure, FeedToken, serve_feed, stop_on_signals};
+use super::{Failure, FeedToken, NatsLogin, serve_feed, stop_on_signals};
 
 #[derive(Args, Debug)]
 pub(crate) struct SuperviseArgs {
-    /// The NATS server the desks publish to.
+    /// The NATS server the desks publish to (several: comma-separated;
+    /// credentials in the URL or with the --nats-* options).
     #[arg(long, value_name = "URL")]
     nats: String,
+
+    #[command(flatten)]
+    nats_login: NatsLogin,
 
     /// Where to serve the page, /events, /healthz and /metrics.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
@@ -22,9 +26,11 @@ pub(crate) struct SuperviseArgs {
 }
 
 pub(super) fn run(args: &SuperviseArgs) -> Result<(), Failure> {
+    let target = args.nats_login.target(&args.nats);
+    target.check().map_err(|e| Failure::Input(e.to_string()))?;
     let hub = Arc::new(Hub::new(Arc::default()));
     let _server = serve_feed(args.feed, &args.token, &hub)?;
     let stop = stop_on_signals(false)?;
-    tonewatch::publish::nats::supervise(&args.nats, &hub, &stop)
-        .map_err(|e| Failure::Input(format!("--nats {}: {e}", args.nats)))
+    tonewatch::publish::nats::supervise(&target, &hub, &stop)
+        .map_err(|e| Failure::Input(e.to_string()))
 }
