@@ -147,7 +147,7 @@ fn report(input: &CallInput, dir: &std::path::Path) {
         Some("one-hour bench call"),
         &mut std::io::sink(),
         batch::Taps {
-            progress: &mut |_, _| {},
+            progress: &mut |_, _, _| {},
             publish: &|_| {},
         },
     )

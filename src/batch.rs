@@ -48,8 +48,9 @@ pub struct CallResult {
 
 /// Who else hears of a call as it is replayed.
 pub struct Taps<'a> {
-    /// Audio time reached and the call's length, now and then.
-    pub progress: &'a mut dyn FnMut(f64, f64),
+    /// Audio time reached, the call's length and the analysis frames so
+    /// far, now and then.
+    pub progress: &'a mut dyn FnMut(f64, f64, u64),
     /// Every record written (for the supervisor feed).
     pub publish: &'a dyn Fn(&Record),
 }
@@ -85,7 +86,7 @@ pub fn analyse_call(
         if let Output::Frame { t, .. } = o {
             frames += 1;
             if frames.is_multiple_of(1000) {
-                progress(t, duration);
+                progress(t, duration, frames);
             }
             if opts.pace > 0.0 {
                 let due = std::time::Duration::from_secs_f64(t / opts.pace);
@@ -110,6 +111,7 @@ pub fn analyse_call(
             return Err(e);
         }
     };
+    progress(duration, duration, frames);
     let record = Record::Summary(summary.clone());
     publish(&record);
     write_record(out, &record)?;
@@ -190,7 +192,7 @@ fn one(
         Some(&title),
         &mut out,
         Taps {
-            progress: &mut |_, _| {},
+            progress: &mut |_, _, _| {},
             publish: &|_| {},
         },
     ) {

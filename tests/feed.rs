@@ -163,6 +163,25 @@ fn the_feed_endpoints_answer_and_a_stalled_client_stalls_nothing() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Every 10 ms analysis frame of the call is counted once it is over.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let frames = loop {
+        let (_, metrics) = get(&format!("{page}metrics"));
+        let n: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("tonewatch_frames_total "))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        if n > 3000 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let seconds = 32.59; // soxi -D fixtures/example_call.wav
+    assert!(
+        (frames as f64 - seconds * 100.0).abs() < 100.0,
+        "{frames} frames counted"
+    );
     // And a reader that connects now gets the call so far.
     let mut late = TcpStream::connect(&addr).unwrap();
     late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -176,9 +195,41 @@ fn the_feed_endpoints_answer_and_a_stalled_client_stalls_nothing() {
         got.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream"));
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("\r\ncontent-type: text/event-stream\r\n"),
+        "{text}"
+    );
+    // No page from another origin may read it.
+    assert!(
+        !text
+            .to_ascii_lowercase()
+            .contains("access-control-allow-origin"),
+        "{text}"
+    );
     assert_eq!(text.matches("event: alert\n").count(), 4, "{text}");
+    let subscribers = || {
+        get(&format!("{page}metrics"))
+            .1
+            .lines()
+            .find_map(|l| l.strip_prefix("tonewatch_feed_subscribers "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap()
+    };
+    assert_eq!(subscribers(), 2);
+    // Pages that leave are not counted any more.
     drop(stalled);
+    drop(late);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while subscribers() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} pages still counted after leaving",
+            subscribers()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -382,4 +433,181 @@ fn on_a_desktop_the_agent_gets_a_notification() {
         ]
     );
     drop(desktop.bus);
+}
+
+/// One request with the given head lines; the status code and the head.
+fn raw_get(page: &str, path: &str, lines: &[&str]) -> (u16, String) {
+    let addr = page
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
+    for l in lines {
+        req.push_str(l);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let code = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, head)
+}
+
+/// A page on another site may not read the feed (no CORS header unless
+/// its origin is allowed), and a loopback feed answers only loopback names:
+/// a site whose name was re-pointed at 127.0.0.1 gets nothing.
+#[test]
+fn other_origins_and_host_names_get_nothing() {
+    let (_replay, page) = replay_with_feed(&[
+        "--feed-allow-origin",
+        "https://wall.example",
+        "--feed-allow-host",
+        "wall.local",
+    ]);
+    let port = page
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let host = |h: &str| format!("Host: {h}");
+    let (code, head) = raw_get(
+        &page,
+        "/metrics",
+        &[&host("127.0.0.1"), "Origin: https://evil.example"],
+    );
+    assert_eq!(code, 200);
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    let (code, head) = raw_get(
+        &page,
+        "/metrics",
+        &[&host("127.0.0.1"), "Origin: https://wall.example"],
+    );
+    assert_eq!(code, 200);
+    assert!(
+        head.contains("\r\naccess-control-allow-origin: https://wall.example"),
+        "{head}"
+    );
+    for (name, want) in [
+        (format!("evil.example:{port}"), 421),
+        ("evil.example".to_string(), 421),
+        (format!("localhost:{port}"), 200),
+        (format!("[::1]:{port}"), 200),
+        (format!("wall.local:{port}"), 200),
+    ] {
+        assert_eq!(raw_get(&page, "/", &[&host(&name)]).0, want, "Host: {name}");
+    }
+    assert_eq!(raw_get(&page, "/", &[]).0, 400, "no Host at all");
+    // The health check is for load balancers, whatever name they use.
+    assert_eq!(raw_get(&page, "/healthz", &[&host("lb.internal")]).0, 200);
+}
+
+/// Guessing the token is slowed and limited: many wrong tokens at once
+/// get 429, and the right one still works a moment later.
+#[test]
+fn failed_token_checks_are_limited() {
+    let (_replay, page) = replay_with_feed(&["--feed-token", "s3cret"]);
+    let codes: Vec<u16> = (0..40)
+        .map(|i| {
+            let page = page.clone();
+            std::thread::spawn(move || get(&format!("{page}metrics?token=guess{i}")).0)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(codes.iter().all(|c| *c == 401 || *c == 429), "{codes:?}");
+    assert!(codes.contains(&429), "{codes:?}");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(get(&format!("{page}metrics?token=s3cret")).0, 200);
+}
+
+/// With a certificate the feed speaks HTTPS only: curl, trusting just that
+/// certificate, gets the page and the health check; plain HTTP gets
+/// nothing.
+#[test]
+fn with_a_certificate_the_feed_is_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is needed: apt-get install -y openssl (as .ci/run does)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let (_replay, page) = replay_with_feed(&["--feed-tls-cert", cert_s, "--feed-tls-key", key_s]);
+    assert!(page.starts_with("https://127.0.0.1:"), "{page}");
+    let port = page
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let curl = |path: &str| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert", cert_s])
+            .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+            .arg(format!("https://localhost:{port}{path}"))
+            .output()
+            .expect("curl is needed: apt-get install -y curl (as .ci/run does)")
+    };
+    let health = curl("/healthz");
+    assert_eq!(
+        String::from_utf8_lossy(&health.stdout),
+        "ok\n",
+        "{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+    let body = String::from_utf8_lossy(&curl("/").stdout).into_owned();
+    assert!(body.contains("new EventSource"), "{body}");
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{port}/healthz"))
+        .output()
+        .unwrap();
+    assert_ne!(String::from_utf8_lossy(&plain.stdout), "ok\n");
+
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(example())
+        .args([
+            "--feed",
+            "127.0.0.1:0",
+            "--feed-tls-cert",
+            key_s,
+            "--feed-tls-key",
+            key_s,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--feed-tls-cert"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -24,7 +24,7 @@ use tonewatch::Config;
 use tonewatch::capture::HostChoice;
 use tonewatch::profile::Profile;
 use tonewatch::publish::Origin;
-use tonewatch::publish::feed::{FeedServer, Hub};
+use tonewatch::publish::feed::{FeedOptions, FeedServer, Hub};
 use tonewatch::publish::nats::{MAX_NAME, NatsPublisher, NatsTarget};
 use tonewatch::publish::nudge::Nudger;
 use tonewatch::replay::{ReplayError, Side};
@@ -296,7 +296,7 @@ impl NatsLogin {
     }
 }
 
-/// The token a supervisor feed asks for, wherever one is served.
+/// How a supervisor feed is served, wherever one is.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct FeedToken {
     /// Token the feed asks for, needed off loopback (Authorization: Bearer
@@ -308,17 +308,50 @@ pub(crate) struct FeedToken {
         value_name = "TOKEN"
     )]
     pub(crate) feed_token: Option<String>,
+
+    /// Serve the feed over HTTPS with this certificate chain (PEM), with
+    /// --feed-tls-key.
+    #[arg(long, value_name = "FILE", requires = "feed_tls_key")]
+    pub(crate) feed_tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "feed_tls_cert")]
+    pub(crate) feed_tls_key: Option<PathBuf>,
+
+    /// A web origin (https://wall.example.com) whose pages may read the
+    /// feed from script (CORS); repeat for more. None by default: only the
+    /// feed's own page.
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) feed_allow_origin: Vec<String>,
+
+    /// A host name the feed answers to (the name in the page's address);
+    /// repeat for more. IP addresses and localhost always work; a loopback
+    /// feed answers no other name unless listed.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) feed_allow_host: Vec<String>,
+
+    /// Connections the feed serves at once; more are answered 503
+    /// (/healthz still 200). Keep it under the process's descriptor limit.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) feed_max_connections: u32,
 }
 
 /// Serves `hub` on `addr` and says where.
 pub(crate) fn serve_feed(
     addr: std::net::SocketAddr,
-    token: &FeedToken,
+    feed: &FeedToken,
     hub: &Arc<Hub>,
 ) -> Result<FeedServer, Failure> {
-    let server = FeedServer::start(addr, token.feed_token.clone(), Arc::clone(hub))
+    let options = FeedOptions {
+        token: feed.feed_token.clone(),
+        allow_origins: feed.feed_allow_origin.clone(),
+        allow_hosts: feed.feed_allow_host.clone(),
+        tls: feed.feed_tls_cert.clone().zip(feed.feed_tls_key.clone()),
+        max_connections: feed.feed_max_connections as usize,
+    };
+    let server = FeedServer::start(addr, options, Arc::clone(hub))
         .map_err(|e| Failure::Input(e.to_string()))?;
-    eprintln!("tonewatch: supervisor page at http://{}/", server.addr());
+    eprintln!("tonewatch: supervisor page at {}", server.url());
     Ok(server)
 }
 

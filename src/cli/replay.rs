@@ -173,6 +173,7 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
         }
     };
     let publisher = args.feed.start(&cfg)?;
+    let metrics = publisher.metrics();
     let mut progress = Progress::new();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let result = analyse_call(
@@ -183,7 +184,12 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
         args.report.as_ref().map(|_| title.as_str()),
         &mut out,
         Taps {
-            progress: &mut |t, total| progress.tick(t, total),
+            progress: &mut |t, total, frames| {
+                progress.tick(t, total);
+                if let Some(m) = &metrics {
+                    m.frames.store(frames, Ordering::Relaxed);
+                }
+            },
             publish: &|r| publisher.publish(r),
         },
     );

@@ -1,31 +1,52 @@
 //! The supervisor feed: alerts, agitation and summaries as Server-Sent
-//! Events, a live web page, a health check and Prometheus metrics, from one
-//! embedded HTTP server (`tiny_http`).
+//! Events, a live web page, a health check and Prometheus metrics, served
+//! by `hyper` on a one-thread tokio runtime of its own.
 //!
 //! | path | what |
 //! |---|---|
 //! | `/` | the supervisor page: agents and their calls, alerts coloured by severity, agitation over time, escalations on top |
 //! | `/events` | `text/event-stream`: `event: alert` / `agitation` / `summary`, `data:` the JSON record plus `agent`, `site` and `sent_ms` (wall clock, ms); a client that fell behind gets `event: missed` with how many it lost |
 //! | `/healthz` | `ok` |
-//! | `/metrics` | Prometheus text: frames, overruns, alerts by kind, subscribers, events missed |
+//! | `/metrics` | Prometheus text: frames, overruns, alerts by kind, subscribers, connections, events missed |
 //!
 //! Publishing never blocks: each subscriber has a bounded queue, and a
-//! full queue drops that subscriber's event and counts it. A stalled
-//! browser therefore holds up only its own connection thread. The server
-//! keeps the last events so a page opened mid-call shows the call so far.
+//! full queue drops that subscriber's event and counts it. The server
+//! keeps the last events (bounded in count and bytes) so a page opened
+//! mid-call shows the call so far.
+//!
+//! Nobody can knock it over: request heads over [`MAX_HEAD`] bytes get
+//! 431, a head not sent within [`HEAD_TIMEOUT`] (an idle or slow client)
+//! closes the connection, at most [`FeedOptions::max_connections`] are
+//! served and the ones beyond get a one-line answer (`/healthz` is still
+//! answered, anything else 503) instead of the process running out of
+//! descriptors, and an exhausted descriptor table is waited out, never
+//! fatal.
+//!
 //! Bound to a non-loopback address it requires a token (`Authorization:
-//! Bearer TOKEN` or `?token=TOKEN`); `/healthz` is always open.
+//! Bearer TOKEN` or `?token=TOKEN`), compared in constant time, with
+//! failed attempts slowed and limited; `/healthz` is always open. Browsers
+//! get no CORS headers unless an origin is allowed, and a loopback feed
+//! answers only requests addressed to a loopback name (no DNS rebinding).
+//! With a certificate it speaks only TLS (rustls).
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use subtle::ConstantTimeEq;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::{self, error::TrySendError};
 
 use tonewatch_core::{AlertKind, Record};
 
@@ -33,10 +54,29 @@ use super::{FloorEvent, Origin};
 
 /// Events each subscriber may have waiting before it starts missing some.
 const SUBSCRIBER_QUEUE: usize = 1024;
-/// Events kept for pages that connect later.
+/// Events kept for pages that connect later, at most.
 const HISTORY: usize = 2000;
+/// Bytes of events kept for pages that connect later, at most.
+const HISTORY_BYTES: usize = 4 << 20;
 /// A comment line this often keeps idle connections open through proxies.
 const KEEPALIVE: Duration = Duration::from_secs(15);
+/// The largest request head (request line and headers) served; 431 above.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// A request head must arrive within this long (a new connection, or an
+/// idle kept-alive one), or the connection is closed.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// A TLS handshake must be done within this long.
+const TLS_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection beyond the limit gets this long to send its request line.
+const OVERFLOW_TIMEOUT: Duration = Duration::from_secs(1);
+/// Connections beyond the limit being answered at once, at most; more are
+/// closed at once.
+const OVERFLOW_MAX: usize = 256;
+/// Failed token checks allowed per second, from all clients together;
+/// more get 429.
+const FAILURES_PER_S: u32 = 10;
+/// A failed token check is answered after this long.
+const FAILURE_DELAY: Duration = Duration::from_millis(200);
 
 /// Counters the feed shows on `/metrics`; the producer updates them.
 #[derive(Debug, Default)]
@@ -51,17 +91,28 @@ pub struct Metrics {
     pub events: AtomicU64,
     /// Events some subscriber missed.
     pub missed: AtomicU64,
+    /// Connections being served now.
+    pub connections: AtomicU64,
+    /// Connections answered 503 or closed at once: over the limit.
+    pub refused: AtomicU64,
 }
 
 struct Subscriber {
-    tx: Sender<Arc<str>>,
+    tx: mpsc::Sender<Arc<str>>,
     missed: AtomicU64,
+}
+
+/// Events kept for late pages, bounded in count and bytes.
+#[derive(Default)]
+struct History {
+    events: VecDeque<Arc<str>>,
+    bytes: usize,
 }
 
 /// Fans events out to every connected page.
 pub struct Hub {
     subscribers: Mutex<Vec<Arc<Subscriber>>>,
-    history: Mutex<VecDeque<Arc<str>>>,
+    history: Mutex<History>,
     /// What `/metrics` shows.
     pub metrics: Arc<Metrics>,
 }
@@ -88,15 +139,18 @@ impl Hub {
     pub fn new(metrics: Arc<Metrics>) -> Self {
         Self {
             subscribers: Mutex::new(Vec::new()),
-            history: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            history: Mutex::new(History::default()),
             metrics,
         }
     }
 
-    /// Connected pages.
+    /// Connected pages (a page that left is not counted, even before the
+    /// next event finds it gone).
     #[must_use]
     pub fn subscriber_count(&self) -> usize {
-        self.subscribers.lock().map_or(0, |s| s.len())
+        self.subscribers
+            .lock()
+            .map_or(0, |s| s.iter().filter(|s| !s.tx.is_closed()).count())
     }
 
     /// Publishes a record of `origin`'s call (frames are not published).
@@ -125,10 +179,14 @@ impl Hub {
         let Ok(mut history) = self.history.lock() else {
             return;
         };
-        if history.len() == HISTORY {
-            history.pop_front();
+        history.bytes += event.len();
+        history.events.push_back(Arc::clone(&event));
+        while history.events.len() > HISTORY || history.bytes > HISTORY_BYTES {
+            let Some(old) = history.events.pop_front() else {
+                break;
+            };
+            history.bytes -= old.len();
         }
-        history.push_back(Arc::clone(&event));
         let Ok(mut subs) = self.subscribers.lock() else {
             return;
         };
@@ -139,12 +197,12 @@ impl Hub {
                 self.metrics.missed.fetch_add(1, Ordering::Relaxed);
                 true
             }
-            Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Closed(_)) => false,
         });
     }
 
-    fn subscribe(&self) -> (Arc<Subscriber>, Receiver<Arc<str>>, Vec<Arc<str>>) {
-        let (tx, rx) = crossbeam_channel::bounded(SUBSCRIBER_QUEUE);
+    fn subscribe(&self) -> (Arc<Subscriber>, mpsc::Receiver<Arc<str>>, Vec<Arc<str>>) {
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let sub = Arc::new(Subscriber {
             tx,
             missed: AtomicU64::new(0),
@@ -152,11 +210,11 @@ impl Hub {
         // History and subscription under the history lock, so no event is
         // both replayed and queued, or neither.
         let history = self.history.lock().expect("history lock");
-        let past = history.iter().cloned().collect();
-        self.subscribers
-            .lock()
-            .expect("subscriber lock")
-            .push(Arc::clone(&sub));
+        let past = history.events.iter().cloned().collect();
+        let mut subs = self.subscribers.lock().expect("subscriber lock");
+        subs.retain(|s| !s.tx.is_closed());
+        subs.push(Arc::clone(&sub));
+        drop(subs);
         drop(history);
         (sub, rx, past)
     }
@@ -221,6 +279,18 @@ impl Hub {
             "Pages connected to /events.",
             &[(String::new(), self.subscriber_count() as u64)],
         );
+        metric(
+            "tonewatch_feed_connections",
+            "gauge",
+            "HTTP connections being served.",
+            &[(String::new(), m.connections.load(Ordering::Relaxed))],
+        );
+        metric(
+            "tonewatch_feed_refused_total",
+            "counter",
+            "Connections over the limit (answered 503, or closed).",
+            &[(String::new(), m.refused.load(Ordering::Relaxed))],
+        );
         s
     }
 }
@@ -244,12 +314,54 @@ pub enum FeedError {
         /// Why.
         reason: String,
     },
+    /// The certificate or key cannot be used.
+    #[error("{flag} {}: {reason}", path.display())]
+    Tls {
+        /// The flag.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How the feed is served.
+#[derive(Debug, Clone)]
+pub struct FeedOptions {
+    /// The token asked for; needed off loopback.
+    pub token: Option<String>,
+    /// Origins (`https://wall.example.com`) whose pages may read the feed
+    /// from script; none by default.
+    pub allow_origins: Vec<String>,
+    /// Host names the feed answers to besides IP addresses and `localhost`
+    /// (a loopback feed answers nothing else; a public one without this
+    /// list answers any).
+    pub allow_hosts: Vec<String>,
+    /// A certificate chain and its key (PEM): serve HTTPS only.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Connections served at once; the ones beyond are answered 503
+    /// (`/healthz` 200) and closed.
+    pub max_connections: usize,
+}
+
+impl Default for FeedOptions {
+    fn default() -> Self {
+        Self {
+            token: None,
+            allow_origins: Vec::new(),
+            allow_hosts: Vec::new(),
+            tls: None,
+            max_connections: 256,
+        }
+    }
 }
 
 /// The running HTTP server (stops when dropped).
 pub struct FeedServer {
-    server: Arc<tiny_http::Server>,
     addr: SocketAddr,
+    tls: bool,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -261,48 +373,87 @@ impl std::fmt::Debug for FeedServer {
     }
 }
 
+/// What every connection's handler shares.
+struct Ctx {
+    hub: Arc<Hub>,
+    token: Option<String>,
+    allow_origins: Vec<String>,
+    allow_hosts: Vec<String>,
+    loopback: bool,
+    /// Failed token checks in the current second: (second, count).
+    failures: Mutex<(u64, u32)>,
+    started: Instant,
+}
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
 impl FeedServer {
-    /// Serves `hub` on `addr`. A non-loopback address needs a `token`.
+    /// Serves `hub` on `addr`. A non-loopback address needs a token.
     ///
     /// # Errors
-    /// No token for a public address, or the address cannot be bound.
-    pub fn start(
-        addr: SocketAddr,
-        token: Option<String>,
-        hub: Arc<Hub>,
-    ) -> Result<Self, FeedError> {
-        if token.as_deref().is_some_and(str::is_empty) {
+    /// No token for a public address, an empty token, a certificate or key
+    /// that cannot be used, or the address cannot be bound.
+    pub fn start(addr: SocketAddr, options: FeedOptions, hub: Arc<Hub>) -> Result<Self, FeedError> {
+        if options.token.as_deref().is_some_and(str::is_empty) {
             return Err(FeedError::EmptyToken);
         }
-        if !addr.ip().is_loopback() && token.is_none() {
+        if !addr.ip().is_loopback() && options.token.is_none() {
             return Err(FeedError::NeedsToken(addr));
         }
-        let server = Arc::new(tiny_http::Server::http(addr).map_err(|e| FeedError::Bind {
-            addr,
-            reason: e.to_string(),
-        })?);
-        let addr = server.server_addr().to_ip().unwrap_or(addr);
-        let srv = Arc::clone(&server);
+        let tls = options
+            .tls
+            .as_ref()
+            .map(|(c, k)| tls_acceptor(c, k))
+            .transpose()?;
+        let bind = |reason: String| FeedError::Bind { addr, reason };
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| bind(e.to_string()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| bind(e.to_string()))?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| bind(e.to_string()))?;
+        let ctx = Arc::new(Ctx {
+            hub,
+            token: options.token,
+            allow_origins: options.allow_origins,
+            allow_hosts: options
+                .allow_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            loopback: addr.ip().is_loopback(),
+            failures: Mutex::new((0, 0)),
+            started: Instant::now(),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let max_connections = options.max_connections.max(1);
+        let is_tls = tls.is_some();
         let thread = thread::Builder::new()
             .name("tonewatch-feed".into())
             .spawn(move || {
-                for req in srv.incoming_requests() {
-                    let hub = Arc::clone(&hub);
-                    let token = token.clone();
-                    // A thread per request: /events holds its connection.
-                    let _ = thread::Builder::new()
-                        .name("tonewatch-http".into())
-                        .spawn(move || handle(req, &hub, token.as_deref()));
-                }
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!("supervisor feed: {e}");
+                            return;
+                        }
+                    };
+                    tokio::select! {
+                        () = accept_loop(listener, ctx, tls, max_connections) => {}
+                        _ = stopped => {}
+                    }
+                });
             })
-            .map_err(|e| FeedError::Bind {
-                addr,
-                reason: e.to_string(),
-            })?;
-        tracing::info!("supervisor feed on http://{addr}/");
+            .map_err(|e| bind(e.to_string()))?;
+        tracing::info!("supervisor feed on {addr}");
         Ok(Self {
-            server,
             addr,
+            tls: is_tls,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -312,104 +463,383 @@ impl FeedServer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// The page's address: `http://` or `https://`, with a trailing `/`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
+    }
 }
 
 impl Drop for FeedServer {
     fn drop(&mut self) {
-        self.server.unblock();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-/// Whether the request carries `token`: `Authorization: Bearer TOKEN` (the
-/// scheme in any case, as RFC 9110 has it) or `?token=TOKEN`
-/// (percent-decoded), compared in constant time.
-fn authorised(req: &tiny_http::Request, token: Option<&str>) -> bool {
-    let Some(token) = token else { return true };
-    let matches = |given: &str| bool::from(given.as_bytes().ct_eq(token.as_bytes()));
-    let header = req.headers().iter().any(|h| {
-        h.field.equiv("Authorization")
-            && h.value
-                .as_str()
-                .split_once(' ')
-                .is_some_and(|(scheme, given)| {
+/// A TLS acceptor from a PEM certificate chain and key.
+fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<tokio_rustls::TlsAcceptor, FeedError> {
+    let read = |flag: &'static str, path: &PathBuf| {
+        std::fs::read(path).map_err(|e| FeedError::Tls {
+            flag,
+            path: path.clone(),
+            reason: e.to_string(),
+        })
+    };
+    let bad = |flag: &'static str, path: &PathBuf, reason: String| FeedError::Tls {
+        flag,
+        path: path.clone(),
+        reason,
+    };
+    let certs = rustls_pemfile::certs(&mut read("--feed-tls-cert", cert)?.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("--feed-tls-cert", cert, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "--feed-tls-cert",
+            cert,
+            "no certificate in it (PEM)".into(),
+        ));
+    }
+    let key_der = rustls_pemfile::private_key(&mut read("--feed-tls-key", key)?.as_slice())
+        .map_err(|e| bad("--feed-tls-key", key, e.to_string()))?
+        .ok_or_else(|| bad("--feed-tls-key", key, "no private key in it (PEM)".into()))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("--feed-tls-cert", cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|e| bad("--feed-tls-key", key, e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Takes connections until the server is dropped. Out of descriptors (or
+/// memory), it waits and tries again; past the limit, it answers briefly.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    ctx: Arc<Ctx>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    max_connections: usize,
+) {
+    let active = Arc::new(AtomicUsize::new(0));
+    let overflow = Arc::new(AtomicUsize::new(0));
+    let mut last_warning: Option<Instant> = None;
+    loop {
+        let (stream, _peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE, ENFILE, ENOMEM, ENOBUFS: the process or machine
+                // is short of something a closing connection gives back.
+                if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    tracing::warn!("supervisor feed: cannot accept a connection: {e}");
+                    last_warning = Some(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let metrics = Arc::clone(&ctx.hub.metrics);
+        if active.load(Ordering::Relaxed) >= max_connections {
+            metrics.refused.fetch_add(1, Ordering::Relaxed);
+            if overflow.load(Ordering::Relaxed) >= OVERFLOW_MAX {
+                drop(stream);
+                continue;
+            }
+            let guard = Counted::new(&overflow, None);
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let _guard = guard;
+                match tls {
+                    Some(tls) => {
+                        if let Ok(Ok(s)) =
+                            tokio::time::timeout(OVERFLOW_TIMEOUT, tls.accept(stream)).await
+                        {
+                            answer_briefly(s).await;
+                        }
+                    }
+                    None => answer_briefly(stream).await,
+                }
+            });
+            continue;
+        }
+        let guard = Counted::new(&active, Some(metrics));
+        let ctx = Arc::clone(&ctx);
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            match tls {
+                Some(tls) => {
+                    if let Ok(Ok(s)) = tokio::time::timeout(TLS_TIMEOUT, tls.accept(stream)).await {
+                        serve(s, ctx).await;
+                    }
+                }
+                None => serve(stream, ctx).await,
+            }
+        });
+    }
+}
+
+/// A count of something alive, taken back when dropped.
+struct Counted {
+    count: Arc<AtomicUsize>,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Counted {
+    fn new(count: &Arc<AtomicUsize>, metrics: Option<Arc<Metrics>>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = &metrics {
+            m.connections.fetch_add(1, Ordering::Relaxed);
+        }
+        Self {
+            count: Arc::clone(count),
+            metrics,
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        if let Some(m) = &self.metrics {
+            m.connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Serves one connection: HTTP/1.1 with the head bounded in size and time.
+async fn serve<S>(stream: S, ctx: Arc<Ctx>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let ctx = Arc::clone(&ctx);
+        async move { Ok::<_, Infallible>(handle(req, &ctx).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD.max(8192))
+        .max_header_size(MAX_HEAD)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// A connection past the limit: reads its request line (briefly) and
+/// answers `/healthz` with 200, anything else with 503, then closes.
+async fn answer_briefly<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
+    let mut buf = [0_u8; 512];
+    let mut n = 0;
+    let read = tokio::time::timeout(OVERFLOW_TIMEOUT, async {
+        while n < buf.len() && !buf[..n].contains(&b'\n') {
+            match stream.read(&mut buf[n..]).await {
+                Ok(0) | Err(_) => return false,
+                Ok(k) => n += k,
+            }
+        }
+        true
+    })
+    .await;
+    if !matches!(read, Ok(true)) {
+        return;
+    }
+    let line = &buf[..n];
+    let health = line.starts_with(b"GET /healthz ") || line.starts_with(b"HEAD /healthz ");
+    let reply: &[u8] = if health {
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+    } else {
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 37\r\nRetry-After: 5\r\nConnection: close\r\n\r\ntoo many connections: try again soon\n"
+    };
+    let _ = tokio::time::timeout(OVERFLOW_TIMEOUT, stream.write_all(reply)).await;
+    let _ = stream.shutdown().await;
+}
+
+fn text(code: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()).boxed_unsync());
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// The request's host name (no port, lower case), if it has one.
+fn host_of(req: &Request<Incoming>) -> Option<String> {
+    let host = req.headers().get(header::HOST)?.to_str().ok()?.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next()?
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    Some(name.to_ascii_lowercase())
+}
+
+impl Ctx {
+    /// A name this feed answers to: an IP address, `localhost`, an allowed
+    /// host, or anything at all on a public feed without a list. A
+    /// loopback feed answering any name could be read by a page whose
+    /// domain was re-pointed at 127.0.0.1.
+    fn host_allowed(&self, host: &str) -> bool {
+        host.parse::<std::net::IpAddr>().is_ok()
+            || host == "localhost"
+            || self.allow_hosts.iter().any(|h| h == host)
+            || (!self.loopback && self.allow_hosts.is_empty())
+    }
+
+    /// Whether the request carries the token: `Authorization: Bearer
+    /// TOKEN` (the scheme in any case, as RFC 9110 has it) or
+    /// `?token=TOKEN` (percent-decoded), compared in constant time.
+    fn authorised(&self, req: &Request<Incoming>) -> bool {
+        let Some(token) = &self.token else {
+            return true;
+        };
+        let matches = |given: &str| bool::from(given.as_bytes().ct_eq(token.as_bytes()));
+        let header = req
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split_once(' ').is_some_and(|(scheme, given)| {
                     scheme.eq_ignore_ascii_case("bearer") && matches(given.trim())
                 })
-    });
-    let query = req.url().split_once('?').is_some_and(|(_, q)| {
-        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "token" && matches(&v))
-    });
-    header || query
-}
-
-fn respond(req: tiny_http::Request, code: u16, content_type: &str, body: impl Into<Vec<u8>>) {
-    let header =
-        tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header");
-    let _ = req.respond(
-        tiny_http::Response::from_data(body.into())
-            .with_status_code(code)
-            .with_header(header),
-    );
-}
-
-fn handle(req: tiny_http::Request, hub: &Hub, token: Option<&str>) {
-    let path = req.url().split('?').next().unwrap_or("/").to_string();
-    if path == "/healthz" {
-        return respond(req, 200, "text/plain", "ok\n");
+            });
+        let query = req.uri().query().is_some_and(|q| {
+            form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "token" && matches(&v))
+        });
+        header || query
     }
-    if !authorised(&req, token) {
-        return respond(
-            req,
-            401,
+
+    /// Counts a failed token check; `false` once this second has had more
+    /// than [`FAILURES_PER_S`].
+    fn failure_allowed(&self) -> bool {
+        let second = self.started.elapsed().as_secs();
+        let Ok(mut f) = self.failures.lock() else {
+            return false;
+        };
+        if f.0 != second {
+            *f = (second, 0);
+        }
+        f.1 += 1;
+        f.1 <= FAILURES_PER_S
+    }
+}
+
+async fn handle(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut response = route(req, ctx).await;
+    let allowed = origin.filter(|o| {
+        o.to_str()
+            .is_ok_and(|o| ctx.allow_origins.iter().any(|a| a == o))
+    });
+    if let Some(origin) = allowed {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization"),
+        );
+    }
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("origin"));
+    response
+}
+
+async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
+    let path = req.uri().path();
+    if path == "/healthz" {
+        return text(StatusCode::OK, "text/plain", "ok\n");
+    }
+    let Some(host) = host_of(&req) else {
+        // RFC 9112: a request without Host is refused.
+        return text(StatusCode::BAD_REQUEST, "text/plain", "no Host header\n");
+    };
+    if !ctx.host_allowed(&host) {
+        return text(
+            StatusCode::MISDIRECTED_REQUEST,
+            "text/plain",
+            "this feed does not answer to that host name (see --feed-allow-host)\n",
+        );
+    }
+    if req.method() == Method::OPTIONS {
+        return text(StatusCode::NO_CONTENT, "text/plain", "");
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
+    }
+    if !ctx.authorised(&req) {
+        if !ctx.failure_allowed() {
+            let mut r = text(
+                StatusCode::TOO_MANY_REQUESTS,
+                "text/plain",
+                "too many failed attempts: try again soon\n",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
+        tokio::time::sleep(FAILURE_DELAY).await;
+        return text(
+            StatusCode::UNAUTHORIZED,
             "text/plain",
             "a token is needed: ?token=... or Authorization: Bearer ...\n",
         );
     }
-    match path.as_str() {
-        "/" | "/index.html" => respond(req, 200, "text/html; charset=utf-8", PAGE),
-        "/metrics" => respond(req, 200, "text/plain; version=0.0.4", hub.metrics_text()),
-        "/events" => stream_events(req, hub),
-        _ => respond(req, 404, "text/plain", "not found\n"),
+    match path {
+        "/" | "/index.html" => text(StatusCode::OK, "text/html; charset=utf-8", PAGE),
+        "/metrics" => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            ctx.hub.metrics_text(),
+        ),
+        "/events" => stream_events(&ctx.hub),
+        _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     }
 }
 
-/// Holds the connection and writes events as they come.
-fn stream_events(req: tiny_http::Request, hub: &Hub) {
+/// The event stream: the call so far, then each event as it comes, a
+/// comment line when nothing has for a while, and how many events were
+/// missed when this page's queue overflowed.
+fn stream_events(hub: &Hub) -> Response<Body> {
     let (sub, rx, past) = hub.subscribe();
-    let mut w = req.into_writer();
-    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\
-                Connection: keep-alive\r\nAccess-Control-Allow-Origin: *\r\n\r\n: tonewatch\n\n";
-    if w.write_all(head.as_bytes()).is_err() {
-        return;
+    let mut first = String::from(": tonewatch\n\n");
+    for e in &past {
+        first.push_str(e);
     }
-    for e in past {
-        if w.write_all(e.as_bytes()).is_err() {
-            return;
+    let state = (Some(Bytes::from(first)), rx, sub);
+    let stream = futures_util::stream::unfold(state, |(first, mut rx, sub)| async move {
+        if let Some(first) = first {
+            return Some((Ok(Frame::data(first)), (None, rx, sub)));
         }
-    }
-    if w.flush().is_err() {
-        return;
-    }
-    loop {
-        let next = rx.recv_timeout(KEEPALIVE);
+        let next = tokio::time::timeout(KEEPALIVE, rx.recv()).await;
+        let mut out = String::new();
         let missed = sub.missed.swap(0, Ordering::Relaxed);
         if missed > 0 {
-            let note = format!("event: missed\ndata: {{\"missed\":{missed}}}\n\n");
-            if w.write_all(note.as_bytes()).is_err() {
-                return;
-            }
+            out.push_str(&format!("event: missed\ndata: {{\"missed\":{missed}}}\n\n"));
         }
-        let ok = match next {
-            Ok(e) => w.write_all(e.as_bytes()),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => w.write_all(b": ping\n\n"),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-        };
-        if ok.and_then(|()| w.flush()).is_err() {
-            return;
+        match next {
+            Ok(Some(e)) => out.push_str(&e),
+            Err(_) => out.push_str(": ping\n\n"),
+            Ok(None) => return None,
         }
-    }
+        Some((Ok(Frame::data(Bytes::from(out))), (None, rx, sub)))
+    });
+    let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(stream)));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
 /// The supervisor page.
@@ -442,11 +872,15 @@ mod tests {
     /// when it reads again it is told how many it lost.
     #[test]
     fn a_stalled_page_overflows_its_own_queue_and_is_told_what_it_missed() {
-        use std::io::{BufRead, BufReader};
+        use std::io::{BufRead, BufReader, Write};
         use std::net::TcpStream;
         let hub = Arc::new(Hub::new(Arc::default()));
-        let server =
-            FeedServer::start("127.0.0.1:0".parse().unwrap(), None, Arc::clone(&hub)).unwrap();
+        let server = FeedServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            FeedOptions::default(),
+            Arc::clone(&hub),
+        )
+        .unwrap();
         let addr = server.addr();
         let mut stalled = TcpStream::connect(addr).unwrap();
         stalled
