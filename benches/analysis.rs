@@ -214,7 +214,10 @@ fn batch_scaling(minute: &[f32], rate: u32, dir: &std::path::Path) {
             mono_speaker: Speaker::Agent,
         };
         let start = Instant::now();
-        let items = batch::run_batch(&files, &out, &Settings::default(), &opts, &|_| {}).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let items = batch::run_batch(&files, &out, &Settings::default(), &opts, &|_| {}, &stop)
+            .unwrap()
+            .items;
         assert!(items.iter().all(|i| i.outcome.is_ok()));
         start.elapsed().as_secs_f64()
     };

@@ -164,6 +164,21 @@ fn stem(file: &Path) -> String {
         .map_or_else(|| "call".into(), |s| s.to_string_lossy().into_owned())
 }
 
+/// Files whose results would land on the same names (`x.wav` and `x.WAV`
+/// both write `x.jsonl`; names are compared without case, as some file
+/// systems do), each group with its output name.
+#[must_use]
+pub fn name_collisions(files: &[PathBuf]) -> Vec<(String, Vec<PathBuf>)> {
+    let mut by_name: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for f in files {
+        by_name
+            .entry(stem(f).to_lowercase())
+            .or_default()
+            .push(f.clone());
+    }
+    by_name.into_iter().filter(|(_, v)| v.len() > 1).collect()
+}
+
 fn one(
     file: &Path,
     out_dir: &Path,
@@ -172,10 +187,15 @@ fn one(
 ) -> Result<SummaryRecord, String> {
     let name = stem(file);
     let jsonl = out_dir.join(format!("{name}.jsonl"));
-    let mut out = BufWriter::with_capacity(
-        1 << 16,
-        std::fs::File::create(&jsonl).map_err(|e| format!("{}: {e}", jsonl.display()))?,
-    );
+    // Written beside its final name and renamed into place when the call
+    // is over: an interrupted batch never leaves a cut-off file under a
+    // result's name (nor replaces an earlier run's with one).
+    let temp = tempfile::Builder::new()
+        .prefix(".tonewatch-")
+        .suffix(".jsonl.part")
+        .tempfile_in(out_dir)
+        .map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 16, temp.as_file());
     let input = CallInput::File {
         path: file.to_path_buf(),
         agent_channel: opts.agent_channel,
@@ -198,23 +218,41 @@ fn one(
     ) {
         Ok(r) => r,
         Err(e) => {
-            // Keep what a call that failed midway printed; drop an empty file.
+            // Keep what a call that failed midway printed (valid lines,
+            // no summary; calls.csv says it failed); drop an empty file.
+            let written =
+                out.flush().is_ok() && temp.as_file().metadata().is_ok_and(|m| m.len() > 0);
             drop(out);
-            if std::fs::metadata(&jsonl).is_ok_and(|m| m.len() == 0) {
-                let _ = std::fs::remove_file(&jsonl);
+            if written {
+                let _ = crate::output::durable::persist(temp, &jsonl);
             }
             return Err(e.to_string());
         }
     };
+    out.flush()
+        .map_err(|e| format!("{}: {e}", jsonl.display()))?;
+    drop(out);
+    crate::output::durable::persist(temp, &jsonl)
+        .map_err(|e| format!("{}: {e}", jsonl.display()))?;
     let html = out_dir.join(format!("{name}.html"));
     crate::output::durable::write(&html, r.report_html.unwrap_or_default().as_bytes())
         .map_err(|e| format!("{}: {e}", html.display()))?;
     Ok(r.summary)
 }
 
+/// What a batch did.
+#[derive(Debug)]
+pub struct BatchRun {
+    /// Every call started, in file order, with how it went.
+    pub items: Vec<BatchItem>,
+    /// The calls not started because the batch was stopped.
+    pub interrupted: Vec<PathBuf>,
+}
+
 /// Replays `files` on `opts.jobs` threads into `out_dir`; `on_done` hears
-/// of each call as it finishes (from any worker). Returns every call's
-/// outcome in file order and writes `out_dir/calls.csv`.
+/// of each call as it finishes (from any worker). Once `stop` is set no
+/// new call is started; calls under way finish. Writes `out_dir/calls.csv`
+/// (a row per file: ok, error, or interrupted).
 ///
 /// # Errors
 /// The CSV cannot be written.
@@ -224,13 +262,17 @@ pub fn run_batch(
     settings: &Settings,
     opts: &BatchOptions,
     on_done: &(dyn Fn(&BatchItem) + Sync),
-) -> io::Result<Vec<BatchItem>> {
+    stop: &std::sync::atomic::AtomicBool,
+) -> io::Result<BatchRun> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<BatchItem>>> = Mutex::new(files.iter().map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.clamp(1, files.len().max(1)) {
             s.spawn(|| {
                 loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(file) = files.get(i) else { break };
                     // A call that panics (a bug) is that call's error, not
@@ -254,18 +296,23 @@ pub fn run_batch(
             });
         }
     });
-    let items: Vec<BatchItem> = results
-        .into_inner()
-        .expect("no worker panicked")
-        .into_iter()
-        .map(|i| i.expect("every file done"))
-        .collect();
-    write_csv(&out_dir.join("calls.csv"), &items)?;
-    Ok(items)
+    let mut items = Vec::with_capacity(files.len());
+    let mut interrupted = Vec::new();
+    for (file, item) in files
+        .iter()
+        .zip(results.into_inner().expect("no worker panicked"))
+    {
+        match item {
+            Some(item) => items.push(item),
+            None => interrupted.push(file.clone()),
+        }
+    }
+    write_csv(&out_dir.join("calls.csv"), &items, &interrupted)?;
+    Ok(BatchRun { items, interrupted })
 }
 
 /// One row per call: the summary's figures, or the error.
-fn write_csv(path: &Path, items: &[BatchItem]) -> io::Result<()> {
+fn write_csv(path: &Path, items: &[BatchItem], interrupted: &[PathBuf]) -> io::Result<()> {
     // Built in memory and replaced whole: a full disk leaves the old
     // calls.csv (or none), never an empty or cut one.
     let mut w = Vec::new();
@@ -312,6 +359,12 @@ fn write_csv(path: &Path, items: &[BatchItem]) -> io::Result<()> {
                 writeln!(w, ",{}", csv_field(e))?;
             }
         }
+    }
+    for file in interrupted {
+        let file = csv_field(&file.display().to_string());
+        write!(w, "{file},interrupted{}", ",".repeat(12))?;
+        write!(w, "{}", ",".repeat(AlertKind::ALL.len()))?;
+        writeln!(w, ",stopped before this call was analysed")?;
     }
     crate::output::durable::write(path, &w)
 }

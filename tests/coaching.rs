@@ -194,3 +194,127 @@ fn a_folder_needs_somewhere_to_put_the_results() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no .wav files"));
 }
+
+/// `x.wav` and `x.WAV` would both write `x.jsonl`: refused before any
+/// call is analysed, both names given, nothing written.
+#[test]
+fn files_whose_results_would_share_a_name_are_refused_first() {
+    let dir = scratch("batch-clash");
+    let calls = dir.join("calls");
+    std::fs::create_dir_all(&calls).unwrap();
+    for name in ["x.wav", "x.WAV", "y.wav"] {
+        std::fs::copy(example(), calls.join(name)).unwrap();
+    }
+    let out_dir = dir.join("out");
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(&calls)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("x.WAV and x.wav would all write x.jsonl"),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "something was written");
+}
+
+/// SIGTERM mid-batch over an earlier run's results: the calls under way
+/// finish, no new one starts, every result file is whole (its last line
+/// the summary), nothing partial is left, and calls.csv says which calls
+/// were not analysed; exit code 130.
+#[test]
+fn a_batch_stopped_midway_leaves_no_file_that_looks_complete_but_is_not() {
+    use std::io::Read as _;
+    let dir = scratch("batch-term");
+    let calls = dir.join("calls");
+    std::fs::create_dir_all(&calls).unwrap();
+    // Calls ten times the example's length, so the batch takes a while.
+    let long = dir.join("long.wav");
+    let made = Command::new("sox")
+        .args(std::iter::repeat_n(example(), 10))
+        .arg(&long)
+        .output()
+        .expect("sox is needed: apt-get install -y sox (as .ci/run does)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    for i in 0..24 {
+        std::fs::copy(&long, calls.join(format!("call{i:02}.wav"))).unwrap();
+    }
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // An earlier run's calls.csv that says all is well.
+    std::fs::write(out_dir.join("calls.csv"), "file,status\nold,ok\n").unwrap();
+    let mut child = Command::new(BIN)
+        .arg("replay")
+        .arg(&calls)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--jobs", "2"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !out_dir.join("call00.jsonl").exists() && !out_dir.join("call01.jsonl").exists() {
+        assert!(std::time::Instant::now() < deadline, "no call finished");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("tonewatch: stopped: "), "{err}");
+
+    let csv = std::fs::read_to_string(out_dir.join("calls.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 24, "{csv}");
+    let ok: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.contains(",ok,"))
+        .copied()
+        .collect();
+    let interrupted = rows.iter().filter(|r| r.contains(",interrupted,")).count();
+    assert!(!ok.is_empty() && interrupted > 0, "{csv}");
+    assert_eq!(ok.len() + interrupted, 24, "{csv}");
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "left behind: {name}");
+        if name.ends_with(".jsonl") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let records = lines(text.as_bytes());
+            assert_eq!(records.last().unwrap()["type"], "summary", "{name} is cut");
+            let stem = name.trim_end_matches(".jsonl");
+            assert!(
+                ok.iter().any(|r| r.contains(&format!("{stem}.wav"))),
+                "{name} not ok in calls.csv"
+            );
+        }
+    }
+    let jsonl = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "jsonl")
+        })
+        .count();
+    assert_eq!(jsonl, ok.len());
+}

@@ -448,6 +448,8 @@ pub(crate) enum Failure {
     Input(String),
     /// A batch finished but some calls failed: exit code 3.
     SomeFailed,
+    /// Stopped by a signal before the work was done: exit code 130.
+    Interrupted,
     /// stdout failed: exit code 1 (0 for a closed pipe).
     Output(io::Error),
 }
@@ -511,5 +513,6 @@ pub(crate) fn exit_code(result: Result<(), Failure>) -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::SomeFailed) => ExitCode::from(3),
+        Err(Failure::Interrupted) => ExitCode::from(130),
     }
 }

@@ -244,6 +244,29 @@ fn run_batch(
     if files.is_empty() {
         return Err(Failure::Input(format!("{}: no .wav files", dir.display())));
     }
+    let clashes = batch::name_collisions(&files);
+    if !clashes.is_empty() {
+        let list: Vec<String> = clashes
+            .iter()
+            .map(|(name, group)| {
+                let names: Vec<String> = group
+                    .iter()
+                    .map(|f| {
+                        f.file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .collect();
+                format!("{} would all write {name}.jsonl", names.join(" and "))
+            })
+            .collect();
+        return Err(Failure::Input(format!(
+            "{}: {}; rename them (nothing was written)",
+            dir.display(),
+            list.join("; ")
+        )));
+    }
     std::fs::create_dir_all(out_dir).map_err(|e| {
         Failure::Output(io::Error::new(
             e.kind(),
@@ -287,10 +310,25 @@ fn run_batch(
             );
         }
     };
-    let items = batch::run_batch(&files, out_dir, settings, &opts, &on_done)
+    // SIGTERM or Ctrl-C: no new call is started, the ones under way
+    // finish, and calls.csv says which were not analysed; a second one
+    // ends the process at once (partial output is only ever in
+    // .tonewatch-*.part files).
+    let stop = stop_on_signals(true)?;
+    let run = batch::run_batch(&files, out_dir, settings, &opts, &on_done, &stop)
         .map_err(|e| Failure::Output(io::Error::new(e.kind(), format!("calls.csv: {e}"))))?;
     if on_terminal {
         eprintln!();
+    }
+    let items = &run.items;
+    if !run.interrupted.is_empty() {
+        eprintln!(
+            "tonewatch: stopped: {} of {total} calls analysed into {}; calls.csv lists the {} not started as interrupted",
+            items.iter().filter(|i| i.outcome.is_ok()).count(),
+            out_dir.display(),
+            run.interrupted.len()
+        );
+        return Err(Failure::Interrupted);
     }
     let bad = items.iter().filter(|i| i.outcome.is_err()).count();
     eprintln!(

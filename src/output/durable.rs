@@ -1,4 +1,5 @@
-//! Files replaced whole or not at all: profiles, reports, `calls.csv`.
+//! Files replaced whole or not at all: profiles, reports, a batch's
+//! results and `calls.csv`.
 //!
 //! The bytes go to a temporary file of a unique name beside the target
 //! (`tempfile`: two writers never share one), which is synced, renamed over
@@ -17,19 +18,27 @@ use std::path::{Path, PathBuf};
 /// # Errors
 /// A read-only target, or the file system's.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (target, existing) = replaceable(path)?;
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let (target, _) = replaceable(path)?;
     let name = target
         .file_name()
         .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
-        .tempfile_in(&dir)?;
+        .tempfile_in(dir_of(&target))?;
     tmp.write_all(bytes)?;
+    persist(tmp, path)
+}
+
+/// Puts a temporary file written in full in `path`'s place (see the
+/// module docs): for output written as it is made, in a temporary file of
+/// the same folder.
+///
+/// # Errors
+/// A read-only target, or the file system's (a temporary file on another
+/// file system than the target cannot be renamed).
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> io::Result<()> {
+    let (target, existing) = replaceable(path)?;
     if let Some(permissions) = existing
         .map(|m| m.permissions())
         .or_else(new_file_permissions)
@@ -39,7 +48,15 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(&target).map_err(|e| e.error)?;
     // The rename is durable once the directory is.
-    File::open(&dir)?.sync_all()
+    File::open(dir_of(&target))?.sync_all()
+}
+
+/// The folder a file is in (`.` for a bare name).
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Checks, before a long job, that `path` could be written by [`write()`]:
