@@ -144,7 +144,7 @@ impl Xorshift {
 /// 10,000 damaged files, each opened, read and, when it opens, analysed
 /// as a whole call: none may panic. Damage: bytes flipped anywhere, header
 /// fields set to edge values (0, 1, 0xFFFFFFFF...), float samples set to
-/// ±3.4e38, infinities and NaN, cuts, and junk chunks.
+/// ±3.4e38, ±1e17, 1e30, infinities and NaN, bursts of 1e12..1e38, cuts, and junk chunks.
 #[test]
 fn ten_thousand_damaged_files_never_panic() {
     use tonewatch::batch::{self, CallOptions};
@@ -186,7 +186,7 @@ fn ten_thousand_damaged_files_never_panic() {
     for case in 0..10_000 {
         let mut bytes = seeds[case % seeds.len()].clone();
         for _ in 0..1 + rng.below(3) {
-            match rng.below(6) {
+            match rng.below(7) {
                 0 if !bytes.is_empty() => {
                     let i = rng.below(bytes.len());
                     bytes[i] = rng.next() as u8;
@@ -206,14 +206,36 @@ fn ten_thousand_damaged_files_never_panic() {
                 }
                 2 => {
                     // Samples at the edges of f32 (and what they are as PCM).
-                    let v =
-                        [3.4e38_f32, -3.4e38, f32::INFINITY, f32::NAN, 1e-45, -1.0][rng.below(6)];
+                    let v = [
+                        3.4e38_f32,
+                        -3.4e38,
+                        1e17,
+                        -2.8e17,
+                        1e30,
+                        f32::INFINITY,
+                        f32::NAN,
+                        1e-45,
+                        -1.0,
+                    ][rng.below(9)];
                     let i = 44 + 4 * rng.below((bytes.len().saturating_sub(48)) / 4);
                     if i + 4 <= bytes.len() {
                         bytes[i..i + 4].copy_from_slice(&v.to_le_bytes());
                     }
                 }
                 3 => bytes.truncate(rng.below(bytes.len() + 1)),
+                6 => {
+                    // A burst of huge float samples (as damaged float data
+                    // often is), enough to overflow an FFT's sums.
+                    let start = 44 + 4 * rng.below((bytes.len().saturating_sub(48)) / 4);
+                    for k in 0..2 + rng.below(64) {
+                        let i = start + 4 * k;
+                        let v = 10f32.powi(12 + rng.below(27) as i32)
+                            * if rng.below(2) == 0 { 1.0 } else { -1.0 };
+                        if i + 4 <= bytes.len() {
+                            bytes[i..i + 4].copy_from_slice(&v.to_le_bytes());
+                        }
+                    }
+                }
                 4 => {
                     // A junk chunk before the data, of any declared size.
                     let mut chunk = b"junk".to_vec();

@@ -14,6 +14,9 @@
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Indexing, Resampler};
 
+/// The largest sample magnitude framed (+24 dBFS); beyond it, clamped.
+pub const MAX_SAMPLE: f32 = 16.0;
+
 use crate::analysis::{CallAnalyzer, FrameFeatures, MAX_CHANNELS};
 use crate::settings::FrameGeometry;
 
@@ -136,7 +139,20 @@ impl ChannelInput {
             return 0;
         }
         let take = samples.len().min(self.chunk.len() - self.chunk_fill);
-        self.chunk[self.chunk_fill..self.chunk_fill + take].copy_from_slice(&samples[..take]);
+        // Full scale is ±1; damaged float data can hold values near f32's
+        // limit, whose sums overflow the resampler's FFT to inf and NaN.
+        // Anything past ±MAX_SAMPLE (+24 dBFS) is clamped and NaN taken as
+        // silence: no real signal is changed.
+        for (to, &x) in self.chunk[self.chunk_fill..self.chunk_fill + take]
+            .iter_mut()
+            .zip(&samples[..take])
+        {
+            *to = if x.is_nan() {
+                0.0
+            } else {
+                x.clamp(-MAX_SAMPLE, MAX_SAMPLE)
+            };
+        }
         self.chunk_fill += take;
         self.input_total += take as u64;
         if self.chunk_fill == self.chunk.len() {
@@ -413,6 +429,35 @@ mod tests {
             .unwrap()
             .0;
         assert!((peak as i64 - centre() as i64).abs() <= 1, "peak at {peak}");
+    }
+
+    /// Damaged float data: bursts of values up to f32's limit, and NaN.
+    /// Unclamped, their sums overflow the resampler's FFT to NaN and it
+    /// panics; clamped, every frame is finite and a sine after the burst
+    /// is untouched.
+    #[test]
+    fn huge_and_nan_samples_are_clamped_before_the_resampler() {
+        let sr = 16000.0;
+        let mut x: Vec<f32> = (0..16000)
+            .map(|i| 0.5 * (std::f32::consts::TAU * 300.0 * i as f32 / sr).sin())
+            .collect();
+        for (k, v) in x[1000..1064].iter_mut().enumerate() {
+            *v = if k % 3 == 0 {
+                f32::NAN
+            } else {
+                3.0e38 * if k % 2 == 0 { 1.0 } else { -1.0 }
+            };
+        }
+        let (frames, total) = collect_frames(16000, &x);
+        assert_eq!(total, 100);
+        assert!(frames.iter().flatten().all(|v| v.is_finite()));
+        assert!(
+            frames[..20].iter().flatten().any(|v| v.abs() > 1.0),
+            "the burst is still there, clamped"
+        );
+        let late = &frames[80];
+        let ms = late.iter().map(|v| v * v).sum::<f32>() / late.len() as f32;
+        assert!((ms - 0.125).abs() < 0.005, "mean square {ms}");
     }
 
     #[test]
