@@ -189,3 +189,140 @@ fn a_bad_nats_url_is_a_start_up_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--agent-name: 4096 characters"));
 }
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is needed: apt-get install -y openssl (as .ci/run does)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A server on TLS with a site's own CA that admits users by nkey: a desk
+/// given the CA and its seed gets every record confirmed; without the CA
+/// it cannot trust the server and counts them all as not delivered.
+#[test]
+fn a_desk_reaches_a_tls_server_of_a_private_ca_with_an_nkey() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl(
+        d,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ]
+        .into_iter()
+        .chain([
+            "-subj",
+            "/CN=tonewatch test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ])
+        .collect::<Vec<_>>(),
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ]
+        .into_iter()
+        .chain(["-keyout", "server.key", "-out", "server.csr"])
+        .collect::<Vec<_>>(),
+    );
+    std::fs::write(
+        d.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+        ]
+        .into_iter()
+        .chain([
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            "server.pem",
+            "-extfile",
+            "san.ext",
+        ])
+        .collect::<Vec<_>>(),
+    );
+    let user = nkeys::KeyPair::new_user();
+    std::fs::write(d.join("desk.nk"), format!("{}\n", user.seed().unwrap())).unwrap();
+    let port = free_port();
+    std::fs::write(
+        d.join("nats.conf"),
+        format!(
+            "listen: 127.0.0.1:{port}\n\
+             tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n\
+             authorization {{ users = [ {{ nkey: {} }} ] }}\n",
+            d.join("server.pem").display(),
+            d.join("server.key").display(),
+            user.public_key()
+        ),
+    )
+    .unwrap();
+    let _server = Killed(
+        Command::new("nats-server")
+            .arg("-c")
+            .arg(d.join("nats.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(d.join("tw.toml"), "[nats]\nclose_timeout_s = 2.0\n").unwrap();
+    let desk = |extra: &[&std::ffi::OsStr]| {
+        Command::new(BIN)
+            .arg("replay")
+            .arg(example())
+            .args(["--nats", &format!("tls://127.0.0.1:{port}"), "--nats-nkey"])
+            .arg(d.join("desk.nk"))
+            .arg("--config")
+            .arg(d.join("tw.toml"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let trusted = desk(&["--nats-tls-ca".as_ref(), d.join("ca.pem").as_os_str()]);
+    assert_ok(&trusted);
+    let stderr = String::from_utf8_lossy(&trusted.stderr);
+    assert!(!stderr.contains("not delivered"), "{stderr}");
+
+    let untrusted = desk(&[]);
+    assert_ok(&untrusted);
+    let records = String::from_utf8_lossy(&untrusted.stdout).lines().count();
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        stderr.contains(&format!("{records} of {records} records not delivered")),
+        "{stderr}"
+    );
+}
