@@ -698,3 +698,68 @@ fn config_defaults_print_and_bad_keys_are_named() {
     let out = tonewatch(&["replay", "--config", p(&range), p(&call)]);
     expect_error(&out, &range, "alerts.dead_air.min_silence_s");
 }
+
+/// What a desk's feed carries of a call in which the agent speeds up: the
+/// SSE history of the whole call, read after the replay.
+fn feed_of_speeding_call(extra: &[&str]) -> String {
+    use std::io::{Read, Write};
+    let path = speeding_agent_call(&format!("speeding_feed{}.wav", extra.len()));
+    let mut child = Command::new(common::BIN)
+        .args(["replay", p(&path), "--feed", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let page = common::page_url(&mut child);
+    let _child = common::Killed(child);
+    let addr = page.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    s.write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = String::new();
+    let mut buf = [0_u8; 8192];
+    while !got.contains("event: summary") {
+        let n = s.read(&mut buf).expect("the call's events within 60 s");
+        assert!(n > 0, "feed closed");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // The summary's data line is whole once its blank line has come.
+    while !got[got.find("event: summary").unwrap()..].contains("\n\n") {
+        let n = s.read(&mut buf).unwrap();
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    got
+}
+
+/// By default the feed (and NATS, through the same events) carries no
+/// agent-voice alert and no agent pitch, rate or loudness, while stdout
+/// has the "slow down" alert; with --share-agent-alerts the feed has it.
+#[test]
+fn the_agents_own_voice_leaves_the_desk_only_when_the_site_opts_in() {
+    let private = feed_of_speeding_call(&[]);
+    assert!(private.contains("event: summary"), "{private}");
+    assert!(!private.contains("agent_pace"), "{private}");
+    let summary = private[private.find("event: summary").unwrap()..]
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("data: ");
+    let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
+    let agent = summary["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["speaker"] == "agent")
+        .unwrap();
+    assert!(agent["talk_s"].as_f64().unwrap() > 60.0, "{summary}");
+    assert!(agent.get("f0_median_hz").is_none(), "{summary}");
+    assert!(agent.get("rate_sps").is_none(), "{summary}");
+    assert_eq!(summary["alerts"]["agent_monologue"], 1, "{summary}");
+
+    let shared = feed_of_speeding_call(&["--share-agent-alerts"]);
+    assert!(shared.contains("\"kind\":\"agent_pace\""), "{shared}");
+    assert!(shared.contains("\"f0_median_hz\""), "{shared}");
+}

@@ -142,11 +142,20 @@ pub(crate) struct FeedArgs {
     /// The site (floor, team) this agent belongs to.
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub(crate) site: String,
+
+    /// Publish the agent's own voice to the feed and NATS too: pace, pitch
+    /// and loudness alerts, and the agent's pitch, rate and loudness in
+    /// summaries. Off by default: they are the agent's private coaching
+    /// aid (inferring an employee's emotions at work is prohibited in the
+    /// EU); stdout and the agent's nudges always have them.
+    #[arg(long)]
+    pub(crate) share_agent_alerts: bool,
 }
 
 impl FeedArgs {
     pub(crate) fn origin(&self) -> Origin {
         Origin {
+            share_agent_voice: self.share_agent_alerts,
             site: self.site.clone(),
             agent: self
                 .agent_name

@@ -543,11 +543,13 @@ mod tests {
         let o = Origin {
             site: "floor 2.east".into(),
             agent: "sam*>".into(),
+            ..Origin::default()
         };
         assert_eq!(subject("alerts", &o), "tonewatch.alerts.floor_2_east.sam__");
         let o = Origin {
             site: String::new(),
             agent: "ana".into(),
+            ..Origin::default()
         };
         assert_eq!(subject("summary", &o), "tonewatch.summary._.ana");
     }
@@ -624,6 +626,7 @@ mod tests {
         let origin = Origin {
             site: "s".into(),
             agent: "a".into(),
+            ..Origin::default()
         };
         let mut publisher =
             NatsPublisher::start(&target, origin, Duration::from_millis(500)).unwrap();

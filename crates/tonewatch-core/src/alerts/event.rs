@@ -46,6 +46,15 @@ impl AlertKind {
         self as usize
     }
 
+    /// An alert about the agent's own voice (pace, pitch, loudness): a
+    /// private coaching aid. Inferring an employee's emotional state at
+    /// work is prohibited in the EU (AI Act, Art. 5(1)(f)), so these stay
+    /// on the agent's desk unless a site opts in.
+    #[must_use]
+    pub fn is_agent_voice(self) -> bool {
+        matches!(self, Self::AgentPace | Self::AgentPitch | Self::AgentVolume)
+    }
+
     /// The JSON name.
     #[must_use]
     pub fn as_str(self) -> &'static str {
