@@ -55,9 +55,11 @@ use super::{FloorEvent, Origin};
 /// Events each subscriber may have waiting before it starts missing some.
 const SUBSCRIBER_QUEUE: usize = 1024;
 /// Events kept for pages that connect later, at most.
-const HISTORY: usize = 2000;
+const HISTORY: usize = 4000;
 /// Bytes of events kept for pages that connect later, at most.
 const HISTORY_BYTES: usize = 4 << 20;
+/// Events of one agent kept for pages that connect later, at most.
+const HISTORY_PER_AGENT: usize = 1000;
 /// A comment line this often keeps idle connections open through proxies.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// The largest request head (request line and headers) served; 431 above.
@@ -102,11 +104,47 @@ struct Subscriber {
     missed: AtomicU64,
 }
 
-/// Events kept for late pages, bounded in count and bytes.
+/// Events kept for late pages, bounded in count and bytes, and per agent
+/// so one desk (or a forger) cannot push the others out.
 #[derive(Default)]
 struct History {
-    events: VecDeque<Arc<str>>,
+    /// (agent, event), oldest first.
+    events: VecDeque<(Arc<str>, Arc<str>)>,
     bytes: usize,
+    per_agent: std::collections::HashMap<Arc<str>, usize>,
+}
+
+impl History {
+    fn push(&mut self, agent: &str, event: Arc<str>) {
+        let agent: Arc<str> = self
+            .per_agent
+            .get_key_value(agent)
+            .map_or_else(|| agent.into(), |(k, _)| Arc::clone(k));
+        self.bytes += event.len();
+        *self.per_agent.entry(Arc::clone(&agent)).or_default() += 1;
+        self.events.push_back((Arc::clone(&agent), event));
+        if self.per_agent[&agent] > HISTORY_PER_AGENT {
+            if let Some(i) = self.events.iter().position(|(a, _)| *a == agent) {
+                self.forget(i);
+            }
+        }
+        while self.events.len() > HISTORY || self.bytes > HISTORY_BYTES {
+            self.forget(0);
+        }
+    }
+
+    fn forget(&mut self, i: usize) {
+        let Some((agent, event)) = self.events.remove(i) else {
+            return;
+        };
+        self.bytes -= event.len();
+        if let Some(n) = self.per_agent.get_mut(&agent) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_agent.remove(&agent);
+            }
+        }
+    }
 }
 
 /// Fans events out to every connected page.
@@ -166,11 +204,16 @@ impl Hub {
         if let Some(kind) = event.raised {
             self.metrics.alerts[kind.index()].fetch_add(1, Ordering::Relaxed);
         }
-        self.publish_json(event.kind.event_name(), &event.json.to_string());
+        let agent = event.json["agent"].as_str().unwrap_or("");
+        self.publish_from(agent, event.kind.event_name(), &event.json.to_string());
     }
 
     /// Publishes one event of type `kind` with `json` as its data (one line).
     pub fn publish_json(&self, kind: &str, json: &str) {
+        self.publish_from("", kind, json);
+    }
+
+    fn publish_from(&self, agent: &str, kind: &str, json: &str) {
         let event: Arc<str> = format!("event: {kind}\ndata: {json}\n\n").into();
         self.metrics.events.fetch_add(1, Ordering::Relaxed);
         // History, then subscribers, under the history lock (the order
@@ -179,14 +222,7 @@ impl Hub {
         let Ok(mut history) = self.history.lock() else {
             return;
         };
-        history.bytes += event.len();
-        history.events.push_back(Arc::clone(&event));
-        while history.events.len() > HISTORY || history.bytes > HISTORY_BYTES {
-            let Some(old) = history.events.pop_front() else {
-                break;
-            };
-            history.bytes -= old.len();
-        }
+        history.push(agent, Arc::clone(&event));
         let Ok(mut subs) = self.subscribers.lock() else {
             return;
         };
@@ -210,7 +246,7 @@ impl Hub {
         // History and subscription under the history lock, so no event is
         // both replayed and queued, or neither.
         let history = self.history.lock().expect("history lock");
-        let past = history.events.iter().cloned().collect();
+        let past = history.events.iter().map(|(_, e)| Arc::clone(e)).collect();
         let mut subs = self.subscribers.lock().expect("subscriber lock");
         subs.retain(|s| !s.tx.is_closed());
         subs.push(Arc::clone(&sub));
@@ -860,10 +896,12 @@ mod tests {
         assert_eq!(rx.len(), SUBSCRIBER_QUEUE);
         assert_eq!(sub.missed.load(Ordering::Relaxed), 5);
         assert_eq!(hub.metrics.missed.load(Ordering::Relaxed), 5);
-        // A page that connects now gets the history.
+        // A page that connects now gets the history: this one source's
+        // last HISTORY_PER_AGENT events.
         let (_, _, past) = hub.subscribe();
-        assert_eq!(past.len(), SUBSCRIBER_QUEUE + 5);
-        assert!(past[0].starts_with("event: test\ndata: {\"i\":0}"));
+        assert_eq!(past.len(), HISTORY_PER_AGENT);
+        let first = SUBSCRIBER_QUEUE + 5 - HISTORY_PER_AGENT;
+        assert!(past[0].starts_with(&format!("event: test\ndata: {{\"i\":{first}}}")));
     }
 
     /// A real server and a client that asks for /events and then stops
@@ -920,6 +958,41 @@ mod tests {
             .parse()
             .unwrap_or_else(|e| panic!("{note}: {e}"));
         assert!(told > 0 && told <= missed, "told {told}, missed {missed}");
+    }
+
+    /// One desk (or anyone who can publish on NATS) flooding the floor
+    /// with events, or with large ones, cannot push the other desks out of
+    /// what a page opened later is shown, nor grow it without bound.
+    #[test]
+    fn the_history_is_bounded_per_agent_and_in_bytes() {
+        let hub = Hub::new(Arc::default());
+        let event = |agent: &str, pad: usize| FloorEvent {
+            kind: super::super::EventKind::Agitation,
+            raised: None,
+            json: serde_json::json!({"agent": agent, "pad": "x".repeat(pad)}),
+        };
+        for _ in 0..10 {
+            hub.publish_event(&event("ana", 10));
+        }
+        for _ in 0..3000 {
+            hub.publish_event(&event("flood", 10));
+        }
+        let (_, _, past) = hub.subscribe();
+        let of = |agent: &str| {
+            past.iter()
+                .filter(|e| e.contains(&format!("\"agent\":\"{agent}\"")))
+                .count()
+        };
+        assert_eq!(of("ana"), 10);
+        assert_eq!(of("flood"), HISTORY_PER_AGENT);
+        // 300 messages of 60 KiB from many agents: 4 MiB kept at most.
+        for i in 0..300 {
+            hub.publish_event(&event(&format!("big{i}"), 60 * 1024));
+        }
+        let (_, _, past) = hub.subscribe();
+        let bytes: usize = past.iter().map(|e| e.len()).sum();
+        assert!(bytes <= HISTORY_BYTES, "{bytes}");
+        assert!(past.len() >= 60, "{}", past.len());
     }
 
     #[test]
