@@ -122,6 +122,8 @@ fn supervise_shows_every_desk_on_one_feed() {
         metrics.contains("tonewatch_alerts_total{kind=\"overtalk\"} 2"),
         "{metrics}"
     );
+    // It relays, it does not analyse: no frame counter stuck at 0.
+    assert!(!metrics.contains("tonewatch_frames_total"), "{metrics}");
 }
 
 /// No server on the port: stdout is whole, the process exits within the

@@ -28,7 +28,7 @@ pub(crate) struct SuperviseArgs {
 pub(super) fn run(args: &SuperviseArgs) -> Result<(), Failure> {
     let target = args.nats_login.target(&args.nats);
     target.check().map_err(|e| Failure::Input(e.to_string()))?;
-    let hub = Arc::new(Hub::new(Arc::default()));
+    let hub = Arc::new(Hub::floor());
     let _server = serve_feed(args.feed, &args.token, &hub)?;
     let stop = stop_on_signals(false)?;
     tonewatch::publish::nats::supervise(&target, &hub, &stop)

@@ -153,6 +153,8 @@ pub struct Hub {
     history: Mutex<History>,
     /// What `/metrics` shows.
     pub metrics: Arc<Metrics>,
+    /// This process analyses audio (frames and overruns mean something).
+    analyses: bool,
 }
 
 impl std::fmt::Debug for Hub {
@@ -172,13 +174,25 @@ pub fn now_ms() -> u64 {
 }
 
 impl Hub {
-    /// An empty hub.
+    /// An empty hub for a desk: the process that analyses the call.
     #[must_use]
     pub fn new(metrics: Arc<Metrics>) -> Self {
         Self {
             subscribers: Mutex::new(Vec::new()),
             history: Mutex::new(History::default()),
             metrics,
+            analyses: true,
+        }
+    }
+
+    /// An empty hub for `supervise`, which relays other desks' events and
+    /// analyses nothing: its /metrics has no frame or overrun counters
+    /// (they would only ever read 0).
+    #[must_use]
+    pub fn floor() -> Self {
+        Self {
+            analyses: false,
+            ..Self::new(Arc::default())
         }
     }
 
@@ -266,22 +280,24 @@ impl Hub {
                 s.push_str(&format!("{name}{labels} {v}\n"));
             }
         };
-        metric(
-            "tonewatch_frames_total",
-            "counter",
-            "Analysis frames processed.",
-            &[(String::new(), m.frames.load(Ordering::Relaxed))],
-        );
-        metric(
-            "tonewatch_overruns_total",
-            "counter",
-            "Device samples dropped because the analysis fell behind.",
-            &["agent", "customer"]
-                .iter()
-                .zip(&m.overruns)
-                .map(|(sp, v)| (format!("{{speaker=\"{sp}\"}}"), v.load(Ordering::Relaxed)))
-                .collect::<Vec<_>>(),
-        );
+        if self.analyses {
+            metric(
+                "tonewatch_frames_total",
+                "counter",
+                "Analysis frames processed.",
+                &[(String::new(), m.frames.load(Ordering::Relaxed))],
+            );
+            metric(
+                "tonewatch_overruns_total",
+                "counter",
+                "Device samples dropped because the analysis fell behind.",
+                &["agent", "customer"]
+                    .iter()
+                    .zip(&m.overruns)
+                    .map(|(sp, v)| (format!("{{speaker=\"{sp}\"}}"), v.load(Ordering::Relaxed)))
+                    .collect::<Vec<_>>(),
+            );
+        }
         metric(
             "tonewatch_alerts_total",
             "counter",
