@@ -763,3 +763,77 @@ fn the_agents_own_voice_leaves_the_desk_only_when_the_site_opts_in() {
     assert!(shared.contains("\"kind\":\"agent_pace\""), "{shared}");
     assert!(shared.contains("\"f0_median_hz\""), "{shared}");
 }
+
+/// The bash completion script, loaded into a real bash, completes
+/// subcommands and their options.
+#[test]
+fn bash_completes_subcommands_and_options() {
+    let script = tonewatch(&["completions", "bash"]);
+    assert!(script.status.success());
+    let dir = tmp("completions");
+    let path = dir.with_extension("bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    // As bash calls a completion function: the command, the word being
+    // completed and the one before it.
+    let complete = |words: &str, cword: usize| {
+        let w: Vec<&str> = words.split(' ').collect();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; \
+                 _tonewatch tonewatch {} {}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                path.display(),
+                w[cword],
+                w[cword - 1]
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let subs = complete("tonewatch re", 1);
+    assert_eq!(subs.trim(), "replay", "{subs}");
+    let opts = complete("tonewatch replay --nats-tls", 2);
+    assert!(
+        opts.contains("--nats-tls-ca") && opts.contains("--nats-tls-cert"),
+        "{opts}"
+    );
+}
+
+/// `man` renders the page and each subcommand's, with every option.
+#[test]
+fn the_man_pages_render() {
+    let page = tonewatch(&["man", "replay"]);
+    assert!(page.status.success());
+    let mut man = Command::new("man")
+        .args(["-l", "-"])
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("man is needed: apt-get install -y man-db (as .ci/run does)");
+    std::io::Write::write_all(&mut man.stdin.take().unwrap(), &page.stdout).unwrap();
+    let text = String::from_utf8(man.wait_with_output().unwrap().stdout).unwrap();
+    assert!(text.contains("tonewatch-replay"), "{text}");
+    assert!(text.contains("--share-agent-alerts"), "{text}");
+    let dir = tmp("man-pages");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = tonewatch(&["man", "--out", p(&dir)]);
+    assert!(out.status.success());
+    for name in [
+        "tonewatch.1",
+        "tonewatch-replay.1",
+        "tonewatch-live.1",
+        "tonewatch-supervise.1",
+    ] {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
+    let bad = tonewatch(&["man", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

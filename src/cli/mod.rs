@@ -92,6 +92,61 @@ pub(crate) enum Command {
     Supervise(SuperviseArgs),
     /// Show or check the configuration (every threshold, with its meaning).
     Config(ConfigArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or
+    /// powershell (e.g. `tonewatch completions bash >
+    /// /etc/bash_completion.d/tonewatch`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `tonewatch man | man -l -`; `tonewatch
+    /// man replay` for a subcommand's (tonewatch-replay(1)), or `--out DIR`
+    /// to write every page there (tonewatch.1, tonewatch-replay.1, ...).
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ManArgs {
+    /// A subcommand's page instead of the command's.
+    #[arg(value_name = "SUBCOMMAND")]
+    subcommand: Option<String>,
+    /// Write every page into this folder instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+    out: Option<PathBuf>,
+}
+
+/// `tonewatch man`.
+fn man(args: &ManArgs) -> Result<(), Failure> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    if let Some(dir) = &args.out {
+        return clap_mangen::generate_to(cmd, dir).map_err(|e| {
+            Failure::Output(io::Error::new(e.kind(), format!("{}: {e}", dir.display())))
+        });
+    }
+    let page = match &args.subcommand {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name) else {
+                let names: Vec<&str> = cmd.get_subcommands().map(clap::Command::get_name).collect();
+                return Err(Failure::Input(format!(
+                    "no subcommand {name}; there are {}",
+                    names.join(", ")
+                )));
+            };
+            // Named as its page is (tonewatch-replay), as generate_to does.
+            sub.clone().name(format!("tonewatch-{name}"))
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut out)
+        .and_then(|()| io::Write::write_all(&mut io::stdout(), &out))
+        .map_err(Failure::Output)
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
 }
 
 /// Runs the subcommand and returns the process's exit code.
@@ -102,6 +157,17 @@ pub(crate) fn run(command: Command) -> ExitCode {
         Command::Devices(args) => exit_code(devices::run(&args)),
         Command::Supervise(args) => exit_code(supervise::run(&args)),
         Command::Config(args) => config::run(&args),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "tonewatch",
+                &mut io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man(args) => exit_code(man(&args)),
     }
 }
 
