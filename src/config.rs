@@ -209,6 +209,40 @@ impl Config {
     }
 }
 
+/// The system-wide configuration file.
+pub const SYSTEM_CONFIG: &str = "/etc/tonewatch/config.toml";
+
+/// The configuration file to use when none is given: the user's
+/// (`$XDG_CONFIG_HOME/tonewatch/config.toml`, `~/.config/...` when the
+/// variable is unset), else the system's ([`SYSTEM_CONFIG`]), else none
+/// (the defaults).
+#[must_use]
+pub fn discover() -> Option<std::path::PathBuf> {
+    discover_in(
+        std::env::var_os("XDG_CONFIG_HOME").map(Into::into),
+        std::env::var_os("HOME").map(Into::into),
+        std::path::Path::new(SYSTEM_CONFIG),
+    )
+}
+
+/// [`discover`] with the environment given.
+#[must_use]
+pub fn discover_in(
+    xdg_config_home: Option<std::path::PathBuf>,
+    home: Option<std::path::PathBuf>,
+    system: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    // An empty or relative XDG_CONFIG_HOME is to be ignored (XDG spec).
+    let user_dir = xdg_config_home
+        .filter(|d| d.is_absolute())
+        .or_else(|| home.filter(|h| h.is_absolute()).map(|h| h.join(".config")));
+    user_dir
+        .map(|d| d.join("tonewatch").join("config.toml"))
+        .into_iter()
+        .chain(std::iter::once(system.to_path_buf()))
+        .find(|p| p.is_file())
+}
+
 /// The full key (`section.key`) written on the line that holds byte `at`.
 fn key_at(text: &str, at: usize) -> String {
     let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -231,6 +265,41 @@ fn key_at(text: &str, at: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_file_comes_before_the_systems() {
+        let base = std::env::temp_dir().join(format!("tonewatch-discover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (xdg, home, etc) = (base.join("xdg"), base.join("home"), base.join("etc"));
+        for d in [
+            xdg.join("tonewatch"),
+            home.join(".config/tonewatch"),
+            etc.clone(),
+        ] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let system = etc.join("config.toml");
+        let found = || discover_in(Some(xdg.clone()), Some(home.clone()), &system);
+        assert_eq!(found(), None);
+        std::fs::write(&system, "").unwrap();
+        assert_eq!(found(), Some(system.clone()));
+        std::fs::write(home.join(".config/tonewatch/config.toml"), "").unwrap();
+        // XDG_CONFIG_HOME is set (to a folder without the file): ~/.config
+        // is not looked at, as the XDG spec has it.
+        assert_eq!(found(), Some(system.clone()));
+        assert_eq!(
+            discover_in(None, Some(home.clone()), &system),
+            Some(home.join(".config/tonewatch/config.toml"))
+        );
+        // A relative XDG_CONFIG_HOME is ignored.
+        assert_eq!(
+            discover_in(Some("rel".into()), Some(home.clone()), &system),
+            Some(home.join(".config/tonewatch/config.toml"))
+        );
+        std::fs::write(xdg.join("tonewatch/config.toml"), "").unwrap();
+        assert_eq!(found(), Some(xdg.join("tonewatch/config.toml")));
+        let _ = std::fs::remove_dir_all(&base);
+    }
 
     #[test]
     fn the_documented_defaults_are_the_defaults() {

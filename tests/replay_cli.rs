@@ -837,3 +837,88 @@ fn the_man_pages_render() {
     let bad = tonewatch(&["man", "nope"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Without --config the user's file is found ($XDG_CONFIG_HOME, else
+/// ~/.config), TONEWATCH_CONFIG beats it, a broken one is an error naming
+/// it, and `config --show` says which file a run uses.
+#[test]
+fn the_configuration_is_found_where_users_put_it() {
+    let base = tmp("config-discovery");
+    let _ = std::fs::remove_dir_all(&base);
+    let (xdg, home) = (base.join("xdg"), base.join("home"));
+    std::fs::create_dir_all(xdg.join("tonewatch")).unwrap();
+    std::fs::create_dir_all(home.join(".config/tonewatch")).unwrap();
+    let run = |env: &[(&str, &Path)], args: &[&str]| {
+        let mut c = Command::new(common::BIN);
+        c.args(args)
+            .env_remove("TONEWATCH_CONFIG")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", &base);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let example = common::example();
+    let replay = ["replay", p(&example)];
+    let dead_air = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).contains("\"kind\":\"dead_air\"")
+    };
+    // The example's 10+ s silence raises dead air with the defaults.
+    assert!(dead_air(&run(&[], &replay)));
+    // A user who raised the threshold to 60 s in ~/.config: no dead air.
+    std::fs::write(
+        home.join(".config/tonewatch/config.toml"),
+        "[alerts.dead_air]\nmin_silence_s = 60.0\n",
+    )
+    .unwrap();
+    assert!(!dead_air(&run(&[("HOME", &home)], &replay)));
+    // $XDG_CONFIG_HOME wins over ~/.config.
+    std::fs::write(
+        xdg.join("tonewatch/config.toml"),
+        "[alerts.dead_air]\nmin_silence_s = 5.0\n",
+    )
+    .unwrap();
+    let env = [("HOME", home.as_path()), ("XDG_CONFIG_HOME", xdg.as_path())];
+    assert!(dead_air(&run(&env, &replay)));
+    let show = run(&env, &["config", "--show"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.starts_with(&format!(
+            "# from {}",
+            xdg.join("tonewatch/config.toml").display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("min_silence_s = 5.0"), "{text}");
+    // TONEWATCH_CONFIG wins over both.
+    let mine = base.join("mine.toml");
+    std::fs::write(&mine, "[alerts.dead_air]\nmin_silence_s = 60.0\n").unwrap();
+    let env = [
+        ("HOME", home.as_path()),
+        ("XDG_CONFIG_HOME", xdg.as_path()),
+        ("TONEWATCH_CONFIG", mine.as_path()),
+    ];
+    assert!(!dead_air(&run(&env, &replay)));
+    // A broken file found is an error that names it, not silently skipped.
+    std::fs::write(
+        xdg.join("tonewatch/config.toml"),
+        "[alerts.dead_air]\nmin_silence = 5\n",
+    )
+    .unwrap();
+    let out = run(
+        &[("HOME", home.as_path()), ("XDG_CONFIG_HOME", xdg.as_path())],
+        &replay,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&xdg.join("tonewatch/config.toml").display().to_string()),
+        "{err}"
+    );
+}

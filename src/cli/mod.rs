@@ -453,8 +453,11 @@ pub(crate) struct CallArgs {
     #[arg(long)]
     pub(crate) frames: bool,
 
-    /// Thresholds and settings (see `tonewatch config --default`).
-    #[arg(long, value_name = "TOML")]
+    /// Thresholds and settings (see `tonewatch config --default`). Without
+    /// it: $XDG_CONFIG_HOME/tonewatch/config.toml (~/.config/...), else
+    /// /etc/tonewatch/config.toml, else the defaults; `tonewatch config
+    /// --show` says which.
+    #[arg(long, value_name = "TOML", env = "TONEWATCH_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 
     /// The agent's profile: their baseline is read from it at the start (if
@@ -538,9 +541,15 @@ impl From<ReplayError> for Failure {
     }
 }
 
+/// The configuration: the file given, else the one discovered
+/// ([`tonewatch::config::discover`]), else the defaults. A file that is
+/// there but wrong is an error, never skipped.
 pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
-    match path {
-        Some(path) => Config::load(path).map_err(|e| Failure::Input(e.to_string())),
+    match path.cloned().or_else(tonewatch::config::discover) {
+        Some(path) => {
+            tracing::info!("configuration from {}", path.display());
+            Config::load(&path).map_err(|e| Failure::Input(e.to_string()))
+        }
         None => Ok(Config::default()),
     }
 }
