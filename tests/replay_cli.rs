@@ -922,3 +922,68 @@ fn the_configuration_is_found_where_users_put_it() {
         "{err}"
     );
 }
+
+/// `--log-format json` writes each log line as a JSON object; on a
+/// terminal the text format is coloured unless NO_COLOR is set.
+#[test]
+fn log_lines_are_json_on_request_and_colourless_with_no_color() {
+    use std::io::BufRead;
+    let mut child = Command::new(common::BIN)
+        .args([
+            "replay",
+            p(&common::example()),
+            "--feed",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["level"], "INFO", "{line}");
+    assert!(
+        v["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("supervisor feed on 127.0.0.1:"),
+        "{line}"
+    );
+
+    // A terminal, through script(1): colours, unless NO_COLOR.
+    let on_terminal = |no_color: bool| {
+        let mut c = Command::new("script");
+        c.args(["-qec"])
+            .arg(format!(
+                "timeout 2 {} replay {} --feed 127.0.0.1:0",
+                common::BIN,
+                p(&common::example())
+            ))
+            .arg("/dev/null")
+            .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c.output().expect("script(1), from util-linux");
+        // The log line (the progress bar may draw with escapes too).
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.contains("supervisor feed on"))
+            .unwrap_or_else(|| panic!("no log line: {:?}", String::from_utf8_lossy(&out.stdout)))
+            .to_string()
+    };
+    let coloured = on_terminal(false);
+    assert!(coloured.contains("\x1b["), "{coloured:?}");
+    let plain = on_terminal(true);
+    assert!(!plain.contains("\x1b["), "{plain:?}");
+}

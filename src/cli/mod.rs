@@ -51,6 +51,21 @@ pub(crate) use supervise::SuperviseArgs;
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+
+    /// Log lines on stderr as text, or as one JSON object per line (for
+    /// journald's and log shippers' parsers). RUST_LOG sets the level
+    /// (warn by default); NO_COLOR turns colours off on a terminal.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TONEWATCH_LOG_FORMAT")]
+    pub(crate) log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// `LEVEL target: message key=value`.
+    Text,
+    /// `{"timestamp":…,"level":"WARN","fields":{"message":…},"target":…}`.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
