@@ -611,3 +611,54 @@ fn with_a_certificate_the_feed_is_https() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// /metrics carries the build and the process's own figures, under the
+/// names Prometheus' client libraries use; each agrees with what /proc
+/// says of the process from outside.
+#[test]
+fn metrics_include_the_build_and_the_process() {
+    let spawned = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let (replay, page) = replay_with_feed(&[]);
+    let pid = replay.0.id();
+    let (code, text) = get(&format!("{page}metrics"));
+    assert_eq!(code, 200);
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}:\n{text}"))
+    };
+    assert!(
+        text.contains(&format!(
+            "tonewatch_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let rss = value("process_resident_memory_bytes");
+    assert!(
+        (rss / (rss_kib * 1024.0) - 1.0).abs() < 0.25,
+        "{rss} vs {rss_kib} KiB"
+    );
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as f64;
+    assert!(
+        (value("process_open_fds") - fds).abs() <= 4.0,
+        "{fds}\n{text}"
+    );
+    assert!(value("process_max_fds") >= value("process_open_fds"));
+    assert!(value("process_threads") >= 2.0);
+    let started = value("process_start_time_seconds");
+    assert!((started - spawned).abs() < 5.0, "{started} vs {spawned}");
+    assert!(value("process_cpu_seconds_total") >= 0.0);
+}

@@ -343,8 +343,98 @@ impl Hub {
             "Connections over the limit (answered 503, or closed).",
             &[(String::new(), m.refused.load(Ordering::Relaxed))],
         );
+        metric(
+            "tonewatch_build_info",
+            "gauge",
+            "The running build: always 1, its version as a label.",
+            &[(format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1)],
+        );
+        s.push_str(&process_metrics());
         s
     }
+}
+
+/// The process's own figures, under the names Prometheus' client
+/// libraries use (`process_*`), read from `/proc/self` (Linux; elsewhere
+/// nothing): resident memory, open and allowed descriptors, threads, CPU
+/// seconds and start time.
+fn process_metrics() -> String {
+    let mut s = String::new();
+    let mut gauge = |name: &str, kind: &str, help: &str, v: f64| {
+        s.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+        ));
+    };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    if let Some(kib) = field("VmRSS:") {
+        gauge(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            kib * 1024.0,
+        );
+    }
+    if let Some(n) = field("Threads:") {
+        gauge("process_threads", "gauge", "Threads of the process.", n);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        gauge(
+            "process_open_fds",
+            "gauge",
+            "Open file descriptors.",
+            fds.count() as f64,
+        );
+    }
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    if let Some(max) = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<f64>().ok())
+    {
+        gauge(
+            "process_max_fds",
+            "gauge",
+            "The open file descriptor limit.",
+            max,
+        );
+    }
+    // /proc/self/stat: after the command's ")", fields 14-15 (utime,
+    // stime) and 22 (start time) in clock ticks; Linux's USER_HZ is 100.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let tick = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
+    if let (Some(u), Some(k)) = (tick(14), tick(15)) {
+        gauge(
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time spent in seconds.",
+            (u + k) / 100.0,
+        );
+    }
+    let boot = std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    if let (Some(start), Some(boot)) = (tick(22), boot) {
+        gauge(
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since the Unix epoch in seconds.",
+            boot + start / 100.0,
+        );
+    }
+    s
 }
 
 /// Why the feed cannot start.
