@@ -116,7 +116,8 @@ pub fn redacted(url: &str) -> String {
         .map(|one| {
             let one = one.trim();
             let (scheme, rest) = one.split_once("://").unwrap_or(("", one));
-            let shown = match rest.split_once('@') {
+            // The last '@' ends the user part: a password may hold one.
+            let shown = match rest.rsplit_once('@') {
                 Some((cred, host)) => {
                     let user = cred.split_once(':').map_or("***", |(u, _)| u);
                     let user = if cred.contains(':') { user } else { "***" };
@@ -569,6 +570,7 @@ mod tests {
             "nats://a:***@h1,nats://h2:4222"
         );
         assert_eq!(redacted("localhost:4222"), "localhost:4222");
+        assert_eq!(redacted("nats://u:p@ss@h:4222"), "nats://u:***@h:4222");
     }
 
     #[test]
