@@ -987,3 +987,87 @@ fn log_lines_are_json_on_request_and_colourless_with_no_color() {
     let plain = on_terminal(true);
     assert!(!plain.contains("\x1b["), "{plain:?}");
 }
+
+/// Every line replay prints — frames, alerts (with every evidence field a
+/// pace alert has), agitation readings, summaries — validates against
+/// `tonewatch schema` in an independent validator (Python's jsonschema),
+/// and a line that breaks the schema does not.
+#[test]
+fn every_record_validates_against_the_published_schema() {
+    let schema = tonewatch(&["schema"]);
+    assert!(schema.status.success());
+    let dir = tmp("schema");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("schema.json"), &schema.stdout).unwrap();
+    let example = common::example();
+    let speeding = speeding_agent_call("speeding_schema_check.wav");
+    // A customer talking for 40 s (readings start after the warm-up).
+    let (customer, _) = synth::render(&VoiceSpec {
+        rate_hz: 16000,
+        duration_s: 40.0,
+        f0_hz: 120.0,
+        seed: 5,
+        ..VoiceSpec::default()
+    });
+    let mut noise = synth::Noise::new(17);
+    let stereo: Vec<f32> = customer
+        .iter()
+        .flat_map(|&c| [0.0003 * noise.gaussian() as f32, c])
+        .collect();
+    let talking = tmp("customer_talking.wav");
+    write_hound(&talking, 16000, 2, 16, false, &stereo);
+    let mut lines = Vec::new();
+    // Frames from the short example only: they are many, and alike.
+    for (call, frames) in [(&example, true), (&speeding, false), (&talking, false)] {
+        let mut args = vec!["replay", p(call)];
+        if frames {
+            args.push("--frames");
+        }
+        let out = tonewatch(&args);
+        assert!(out.status.success());
+        lines.extend_from_slice(&out.stdout);
+    }
+    let text = String::from_utf8(lines).unwrap();
+    for kind in ["frame", "alert", "agitation", "summary"] {
+        assert!(
+            text.contains(&format!("{{\"type\":\"{kind}\"")),
+            "no {kind} line"
+        );
+    }
+    assert!(text.contains("\"kind\":\"agent_pace\""));
+    // One line that must fail: an alert of a kind that does not exist.
+    let bad = text
+        .lines()
+        .find(|l| l.contains("\"kind\":\"dead_air\""))
+        .unwrap()
+        .replace("dead_air", "no_such_kind");
+    std::fs::write(dir.join("lines.jsonl"), format!("{text}{bad}\n")).unwrap();
+    let check = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+bad = [i for i, line in enumerate(open(sys.argv[2])) if list(v.iter_errors(json.loads(line)))]
+print(json.dumps(bad))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", check])
+        .arg(dir.join("schema.json"))
+        .arg(dir.join("lines.jsonl"))
+        .output()
+        .expect("python3 with jsonschema: apt-get install -y python3-jsonschema (as .ci/run does)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed: Vec<usize> = serde_json::from_slice(&out.stdout).unwrap();
+    let n = text.lines().count();
+    assert_eq!(
+        failed,
+        [n],
+        "lines failing the schema (only the broken last one should)"
+    );
+}

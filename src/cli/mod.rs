@@ -115,7 +115,15 @@ pub(crate) enum Command {
     /// man replay` for a subcommand's (tonewatch-replay(1)), or `--out DIR`
     /// to write every page there (tonewatch.1, tonewatch-replay.1, ...).
     Man(ManArgs),
+    /// Print the JSON Schema (draft 2020-12) of every JSON Lines record
+    /// replay and live print: frame, alert, agitation, summary. Its `$id`
+    /// carries the schema's version, raised when a record changes
+    /// incompatibly.
+    Schema,
 }
+
+/// The version of the records' schema, in its `$id`.
+pub(crate) const SCHEMA_ID: &str = "urn:tonewatch:records:1";
 
 #[derive(Args, Debug)]
 pub(crate) struct ManArgs {
@@ -183,6 +191,19 @@ pub(crate) fn run(command: Command) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Man(args) => exit_code(man(&args)),
+        Command::Schema => {
+            let mut schema = schemars::schema_for!(Record);
+            schema.insert("$id".into(), SCHEMA_ID.into());
+            schema.insert(
+                "title".into(),
+                "A line of tonewatch's JSON Lines output".into(),
+            );
+            let text = serde_json::to_string_pretty(&schema).expect("a schema is JSON");
+            exit_code(
+                io::Write::write_all(&mut io::stdout(), format!("{text}\n").as_bytes())
+                    .map_err(Failure::Output),
+            )
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub const MAX_CHANNELS: usize = 2;
 
 /// Who is talking on a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Speaker {
     /// The contact-centre agent (their microphone).

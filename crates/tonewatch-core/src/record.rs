@@ -31,6 +31,7 @@ use crate::units::round;
 
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Record {
     /// One speaker's analysis frame.
@@ -45,6 +46,7 @@ pub enum Record {
 
 /// See the module documentation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgitationRecord {
     /// Seconds from the start of the call.
     pub t: f64,
@@ -69,6 +71,7 @@ impl From<crate::alerts::Agitation> for AgitationRecord {
 
 /// See the module documentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FrameRecord {
     /// Seconds from the start of the call.

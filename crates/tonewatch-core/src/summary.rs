@@ -29,6 +29,7 @@ use crate::units::{median_bin, round};
 
 /// See the module documentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SummaryRecord {
     /// Length of the call in seconds.
@@ -63,6 +64,7 @@ pub struct SummaryRecord {
 
 /// One party's capture over a live call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CaptureSummary {
     /// Whose audio.
@@ -81,6 +83,7 @@ pub struct CaptureSummary {
 
 /// One speaker's figures over the whole call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SpeakerSummary {
     /// Who.

@@ -7,6 +7,7 @@ use crate::analysis::Speaker;
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// The agent speaks faster than their baseline: "slow down".
@@ -72,6 +73,7 @@ impl AlertKind {
 
 /// Raised or cleared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     /// The condition started (or, with severity `escalate`, got worse).
@@ -82,6 +84,7 @@ pub enum AlertState {
 
 /// How urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing.
@@ -94,6 +97,7 @@ pub enum Severity {
 
 /// The measurements behind an alert. Fields that do not apply are absent.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Evidence {
     /// What was measured (unit in `unit`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,6 +141,7 @@ pub struct Evidence {
 
 /// One alert event; serialises as the fields of an `{"type":"alert"}` line.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Alert {
     /// What about.
     pub kind: AlertKind,
@@ -156,6 +161,7 @@ pub struct Alert {
 
 /// The customer's agitation at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgitationComponents {
     /// Loudness above baseline, in units of `agitation.loudness_unit_db`.
