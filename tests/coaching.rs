@@ -34,11 +34,7 @@ fn headless(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     out
 }
 
@@ -239,11 +235,7 @@ fn a_batch_stopped_midway_leaves_no_file_that_looks_complete_but_is_not() {
         .arg(&long)
         .output()
         .expect("sox is needed: apt-get install -y sox (as .ci/run does)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    common::assert_ok(&made);
     for i in 0..24 {
         std::fs::copy(&long, calls.join(format!("call{i:02}.wav"))).unwrap();
     }

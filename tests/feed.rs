@@ -139,10 +139,7 @@ fn the_feed_endpoints_answer_and_a_stalled_client_stalls_nothing() {
     assert!(body.contains("new EventSource"));
 
     // A client that connects to /events and never reads.
-    let addr = page
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
+    let addr = common::page_addr(&page).to_string();
     let mut stalled = TcpStream::connect(&addr).unwrap();
     stalled
         .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
@@ -437,11 +434,8 @@ fn on_a_desktop_the_agent_gets_a_notification() {
 
 /// One request with the given head lines; the status code and the head.
 fn raw_get(page: &str, path: &str, lines: &[&str]) -> (u16, String) {
-    let addr = page
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
-    let mut s = TcpStream::connect(&addr).unwrap();
+    let addr = common::page_addr(page);
+    let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
     for l in lines {
@@ -472,12 +466,7 @@ fn other_origins_and_host_names_get_nothing() {
         "--feed-allow-host",
         "wall.local",
     ]);
-    let port = page
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = common::page_port(&page);
     let host = |h: &str| format!("Host: {h}");
     let (code, head) = raw_get(
         &page,
@@ -553,20 +542,11 @@ fn with_a_certificate_the_feed_is_https() {
         .arg(&cert)
         .output()
         .expect("openssl is needed: apt-get install -y openssl (as .ci/run does)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    common::assert_ok(&made);
     let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let (_replay, page) = replay_with_feed(&["--feed-tls-cert", cert_s, "--feed-tls-key", key_s]);
     assert!(page.starts_with("https://127.0.0.1:"), "{page}");
-    let port = page
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = common::page_port(&page);
     let curl = |path: &str| {
         Command::new("curl")
             .args(["-sS", "--max-time", "10", "--cacert", cert_s])

@@ -95,11 +95,7 @@ fn floods_huge_heads_and_slow_clients_leave_the_feed_answering() {
     let page = page_url(&mut child);
     let pid = child.id();
     let mut child = Killed(child);
-    let addr: SocketAddr = page
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+    let addr: SocketAddr = common::page_addr(&page).parse().unwrap();
     assert_eq!(
         status_of(addr, "/healthz", Duration::from_secs(5)),
         Some(200)

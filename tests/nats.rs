@@ -56,10 +56,8 @@ fn supervise_shows_every_desk_on_one_feed() {
         .spawn()
         .unwrap();
     // supervise says when its subscription is made.
-    let addr = page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"))
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
+    let page = page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
+    let addr = common::page_addr(&page).to_string();
     let _sup = Killed(sup);
     let mut events = TcpStream::connect(&addr).unwrap();
     events
@@ -274,12 +272,10 @@ fn a_desk_reaches_a_tls_server_of_a_private_ca_with_an_nkey() {
     );
     let user = nkeys::KeyPair::new_user();
     std::fs::write(d.join("desk.nk"), format!("{}\n", user.seed().unwrap())).unwrap();
-    let port = free_port();
     std::fs::write(
         d.join("nats.conf"),
         format!(
-            "listen: 127.0.0.1:{port}\n\
-             tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n\
+            "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n\
              authorization {{ users = [ {{ nkey: {} }} ] }}\n",
             d.join("server.pem").display(),
             d.join("server.key").display(),
@@ -287,20 +283,8 @@ fn a_desk_reaches_a_tls_server_of_a_private_ca_with_an_nkey() {
         ),
     )
     .unwrap();
-    let _server = Killed(
-        Command::new("nats-server")
-            .arg("-c")
-            .arg(d.join("nats.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let conf = d.join("nats.conf");
+    let (_server, port) = nats_server(&["-c", conf.to_str().unwrap()]);
     std::fs::write(d.join("tw.toml"), "[nats]\nclose_timeout_s = 2.0\n").unwrap();
     let desk = |extra: &[&std::ffi::OsStr]| {
         Command::new(BIN)

@@ -542,11 +542,7 @@ fn speeding_agent_call(name: &str) -> PathBuf {
 fn alerts_and_agitation_lines_follow_the_documented_schema() {
     let path = speeding_agent_call("speeding_schema.wav");
     let out = tonewatch(&["replay", p(&path)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     let mut alerts = Vec::new();
     for line in text.lines() {
@@ -617,11 +613,7 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     let _ = std::fs::remove_file(&profile);
     // First call: the profile is written at the end.
     let first = tonewatch(&["replay", "--profile", p(&profile), p(&path)]);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    common::assert_ok(&first);
     let text = std::fs::read_to_string(&profile).unwrap();
     assert!(text.contains("rate_median_sps"), "{text}");
     // A short calm call at the slower pace raises nothing with the profile.
@@ -713,7 +705,7 @@ fn feed_of_speeding_call(extra: &[&str]) -> String {
         .unwrap();
     let page = common::page_url(&mut child);
     let _child = common::Killed(child);
-    let addr = page.trim_start_matches("http://").trim_end_matches('/');
+    let addr = common::page_addr(&page);
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
         .unwrap();
@@ -769,7 +761,7 @@ fn the_agents_own_voice_leaves_the_desk_only_when_the_site_opts_in() {
 #[test]
 fn bash_completes_subcommands_and_options() {
     let script = tonewatch(&["completions", "bash"]);
-    assert!(script.status.success());
+    common::assert_ok(&script);
     let dir = tmp("completions");
     let path = dir.with_extension("bash");
     std::fs::write(&path, &script.stdout).unwrap();
@@ -788,11 +780,7 @@ fn bash_completes_subcommands_and_options() {
             ))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(&out);
         String::from_utf8(out.stdout).unwrap()
     };
     let subs = complete("tonewatch re", 1);
@@ -808,7 +796,7 @@ fn bash_completes_subcommands_and_options() {
 #[test]
 fn the_man_pages_render() {
     let page = tonewatch(&["man", "replay"]);
-    assert!(page.status.success());
+    common::assert_ok(&page);
     let mut man = Command::new("man")
         .args(["-l", "-"])
         .env("MANWIDTH", "100")
@@ -825,7 +813,7 @@ fn the_man_pages_render() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let out = tonewatch(&["man", "--out", p(&dir)]);
-    assert!(out.status.success());
+    common::assert_ok(&out);
     for name in [
         "tonewatch.1",
         "tonewatch-replay.1",
@@ -862,11 +850,7 @@ fn the_configuration_is_found_where_users_put_it() {
     let example = common::example();
     let replay = ["replay", p(&example)];
     let dead_air = |out: &Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(out);
         String::from_utf8_lossy(&out.stdout).contains("\"kind\":\"dead_air\"")
     };
     // The example's 10+ s silence raises dead air with the defaults.
@@ -995,7 +979,7 @@ fn log_lines_are_json_on_request_and_colourless_with_no_color() {
 #[test]
 fn every_record_validates_against_the_published_schema() {
     let schema = tonewatch(&["schema"]);
-    assert!(schema.status.success());
+    common::assert_ok(&schema);
     let dir = tmp("schema");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -1025,7 +1009,7 @@ fn every_record_validates_against_the_published_schema() {
             args.push("--frames");
         }
         let out = tonewatch(&args);
-        assert!(out.status.success());
+        common::assert_ok(&out);
         lines.extend_from_slice(&out.stdout);
     }
     let text = String::from_utf8(lines).unwrap();
@@ -1058,11 +1042,7 @@ print(json.dumps(bad))
         .arg(dir.join("lines.jsonl"))
         .output()
         .expect("python3 with jsonschema: apt-get install -y python3-jsonschema (as .ci/run does)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let failed: Vec<usize> = serde_json::from_slice(&out.stdout).unwrap();
     let n = text.lines().count();
     assert_eq!(

@@ -44,6 +44,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The `host:port` of a page address (`http://127.0.0.1:7878/`, or https).
+pub fn page_addr(page: &str) -> &str {
+    page.trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+}
+
+/// The port of a page address.
+pub fn page_port(page: &str) -> &str {
+    page_addr(page).rsplit(':').next().unwrap_or_default()
+}
+
 /// A child process killed when the test is done with it, pass or fail.
 pub struct Killed(pub Child);
 
