@@ -326,6 +326,13 @@ fn write_csv(path: &Path, items: &[BatchItem], interrupted: &[PathBuf]) -> io::R
     }
     writeln!(w, ",error")?;
     let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+    // A row without figures: the file, its status and why (12 figure
+    // columns and one per alert kind left empty).
+    let no_figures = |w: &mut Vec<u8>, file: &Path, status: &str, why: &str| {
+        let file = csv_field(&file.display().to_string());
+        let empty = ",".repeat(12 + AlertKind::ALL.len());
+        writeln!(w, "{file},{status}{empty},{}", csv_field(why))
+    };
     for item in items {
         let file = csv_field(&item.file.display().to_string());
         match &item.outcome {
@@ -353,18 +360,16 @@ fn write_csv(path: &Path, items: &[BatchItem], interrupted: &[PathBuf]) -> io::R
                 }
                 writeln!(w, ",")?;
             }
-            Err(e) => {
-                write!(w, "{file},error{}", ",".repeat(12))?;
-                write!(w, "{}", ",".repeat(AlertKind::ALL.len()))?;
-                writeln!(w, ",{}", csv_field(e))?;
-            }
+            Err(e) => no_figures(&mut w, &item.file, "error", e)?,
         }
     }
     for file in interrupted {
-        let file = csv_field(&file.display().to_string());
-        write!(w, "{file},interrupted{}", ",".repeat(12))?;
-        write!(w, "{}", ",".repeat(AlertKind::ALL.len()))?;
-        writeln!(w, ",stopped before this call was analysed")?;
+        no_figures(
+            &mut w,
+            file,
+            "interrupted",
+            "stopped before this call was analysed",
+        )?;
     }
     crate::output::durable::write(path, &w)
 }

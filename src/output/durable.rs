@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// # Errors
 /// A read-only target, or the file system's.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (target, _) = replaceable(path)?;
+    let (target, existing) = replaceable(path)?;
     let name = target
         .file_name()
         .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
@@ -27,7 +27,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir_of(&target))?;
     tmp.write_all(bytes)?;
-    persist(tmp, path)
+    replace(tmp, &target, existing)
 }
 
 /// Puts a temporary file written in full in `path`'s place (see the
@@ -39,6 +39,16 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// file system than the target cannot be renamed).
 pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> io::Result<()> {
     let (target, existing) = replaceable(path)?;
+    replace(tmp, &target, existing)
+}
+
+/// Renames `tmp` over `target` (symlinks already followed), with the
+/// permissions of the file it replaces, and makes it durable.
+fn replace(
+    tmp: tempfile::NamedTempFile,
+    target: &Path,
+    existing: Option<fs::Metadata>,
+) -> io::Result<()> {
     if let Some(permissions) = existing
         .map(|m| m.permissions())
         .or_else(new_file_permissions)
@@ -46,9 +56,9 @@ pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> io::Result<()> {
         tmp.as_file().set_permissions(permissions)?;
     }
     tmp.as_file().sync_all()?;
-    tmp.persist(&target).map_err(|e| e.error)?;
+    tmp.persist(target).map_err(|e| e.error)?;
     // The rename is durable once the directory is.
-    File::open(dir_of(&target))?.sync_all()
+    File::open(dir_of(target))?.sync_all()
 }
 
 /// The folder a file is in (`.` for a bare name).
