@@ -164,13 +164,14 @@ impl NatsTarget {
         Ok(servers)
     }
 
-    /// Checks the URL and every file named, before anything starts.
+    /// Checks the URL and every file named, before anything starts;
+    /// returns the servers.
     ///
     /// # Errors
     /// What [`Self::servers`] refuses, an unreadable file, or a client
     /// certificate without its key.
-    pub fn check(&self) -> Result<(), NatsError> {
-        self.servers()?;
+    pub fn check(&self) -> Result<Vec<ServerAddr>, NatsError> {
+        let servers = self.servers()?;
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(NatsError::Flags(
                 "--nats-tls-cert and --nats-tls-key go together".into(),
@@ -194,7 +195,7 @@ impl NatsTarget {
                 })?;
             }
         }
-        Ok(())
+        Ok(servers)
     }
 
     /// Connect options with every credential given.
@@ -326,8 +327,7 @@ impl NatsPublisher {
         origin: Origin,
         close_timeout: Duration,
     ) -> Result<Self, NatsError> {
-        target.check()?;
-        let servers = target.servers()?;
+        let servers = target.check()?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, String)>(QUEUE);
         let (close, closed) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -478,8 +478,7 @@ pub fn supervise(
     hub: &Arc<Hub>,
     stop: &Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<(), NatsError> {
-    target.check()?;
-    let servers = target.servers()?;
+    let servers = target.check()?;
     let url = redacted(&target.url);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
