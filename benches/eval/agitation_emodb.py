@@ -10,7 +10,9 @@ files back to back, then the pair's neutral reading; another is the same
 calm start, then the pair's angry reading. The score of a reading is the
 highest agitation tonewatch reports while it plays. A pair is ranked right
 when anger scores higher. The copies are peak-normalised, so loudness
-carries no contrast here (pitch, range and rate do). Needs: sox, numpy.
+carries no contrast here (pitch, range and rate do). A reading is 2-3 s,
+so the score is taken unsmoothed (`smooth_s = 0`): this ranks the cues,
+not the alert, which waits for agitation to hold. Needs: sox, numpy.
 """
 import argparse, collections, csv, json, os, subprocess, tempfile
 
@@ -20,6 +22,10 @@ CONFIG = """
 [alerts.baseline]
 # EmoDB gives each speaker only a few seconds of neutral speech.
 warmup_voiced_s = 3.0
+
+[alerts.customer_agitation]
+# One reading is 2-3 s: rank the cues of that reading, not a 10-s mean.
+smooth_s = 0.0
 """
 
 

@@ -428,6 +428,9 @@ sustain_accessor!(VolumeConfig);
 pub struct AgitationConfig {
     /// An agitation line is printed this often.
     pub period_s: f32,
+    /// The score is the mean of the cues over this much of the customer's
+    /// measured talk (s): agitation that holds, not one lively sentence.
+    pub smooth_s: f32,
     /// Score that raises the alert (a spike).
     pub spike_score: f32,
     /// Score below which it clears.
@@ -476,8 +479,9 @@ impl Default for AgitationConfig {
     fn default() -> Self {
         Self {
             period_s: 1.0,
-            spike_score: 1.0,
-            clear_score: 0.6,
+            smooth_s: 10.0,
+            spike_score: 0.8,
+            clear_score: 0.5,
             escalate_after_s: 20.0,
             escalate_spikes: 3,
             loudness_unit_db: 6.0,
@@ -631,6 +635,7 @@ impl AlertConfig {
         let a = &self.customer_agitation;
         check_ranges!("alerts.customer_agitation", a, {
             period_s: 0.1 => 60.0,
+            smooth_s: 0.0 => 120.0,
             spike_score: 0.01 => 100.0,
             clear_score: 0.0 => a.spike_score,
             escalate_after_s: 0.0 => 3600.0,
