@@ -209,7 +209,7 @@ impl Replay {
         let mut inputs: Vec<Option<ChannelInput>> = speakers.iter().map(|_| None).collect();
         let mut duration_s = 0.0f64;
         for (src, targets) in sources.iter().zip(&routes) {
-            duration_s = duration_s.max(src.info().duration_s());
+            duration_s = duration_s.max(src.info().duration_s().unwrap_or(0.0));
             for &(file_ch, an_ch) in targets {
                 let ch = ChannelInput::new(src.info().rate_hz, &geom).map_err(|source| {
                     ReplayError::Resample {
@@ -254,7 +254,8 @@ impl Replay {
         &self.speakers
     }
 
-    /// Length of the call (the longest input) in seconds.
+    /// Length of the call (the longest input) in seconds, as the headers
+    /// declare it; 0 when it is a stream that does not say.
     #[must_use]
     pub fn duration_s(&self) -> f64 {
         self.duration_s

@@ -1051,3 +1051,142 @@ print(json.dumps(bad))
         "lines failing the schema (only the broken last one should)"
     );
 }
+
+/// Runs `tonewatch replay ARGS` with `input` written to its standard input
+/// from another thread; returns its output and its peak resident memory
+/// (kB, read from /proc just before the input ends).
+fn replay_stdin(args: &[&str], input: impl Iterator<Item = Vec<u8>> + Send) -> (Output, u64) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tonewatch"))
+        .arg("replay")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tonewatch");
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    // Written from another thread while this one reads the output: a full
+    // stdout pipe would otherwise stop the reader, and the writer with it.
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || {
+            for block in input {
+                if stdin.write_all(&block).is_err() {
+                    break;
+                }
+            }
+            // Before the stream ends, while the process still runs.
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        });
+        let out = child.wait_with_output().unwrap();
+        (out, writer.join().unwrap())
+    })
+}
+
+#[test]
+fn a_call_on_standard_input_reads_as_the_file() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example_call.wav");
+    let bytes = std::fs::read(&example).unwrap();
+    let from_file = tonewatch(&["replay", p(&example)]);
+    common::assert_ok(&from_file);
+    let chunks = |b: Vec<u8>| {
+        b.chunks(4096)
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>()
+            .into_iter()
+    };
+    let (piped, _) = replay_stdin(&["-"], chunks(bytes.clone()));
+    common::assert_ok(&piped);
+    assert_eq!(piped.stdout, from_file.stdout, "stdin and file differ");
+
+    // A recorder still writing leaves the data length at 0xFFFFFFFF: the
+    // stream runs to its end, and the report is drawn all the same.
+    let mut open = bytes.clone();
+    let at = open.windows(4).position(|w| w == b"data").unwrap();
+    open[at + 4..at + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let report = tmp("stdin.html");
+    let (piped, _) = replay_stdin(&["-", "--report", p(&report)], chunks(open));
+    common::assert_ok(&piped);
+    assert_eq!(piped.stdout, from_file.stdout, "open-ended stream differs");
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        page.contains("<title>tonewatch: standard input</title>"),
+        "{}",
+        &page[..300]
+    );
+
+    // Cut mid-header, or not a WAV: one line naming standard input, exit 2.
+    let (cut, _) = replay_stdin(&["-"], chunks(bytes[..30].to_vec()));
+    assert_eq!(cut.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&cut.stderr);
+    assert!(err.starts_with("tonewatch: standard input: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (text, _) = replay_stdin(&["-"], chunks(b"hello".to_vec()));
+    assert_eq!(text.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&text.stderr).contains("not a WAV"));
+    let both = tonewatch(&["replay", "--agent", "-", "--customer", "-"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+/// Two hours of a two-party call (110 MB) piped in with its length left
+/// open: it is analysed as it arrives, in the memory of a short call, not
+/// buffered.
+#[test]
+fn a_long_stream_is_read_as_it_comes() {
+    let rate = 8000u32;
+    let voice: Vec<i16> = voice(140.0, rate, 3)
+        .iter()
+        .map(|v| (v * 32767.0) as i16)
+        .collect();
+    // Both channels, the customer half the voice behind: the 6-s voice
+    // repeated.
+    let block: Vec<u8> = (0..voice.len())
+        .flat_map(|i| {
+            let c = voice[(i + voice.len() / 2) % voice.len()];
+            [voice[i], c]
+        })
+        .flat_map(i16::to_le_bytes)
+        .collect();
+    let mut header = Vec::new();
+    header.extend_from_slice(b"RIFF");
+    header.extend_from_slice(&u32::MAX.to_le_bytes());
+    header.extend_from_slice(b"WAVEfmt ");
+    header.extend_from_slice(&16u32.to_le_bytes());
+    header.extend_from_slice(&1u16.to_le_bytes());
+    header.extend_from_slice(&2u16.to_le_bytes());
+    header.extend_from_slice(&rate.to_le_bytes());
+    header.extend_from_slice(&(rate * 4).to_le_bytes());
+    header.extend_from_slice(&4u16.to_le_bytes());
+    header.extend_from_slice(&16u16.to_le_bytes());
+    header.extend_from_slice(b"data");
+    header.extend_from_slice(&u32::MAX.to_le_bytes());
+    let seconds = 2 * 3600;
+    let blocks = seconds * rate as usize * 4 / block.len();
+    let total_mb = (blocks * block.len()) as f64 / 1e6;
+    let input = std::iter::once(header).chain(std::iter::repeat_n(block, blocks));
+    let (out, peak_kb) = replay_stdin(&["-"], input);
+    common::assert_ok(&out);
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let s: Summary = serde_json::from_str(&last).unwrap();
+    assert!(
+        (s.duration_s - f64::from(seconds as u32)).abs() < 10.0,
+        "{}",
+        s.duration_s
+    );
+    // The whole stream would be 115 MB; the analysis holds a few.
+    assert!(
+        peak_kb > 0 && (peak_kb as f64) < 0.4 * total_mb * 1000.0,
+        "peak {peak_kb} kB for a {total_mb:.0} MB stream"
+    );
+}

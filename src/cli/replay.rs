@@ -1,12 +1,13 @@
 //! `tonewatch replay`: a recorded call, or a folder of them in parallel.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use tonewatch::batch::{self, BatchItem, BatchOptions, CallOptions, Taps, analyse_call, wav_files};
+use tonewatch::input::wav::STDIN_PATH;
 use tonewatch::output::clock;
 use tonewatch::replay::CallInput;
 use tonewatch_core::{AnalysisConfig, Settings};
@@ -22,8 +23,9 @@ const MIN_PACE: f64 = 0.01;
 const MAX_PACE: f64 = 1000.0;
 #[derive(Args, Debug)]
 pub(crate) struct ReplayArgs {
-    /// The recorded call: stereo (both parties) or mono (one party); or a
-    /// folder of calls (with --out), replayed in parallel.
+    /// The recorded call: stereo (both parties) or mono (one party); `-`
+    /// reads it from standard input, streamed; or a folder of calls (with
+    /// --out), replayed in parallel.
     #[arg(required_unless_present_all = ["agent", "customer"], conflicts_with_all = ["agent", "customer"])]
     call: Option<PathBuf>,
 
@@ -160,6 +162,14 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
             agent_channel: args.agent_channel.into(),
             mono_speaker: args.speaker.into(),
         },
+        (None, Some(agent), Some(customer))
+            if agent == Path::new(STDIN_PATH) && customer == Path::new(STDIN_PATH) =>
+        {
+            return Err(Failure::Input(
+                "--agent - and --customer -: standard input holds one file; give the other by its path"
+                    .into(),
+            ));
+        }
         (None, Some(agent), Some(customer)) => CallInput::Pair {
             agent: agent.clone(),
             customer: customer.clone(),
@@ -167,6 +177,7 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
         _ => unreachable!("clap requires a call or both parties"),
     };
     let title = match &input {
+        CallInput::File { path, .. } if path == Path::new(STDIN_PATH) => "standard input".into(),
         CallInput::File { path, .. } => path.display().to_string(),
         CallInput::Pair { agent, customer } => {
             format!("{} + {}", agent.display(), customer.display())

@@ -4,9 +4,14 @@
 //!
 //! Every problem becomes an [`InputError`] naming the file and the reason in
 //! one line, so the command line can print it and exit with code 2.
+//!
+//! A file is read once, front to back, so a pipe reads as well as a file:
+//! the path `-` is standard input, streamed (`cat call.wav | tonewatch
+//! replay -`). A data chunk whose length says 0 or 0xFFFFFFFF (a recorder
+//! still writing, or one that died) runs to the end of the file or stream.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use crate::input::g711;
@@ -130,17 +135,24 @@ pub struct WavInfo {
     pub channels: usize,
     /// Sample encoding.
     pub encoding: Encoding,
-    /// Sample sets (one sample per channel: RIFF's "frames") the header declares.
-    pub sample_sets: u64,
+    /// Sample sets (one sample per channel: RIFF's "frames") the header
+    /// declares; `None` for a stream whose header leaves the length open
+    /// (it runs to its end).
+    pub sample_sets: Option<u64>,
 }
 
 impl WavInfo {
-    /// Declared length in seconds.
+    /// Declared length in seconds, when the header declares one.
     #[must_use]
-    pub fn duration_s(&self) -> f64 {
-        self.sample_sets as f64 / f64::from(self.rate_hz)
+    pub fn duration_s(&self) -> Option<f64> {
+        self.sample_sets.map(|n| n as f64 / f64::from(self.rate_hz))
     }
 }
+
+/// The path that stands for standard input.
+pub const STDIN_PATH: &str = "-";
+/// How standard input is named in messages.
+const STDIN_NAME: &str = "standard input";
 
 /// How one sample is stored in the data chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +207,7 @@ impl SampleKind {
 pub struct WavSource {
     path: PathBuf,
     info: WavInfo,
-    reader: BufReader<File>,
+    reader: Box<dyn Read + Send>,
     kind: SampleKind,
     bytes: Vec<u8>,
     sets_read: u64,
@@ -215,37 +227,55 @@ impl std::fmt::Debug for WavSource {
 pub const MAX_BLOCK_SETS: usize = 8192;
 
 impl WavSource {
-    /// Opens a file and checks its header.
+    /// Opens a file (or standard input, for the path `-`) and checks its
+    /// header, reading it once from the front.
     ///
     /// # Errors
     /// Not a WAV, a malformed or unsupported header, more than two channels,
     /// a rate outside 8–96 kHz, or no audio.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, InputError> {
-        let path = path.as_ref().to_path_buf();
+        let stdin = path.as_ref() == Path::new(STDIN_PATH);
+        let path = if stdin {
+            PathBuf::from(STDIN_NAME)
+        } else {
+            path.as_ref().to_path_buf()
+        };
         let fail = |problem| InputError {
             path: path.clone(),
             problem,
         };
-        // Whether hound read the header of a PCM or float file (else why
-        // not); for G.711 and other codecs it never does.
-        let checked: Result<(), String> = match hound::WavReader::open(&path) {
+        let (mut reader, file_len): (Box<dyn Read + Send>, Option<u64>) = if stdin {
+            (
+                Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
+                None,
+            )
+        } else {
+            let file = File::open(&path).map_err(|e| fail(InputProblem::Io(e)))?;
+            let len = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            (Box::new(BufReader::with_capacity(1 << 16, file)), len)
+        };
+        let layout = walk_riff(&mut reader, file_len).map_err(fail)?;
+        // Whether hound accepts the header of a PCM or float file (else
+        // why not); it is shown the format chunk and the data chunk's
+        // length as the file has them. For G.711 and other codecs it never
+        // does.
+        let checked: Result<(), String> = match hound::WavReader::new(Cursor::new(layout.header()))
+        {
             Ok(_) => Ok(()),
-            // hound reports a file too short for a header as an I/O error.
-            Err(hound::Error::IoError(e)) => {
-                return Err(fail(match File::open(&path) {
-                    Ok(_) => sniff_short_file(&path),
-                    Err(_) => InputProblem::Io(e),
-                }));
-            }
-            Err(hound::Error::FormatError(msg)) if msg.contains("RIFF") || msg.contains("WAVE") => {
-                return Err(fail(InputProblem::NotWav));
+            Err(hound::Error::IoError(_)) => {
+                return Err(fail(InputProblem::Malformed(
+                    "the header ends before the data chunk",
+                )));
             }
             // hound declines G.711 and other codecs, and checks PCM
-            // consistency before the codec: the chunk walk below tells which.
-            // A data length of 0 or 0xFFFFFFFF ("read to the end") is
-            // one hound refuses for PCM; the chunk walk reads it.
+            // consistency before the codec: the format tag tells which.
+            // A data length of 0 or 0xFFFFFFFF ("read to the end") is one
+            // hound refuses for PCM; it is read here.
             Err(hound::Error::FormatError(msg)) => {
-                let layout = walk_riff(&path).map_err(fail)?;
                 if layout.open_ended {
                     Ok(())
                 } else if matches!(layout.tag, TAG_PCM | TAG_FLOAT) {
@@ -256,7 +286,6 @@ impl WavSource {
             }
             Err(e) => Err(e.to_string()),
         };
-        let layout = walk_riff(&path).map_err(fail)?;
         let channels = usize::from(layout.channels);
         if !(1..=2).contains(&channels) {
             return Err(fail(InputProblem::Unsupported(format!(
@@ -314,18 +343,13 @@ impl WavSource {
             rate_hz: layout.rate_hz,
             channels,
             encoding,
-            sample_sets: layout.data_len / u64::from(layout.block_align),
+            sample_sets: layout
+                .data_len
+                .map(|len| len / u64::from(layout.block_align)),
         };
-        if info.sample_sets == 0 {
+        if info.sample_sets == Some(0) {
             return Err(fail(InputProblem::Empty));
         }
-        let mut reader = BufReader::with_capacity(
-            1 << 16,
-            File::open(&path).map_err(|e| fail(InputProblem::Io(e)))?,
-        );
-        reader
-            .seek(SeekFrom::Start(layout.data_offset))
-            .map_err(|e| fail(InputProblem::Io(e)))?;
         Ok(Self {
             bytes: vec![0; MAX_BLOCK_SETS * usize::from(layout.block_align)],
             path,
@@ -357,7 +381,10 @@ impl WavSource {
     /// float sample.
     pub fn read(&mut self, out: &mut [f32]) -> Result<usize, InputError> {
         let ch = self.info.channels;
-        let left = self.info.sample_sets - self.sets_read;
+        let left = self
+            .info
+            .sample_sets
+            .map_or(u64::MAX, |n| n - self.sets_read);
         let want = (out.len() / ch).min(MAX_BLOCK_SETS).min(left as usize);
         if want == 0 {
             return Ok(0);
@@ -393,10 +420,17 @@ impl WavSource {
         }
         self.sets_read += sets as u64;
         if sets < want {
-            return Err(self.error(InputProblem::Truncated {
-                read_s: self.sets_read as f64 / f64::from(self.info.rate_hz),
-                declared_s: self.info.duration_s(),
-            }));
+            match self.info.duration_s() {
+                Some(declared_s) => {
+                    return Err(self.error(InputProblem::Truncated {
+                        read_s: self.sets_read as f64 / f64::from(self.info.rate_hz),
+                        declared_s,
+                    }));
+                }
+                // A stream of open length ends where it ends.
+                None if self.sets_read == 0 => return Err(self.error(InputProblem::Empty)),
+                None => {}
+            }
         }
         Ok(sets)
     }
@@ -417,37 +451,78 @@ const TAG_ALAW: u16 = 6;
 const TAG_MULAW: u16 = 7;
 const TAG_EXTENSIBLE: u16 = 0xFFFE;
 
-/// What the RIFF chunks say: the format and where the samples are.
-#[derive(Debug, Clone, Copy)]
+/// What the RIFF chunks say: the format and how much audio follows.
+#[derive(Debug, Clone)]
 struct RiffLayout {
     /// Format tag; for WAVE_FORMAT_EXTENSIBLE, the sub-format's tag.
     tag: u16,
     channels: u16,
     rate_hz: u32,
     block_align: u16,
-    data_offset: u64,
-    data_len: u64,
+    /// The format chunk as the file has it.
+    fmt: Vec<u8>,
+    /// The data chunk's length field.
+    data_field: u32,
+    /// Bytes of audio; `None`: up to the end of a stream of unknown length.
+    data_len: Option<u64>,
     /// The data chunk's length said 0 or 0xFFFFFFFF (a recorder that died
-    /// mid-call): the data runs to the end of the file.
+    /// mid-call, or one still writing): the data runs to the end.
     open_ended: bool,
 }
 
-/// Walks the RIFF chunks to the data chunk.
-fn walk_riff(path: &Path) -> Result<RiffLayout, InputProblem> {
-    let file = File::open(path).map_err(InputProblem::Io)?;
-    let file_len = file.metadata().map_err(InputProblem::Io)?.len();
-    let mut r = BufReader::new(file);
+impl RiffLayout {
+    /// A minimal file header with this format chunk and data length, for
+    /// hound to check.
+    fn header(&self) -> Vec<u8> {
+        let pad = self.fmt.len() & 1;
+        let mut h = Vec::with_capacity(28 + self.fmt.len() + pad);
+        h.extend_from_slice(b"RIFF");
+        let riff_len = 4 + 8 + self.fmt.len() + pad + 8;
+        h.extend_from_slice(
+            &(riff_len as u32)
+                .saturating_add(self.data_field)
+                .to_le_bytes(),
+        );
+        h.extend_from_slice(b"WAVE");
+        h.extend_from_slice(b"fmt ");
+        h.extend_from_slice(&(self.fmt.len() as u32).to_le_bytes());
+        h.extend_from_slice(&self.fmt);
+        h.resize(h.len() + pad, 0);
+        h.extend_from_slice(b"data");
+        h.extend_from_slice(&self.data_field.to_le_bytes());
+        h
+    }
+}
+
+/// Reads exactly `buf`; `Ok(false)` when the stream ends first.
+fn fill(r: &mut dyn Read, buf: &mut [u8]) -> Result<bool, InputProblem> {
+    match r.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(InputProblem::Io(e)),
+    }
+}
+
+/// Reads the RIFF chunks up to the start of the samples, from the front:
+/// `r` is left at the first sample. `file_len` is the file's length, when
+/// it has one (a pipe has not).
+fn walk_riff(r: &mut dyn Read, file_len: Option<u64>) -> Result<RiffLayout, InputProblem> {
     let mut head = [0u8; 12];
-    r.read_exact(&mut head).map_err(|_| InputProblem::NotWav)?;
-    if &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+    if !fill(r, &mut head)? || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
         return Err(InputProblem::NotWav);
     }
-    let mut fmt: Option<(u16, u16, u32, u16)> = None;
+    let mut pos = 12u64;
+    let mut fmt: Option<(u16, u16, u32, u16, Vec<u8>)> = None;
     loop {
         let mut chunk = [0u8; 8];
-        if r.read_exact(&mut chunk).is_err() {
-            return Err(InputProblem::Malformed("no data chunk"));
+        if !fill(r, &mut chunk)? {
+            return Err(if fmt.is_some() {
+                InputProblem::Malformed("no data chunk")
+            } else {
+                InputProblem::Malformed("the header ends before the data chunk")
+            });
         }
+        pos += 8;
         let len = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
         match &chunk[..4] {
             b"fmt " => {
@@ -455,8 +530,9 @@ fn walk_riff(path: &Path) -> Result<RiffLayout, InputProblem> {
                     return Err(InputProblem::Malformed("fmt chunk size out of range"));
                 }
                 let mut f = vec![0u8; len as usize];
-                r.read_exact(&mut f)
-                    .map_err(|_| InputProblem::Malformed("fmt chunk cut short"))?;
+                if !fill(r, &mut f)? {
+                    return Err(InputProblem::Malformed("fmt chunk cut short"));
+                }
                 let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
                 let mut tag = u16_at(0);
                 if tag == TAG_EXTENSIBLE {
@@ -469,54 +545,51 @@ fn walk_riff(path: &Path) -> Result<RiffLayout, InputProblem> {
                     tag = u16_at(24);
                 }
                 let rate = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
-                fmt = Some((tag, u16_at(2), rate, u16_at(12)));
-                skip(&mut r, u64::from(len & 1))?;
+                fmt = Some((tag, u16_at(2), rate, u16_at(12), f));
+                let pad = u64::from(len & 1);
+                skip(r, pad)?;
+                pos += u64::from(len) + pad;
             }
             b"data" => {
-                let Some((tag, channels, rate_hz, block_align)) = fmt else {
+                let Some((tag, channels, rate_hz, block_align, fmt)) = fmt else {
                     return Err(InputProblem::Malformed("data chunk before fmt chunk"));
                 };
                 if channels == 0 || block_align == 0 || block_align % channels != 0 {
                     return Err(InputProblem::Malformed("inconsistent fmt chunk"));
                 }
-                let data_offset = r.stream_position().map_err(InputProblem::Io)?;
-                // Recorders that died mid-call leave 0 or 0xFFFFFFFF here:
-                // the data then runs to the end of the file.
-                let data_len = if len == 0 || len == u32::MAX {
-                    file_len.saturating_sub(data_offset)
+                // Recorders that died mid-call, or still write, leave 0 or
+                // 0xFFFFFFFF here: the data then runs to the end of the
+                // file, or of the stream.
+                let open_ended = len == 0 || len == u32::MAX;
+                let data_len = if open_ended {
+                    file_len.map(|f| f.saturating_sub(pos))
                 } else {
-                    u64::from(len)
+                    Some(u64::from(len))
                 };
                 return Ok(RiffLayout {
                     tag,
                     channels,
                     rate_hz,
                     block_align,
-                    data_offset,
+                    fmt,
+                    data_field: len,
                     data_len,
-                    open_ended: len == 0 || len == u32::MAX,
+                    open_ended,
                 });
             }
-            _ => skip(&mut r, u64::from(len) + u64::from(len & 1))?,
+            _ => {
+                let n = u64::from(len) + u64::from(len & 1);
+                skip(r, n)?;
+                pos += n;
+            }
         }
     }
 }
 
-/// A file hound found too short to hold a header: empty, or not a WAV.
-fn sniff_short_file(path: &Path) -> InputProblem {
-    let mut head = [0u8; 12];
-    let n = File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    if n >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE" {
-        InputProblem::Malformed("the header ends before the data chunk")
-    } else {
-        InputProblem::NotWav
-    }
-}
-
-fn skip(r: &mut BufReader<File>, n: u64) -> Result<(), InputProblem> {
-    r.seek(SeekFrom::Current(n as i64))
+/// Reads past `n` bytes (a chunk this reader does not use). A stream that
+/// ends within them ends before the data chunk, found by the next read.
+fn skip(r: &mut dyn Read, n: u64) -> Result<(), InputProblem> {
+    io::copy(&mut r.take(n), &mut io::sink())
         .map(|_| ())
         .map_err(InputProblem::Io)
 }

@@ -35,6 +35,21 @@ struct Bin {
     loud_db: f64,
 }
 
+impl Bin {
+    /// Both bins' frames in one.
+    fn merged(a: &Self, b: &Self) -> Self {
+        Self {
+            frames: a.frames + b.frames,
+            speech: a.speech + b.speech,
+            log2_f0: a.log2_f0 + b.log2_f0,
+            voiced: a.voiced + b.voiced,
+            rate: a.rate + b.rate,
+            rated: a.rated + b.rated,
+            loud_db: a.loud_db + b.loud_db,
+        }
+    }
+}
+
 /// Collects a call's picture while it is analysed.
 #[derive(Debug, Clone)]
 pub struct ReportBuilder {
@@ -48,11 +63,17 @@ pub struct ReportBuilder {
 
 impl ReportBuilder {
     /// A report titled `title` for a call of about `duration_s` seconds
-    /// with `speakers` (analysis order).
+    /// with `speakers` (analysis order). A call that runs longer (a stream
+    /// whose length was not declared: give 0) has its bins merged two by
+    /// two whenever it outgrows them: the memory stays fixed.
     #[must_use]
     pub fn new(title: &str, speakers: &[Speaker], duration_s: f64) -> Self {
         let bin_s = (duration_s / MAX_BINS as f64).max(MIN_BIN_S);
-        let n = (duration_s / bin_s).ceil() as usize + 1;
+        let n = if duration_s > 0.0 {
+            (duration_s / bin_s).ceil() as usize + 1
+        } else {
+            MAX_BINS
+        };
         Self {
             title: title.to_string(),
             speakers: speakers.to_vec(),
@@ -67,7 +88,11 @@ impl ReportBuilder {
     pub fn add(&mut self, o: &Output<'_>) {
         match *o {
             Output::Frame { t, frames } => {
-                let i = ((t / self.bin_s) as usize).min(self.bins[0].len() - 1);
+                let mut i = (t.max(0.0) / self.bin_s) as usize;
+                while i >= self.bins[0].len() {
+                    self.coarsen();
+                    i = (t.max(0.0) / self.bin_s) as usize;
+                }
                 for (bins, f) in self.bins.iter_mut().zip(frames) {
                     let b = &mut bins[i];
                     b.frames += 1;
@@ -88,6 +113,21 @@ impl ReportBuilder {
             Output::Event(Event::Alert(a)) => self.alerts.push(a),
             Output::Event(Event::Agitation(g)) => self.agitation.push((g.t, g.score)),
         }
+    }
+
+    /// Doubles the bins' length: bins 2k and 2k+1 become bin k.
+    fn coarsen(&mut self) {
+        for bins in &mut self.bins {
+            let n = bins.len();
+            for k in 0..n {
+                bins[k] = match (bins.get(2 * k), bins.get(2 * k + 1)) {
+                    (Some(a), Some(b)) => Bin::merged(a, b),
+                    (Some(a), None) => *a,
+                    _ => Bin::default(),
+                };
+            }
+        }
+        self.bin_s *= 2.0;
     }
 
     /// Alerts raised (not cleared) so far: the markers the picture shows.
