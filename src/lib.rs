@@ -43,9 +43,11 @@
 #![forbid(unsafe_code)]
 
 pub mod batch;
+#[cfg(feature = "desktop")]
 pub mod capture;
 pub mod config;
 pub mod input;
+#[cfg(feature = "desktop")]
 pub mod live;
 pub mod output;
 pub mod profile;

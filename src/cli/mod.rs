@@ -6,9 +6,12 @@
 //! calls of a folder failed.
 
 mod config;
+#[cfg(feature = "desktop")]
 mod devices;
+#[cfg(feature = "desktop")]
 mod live;
 mod replay;
+#[cfg(feature = "nats")]
 mod supervise;
 
 use std::io;
@@ -21,19 +24,25 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use tonewatch::Config;
+#[cfg(feature = "desktop")]
 use tonewatch::capture::HostChoice;
 use tonewatch::profile::Profile;
+use tonewatch::publish::MAX_NAME;
 use tonewatch::publish::Origin;
 use tonewatch::publish::feed::{FeedOptions, FeedServer, Hub};
-use tonewatch::publish::nats::{MAX_NAME, NatsPublisher, NatsTarget};
+#[cfg(feature = "nats")]
+use tonewatch::publish::nats::{NatsPublisher, NatsTarget};
 use tonewatch::publish::nudge::Nudger;
 use tonewatch::replay::{ReplayError, Side};
 use tonewatch_core::{Record, Speaker};
 
 pub(crate) use config::ConfigArgs;
+#[cfg(feature = "desktop")]
 pub(crate) use devices::DevicesArgs;
+#[cfg(feature = "desktop")]
 pub(crate) use live::LiveArgs;
 pub(crate) use replay::ReplayArgs;
+#[cfg(feature = "nats")]
 pub(crate) use supervise::SuperviseArgs;
 
 #[derive(Parser, Debug)]
@@ -68,6 +77,9 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+// Parsed once at start: the size of the largest variant costs nothing (a
+// build without `live`, whose arguments are as large, would otherwise warn).
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Analyse a recorded call (WAV) as fast as the disk allows.
@@ -98,12 +110,15 @@ pub(crate) enum Command {
     /// the agent's profile saved, exit code 0. A device that goes away is
     /// reopened with backoff while the other party is still analysed. Logs
     /// go to stderr (RUST_LOG=info for more).
+    #[cfg(feature = "desktop")]
     Live(LiveArgs),
     /// List the audio input devices `live` can use.
+    #[cfg(feature = "desktop")]
     Devices(DevicesArgs),
     /// One supervisor page for a whole floor: subscribes to every desk's
     /// alerts on NATS (what `live --nats` publishes) and serves them like
     /// `--feed` does, until Ctrl-C.
+    #[cfg(feature = "nats")]
     Supervise(SuperviseArgs),
     /// Show or check the configuration (every threshold, with its meaning).
     Config(ConfigArgs),
@@ -176,8 +191,11 @@ pub(crate) struct CompletionsArgs {
 pub(crate) fn run(command: Command) -> ExitCode {
     match command {
         Command::Replay(args) => exit_code(replay::run(&args)),
+        #[cfg(feature = "desktop")]
         Command::Live(args) => exit_code(live::run(&args)),
+        #[cfg(feature = "desktop")]
         Command::Devices(args) => exit_code(devices::run(&args)),
+        #[cfg(feature = "nats")]
         Command::Supervise(args) => exit_code(supervise::run(&args)),
         Command::Config(args) => config::run(&args),
         Command::Completions(args) => {
@@ -291,6 +309,13 @@ impl FeedArgs {
                 )));
             }
         }
+        #[cfg(not(feature = "nats"))]
+        if self.nats.is_some() {
+            return Err(Failure::Input(
+                "--nats: this tonewatch was built without NATS (cargo feature `nats`)".into(),
+            ));
+        }
+        #[cfg(feature = "nats")]
         let nats = match &self.nats {
             Some(url) => Some(
                 NatsPublisher::start(
@@ -305,6 +330,7 @@ impl FeedArgs {
         Ok(Publisher {
             hub: server.is_some().then_some(hub),
             _server: server,
+            #[cfg(feature = "nats")]
             nats,
             nudger,
             origin: self.origin(),
@@ -316,6 +342,7 @@ impl FeedArgs {
 pub(crate) struct Publisher {
     pub(crate) hub: Option<Arc<Hub>>,
     pub(crate) _server: Option<FeedServer>,
+    #[cfg(feature = "nats")]
     pub(crate) nats: Option<NatsPublisher>,
     pub(crate) nudger: Option<Nudger>,
     pub(crate) origin: Origin,
@@ -326,6 +353,7 @@ impl Publisher {
         if let Some(hub) = &self.hub {
             hub.publish_record(&self.origin, r);
         }
+        #[cfg(feature = "nats")]
         if let Some(nats) = &self.nats {
             nats.publish(r);
         }
@@ -344,8 +372,13 @@ impl Publisher {
     }
 
     /// Anything to publish to at all.
+    #[cfg(feature = "desktop")]
     pub(crate) fn wanted(&self) -> bool {
-        self.hub.is_some() || self.nats.is_some() || self.nudger.is_some()
+        #[cfg(feature = "nats")]
+        let nats = self.nats.is_some();
+        #[cfg(not(feature = "nats"))]
+        let nats = false;
+        self.hub.is_some() || nats || self.nudger.is_some()
     }
 }
 
@@ -391,6 +424,7 @@ pub(crate) struct NatsLogin {
     pub(crate) nats_tls_ca: Option<PathBuf>,
 }
 
+#[cfg(feature = "nats")]
 impl NatsLogin {
     pub(crate) fn target(&self, url: &str) -> NatsTarget {
         NatsTarget {
@@ -532,6 +566,7 @@ pub(crate) enum HostArg {
     Alsa,
 }
 
+#[cfg(feature = "desktop")]
 impl From<HostArg> for HostChoice {
     fn from(h: HostArg) -> Self {
         match h {

@@ -4,10 +4,15 @@
 //! frames never leave.
 
 pub mod feed;
+#[cfg(feature = "nats")]
 pub mod nats;
 pub mod nudge;
 
 use serde::Deserialize;
+
+/// Longest agent or site name: a subject must fit the server's 4 KiB
+/// control line, and a longer name is a mistake.
+pub const MAX_NAME: usize = 128;
 use tonewatch_core::{AlertKind, AlertState, Record};
 
 /// What a published event is.

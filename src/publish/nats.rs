@@ -24,9 +24,7 @@ use tonewatch_core::record::Record;
 
 /// Records waiting for the NATS client at most.
 const QUEUE: usize = 10_000;
-/// Longest agent or site name: a subject must fit the server's 4 KiB
-/// control line, and a longer name is a mistake.
-pub const MAX_NAME: usize = 128;
+pub use super::MAX_NAME;
 /// Largest message `supervise` takes: a desk's records are under 4 KiB.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 

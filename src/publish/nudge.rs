@@ -48,18 +48,8 @@ impl Nudger {
                     }
                     last = Some(Instant::now());
                     if desktop {
-                        let shown = notify_rust::Notification::new()
-                            .appname("tonewatch")
-                            .summary(a.message)
-                            .body(&format!(
-                                "{} at {:.0} s",
-                                a.kind.as_str().replace('_', " "),
-                                a.t
-                            ))
-                            .timeout(notify_rust::Timeout::Milliseconds(6000))
-                            .show();
-                        match shown {
-                            Ok(_) => continue,
+                        match show(&a) {
+                            Ok(()) => continue,
                             Err(e) => {
                                 desktop = false;
                                 tracing::warn!(
@@ -86,6 +76,29 @@ impl Nudger {
             let _ = tx.try_send(*a);
         }
     }
+}
+
+/// Shows `a` as a desktop notification.
+#[cfg(feature = "desktop")]
+fn show(a: &Alert) -> Result<(), String> {
+    notify_rust::Notification::new()
+        .appname("tonewatch")
+        .summary(a.message)
+        .body(&format!(
+            "{} at {:.0} s",
+            a.kind.as_str().replace('_', " "),
+            a.t
+        ))
+        .timeout(notify_rust::Timeout::Milliseconds(6000))
+        .show()
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Without the `desktop` feature there is no notifier to show it.
+#[cfg(not(feature = "desktop"))]
+fn show(_: &Alert) -> Result<(), String> {
+    Err("this build has no desktop support".into())
 }
 
 impl Drop for Nudger {
