@@ -96,6 +96,7 @@ struct EvidenceLine {
     baseline_rate_sps: Option<f64>,
     sustained_s: Option<f64>,
     spikes: Option<u32>,
+    components: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]

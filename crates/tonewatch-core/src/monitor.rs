@@ -11,6 +11,9 @@ use crate::summary::{SpeakerSummary, SpeakerTally, SummaryRecord};
 use crate::units::round;
 
 /// What a call produces, in time order.
+// An event is passed by value on the per-frame path, which must not
+// allocate: boxing the larger variant would.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Output<'a> {
     /// One analysis frame: `frames[c]` belongs to the `c`-th speaker.

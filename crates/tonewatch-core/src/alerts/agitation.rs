@@ -155,13 +155,7 @@ impl AgitationRule {
             out(Event::Agitation(Reading {
                 t,
                 score: round(score, 3),
-                components: AgitationComponents {
-                    loudness: round(components.loudness, 3),
-                    pitch: round(components.pitch, 3),
-                    pitch_range: round(components.pitch_range, 3),
-                    rate: round(components.rate, 3),
-                    effort: round(components.effort, 3),
-                },
+                components: rounded(&components),
             }));
         }
         let spike_score = f64::from(cfg.spike_score);
@@ -169,12 +163,14 @@ impl AgitationRule {
         let off = score < f64::from(cfg.clear_score);
         // Raises and escalations (given how long the score held) carry the
         // threshold they crossed; a clear carries neither.
+        let rounded = rounded(&components);
         let evidence = |sustained_s: Option<f64>, spikes| Evidence {
             measured: Some(round(score, 3)),
             threshold: sustained_s.map(|_| spike_score),
             unit: Some("score"),
             sustained_s: sustained_s.map(|s| round(s, 3)),
             spikes: Some(spikes),
+            components: Some(rounded),
             ..Evidence::default()
         };
         match self.rule.state.update(t, Some((on, off)), &cfg.sustain()) {
@@ -213,6 +209,17 @@ impl AgitationRule {
                 }
             }
         }
+    }
+}
+
+/// `c` to the thousandth, as printed.
+fn rounded(c: &AgitationComponents) -> AgitationComponents {
+    AgitationComponents {
+        loudness: round(c.loudness, 3),
+        pitch: round(c.pitch, 3),
+        pitch_range: round(c.pitch_range, 3),
+        rate: round(c.rate, 3),
+        effort: round(c.effort, 3),
     }
 }
 

@@ -137,6 +137,11 @@ pub struct Evidence {
     /// Spikes so far in the call (agitation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spikes: Option<u32>,
+    /// Agitation: why: each cue's excursion over the customer's own
+    /// baseline, in its unit (`loudness_unit_db`, `pitch_unit_st` or the
+    /// customer's pitch spread, ...), averaged as the score is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<AgitationComponents>,
 }
 
 /// One alert event; serialises as the fields of an `{"type":"alert"}` line.

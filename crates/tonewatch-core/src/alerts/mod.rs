@@ -747,6 +747,25 @@ mod tests {
         // crosses the spike level within that, plus 1 s held.
         assert!(up[0].t >= 120.0 && up[0].t <= 131.0, "spike at {}", up[0].t);
         assert_eq!(up[0].severity, Severity::Warn);
+        // The evidence says why: the cues whose weighted sum is the score
+        // (weights 0.2, 0.35, 0.2, 0.1, 0.35), each cue the script changed
+        // well on its way up (+4.4 st of pitch against a unit of 2, +10 dB
+        // against 6, +20 % rate against 15, +8 dB of effort against 4),
+        // as their 10-s mean climbs through the spike level.
+        let c = up[0]
+            .evidence
+            .components
+            .expect("the cues behind the score");
+        let sum = 0.2 * c.loudness
+            + 0.35 * c.pitch
+            + 0.2 * c.pitch_range
+            + 0.1 * c.rate
+            + 0.35 * c.effort;
+        let measured = up[0].evidence.measured.unwrap();
+        assert!((sum - measured).abs() < 0.005, "{sum} vs {measured}: {c:?}");
+        for cue in [c.pitch, c.loudness, c.rate, c.effort] {
+            assert!(cue > 0.5, "{c:?}");
+        }
         let esc = up
             .iter()
             .find(|a| a.severity == Severity::Escalate)
