@@ -824,9 +824,21 @@ impl Analysis {
     /// one. Returns whether any sample moved.
     fn pump(&mut self) -> bool {
         let mut moved = false;
+        // A frame can be analysed once its window's last sample is in.
+        let half_window_s = self.geom.window_samples as f64 / f64::from(self.geom.rate_hz) / 2.0;
         loop {
+            // The audio that had arrived when these frames were analysed:
+            // how far they trail it is the analysis lag.
+            let arrived_s = self
+                .parties
+                .iter()
+                .map(PartyIn::arrived_s)
+                .fold(f64::MIN, f64::max);
             let sink = &mut self.sink;
             let _ = self.call.drain(&mut |t, frames: &[FrameFeatures]| {
+                if let Some(m) = &sink.metrics {
+                    m.lag.observe(arrived_s - (t + half_window_s));
+                }
                 sink.emit(t, frames);
                 Ok::<_, ()>(())
             });

@@ -138,6 +138,10 @@ fn live_capture_raises_the_same_alerts_as_replay() {
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("live_capture.jsonl"),
         &out,
     );
+    let _ = std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("live_capture.metrics"),
+        &metrics,
+    );
     let live = lines(&out);
     let summary = live.last().expect("output");
     assert_eq!(summary["type"], "summary", "last line is the summary");
@@ -175,6 +179,24 @@ fn live_capture_raises_the_same_alerts_as_replay() {
         .and_then(|v| v.parse().ok())
         .unwrap();
     assert!(frames > 3000, "{frames} frames on /metrics");
+    // Every frame's analysis lag was observed (the two counts are read a
+    // moment apart while silence still arrives), and it is a
+    // histogram Prometheus's own checker accepts, like the rest.
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    let lagged = value("tonewatch_analysis_lag_seconds_count");
+    assert!(
+        (lagged - frames as f64).abs() <= 20.0,
+        "{lagged} lags, {frames} frames"
+    );
+    let within_half_s = value("tonewatch_analysis_lag_seconds_bucket{le=\"0.5\"}");
+    assert!(within_half_s >= 0.99 * lagged, "{metrics}");
+    common::promtool_accepts(&metrics);
     assert_eq!(
         got.iter().map(|a| (&a.0, &a.1)).collect::<Vec<_>>(),
         want.iter().map(|a| (&a.0, &a.1)).collect::<Vec<_>>(),

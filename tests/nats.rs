@@ -120,8 +120,10 @@ fn supervise_shows_every_desk_on_one_feed() {
         metrics.contains("tonewatch_alerts_total{kind=\"overtalk\"} 2"),
         "{metrics}"
     );
-    // It relays, it does not analyse: no frame counter stuck at 0.
+    // It relays, it does not analyse: no frame counter or lag stuck at 0.
     assert!(!metrics.contains("tonewatch_frames_total"), "{metrics}");
+    assert!(!metrics.contains("tonewatch_analysis_lag"), "{metrics}");
+    common::promtool_accepts(&metrics);
 }
 
 /// No server on the port: stdout is whole, the process exits within the

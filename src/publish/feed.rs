@@ -97,6 +97,56 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// Connections answered 503 or closed at once: over the limit.
     pub refused: AtomicU64,
+    /// How far the analysis trails the audio that has arrived (`live`).
+    pub lag: LagHistogram,
+}
+
+/// Upper bounds of [`LagHistogram`]'s buckets, seconds: a frame is due
+/// 15 ms after its centre; the device buffers 10-20 ms more.
+pub const LAG_BUCKETS_S: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// A Prometheus histogram of seconds, of atomics: observing never
+/// allocates, locks or blocks (it is on the analysis path).
+#[derive(Debug, Default)]
+pub struct LagHistogram {
+    /// Observations in each bucket alone (above the one before), the last
+    /// past every bound.
+    buckets: [AtomicU64; LAG_BUCKETS_S.len() + 1],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl LagHistogram {
+    /// Counts one observation of `s` seconds.
+    pub fn observe(&self, s: f64) {
+        let s = s.max(0.0);
+        let i = LAG_BUCKETS_S
+            .iter()
+            .position(|&b| s <= b)
+            .unwrap_or(LAG_BUCKETS_S.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((s * 1e6).round() as u64, Ordering::Relaxed);
+    }
+
+    /// The exposition lines of `name` (cumulative buckets, sum, count).
+    fn render(&self, name: &str, out: &mut String) {
+        let mut seen = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            seen += b.load(Ordering::Relaxed);
+            let le = LAG_BUCKETS_S
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), f64::to_string);
+            out.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {seen}\n"));
+        }
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        out.push_str(&format!("{name}_sum {sum}\n"));
+        out.push_str(&format!(
+            "{name}_count {}\n",
+            self.count.load(Ordering::Relaxed)
+        ));
+    }
 }
 
 struct Subscriber {
@@ -349,6 +399,15 @@ impl Hub {
             "The running build: always 1, its version as a label.",
             &[(format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1)],
         );
+        if self.analyses {
+            let name = "tonewatch_analysis_lag_seconds";
+            s.push_str(&format!(
+                "# HELP {name} How far each frame's analysis trailed the audio that had arrived \
+                 (live capture; replay reads as fast as it can and observes none).\n\
+                 # TYPE {name} histogram\n"
+            ));
+            m.lag.render(name, &mut s);
+        }
         s.push_str(&process_metrics());
         s
     }
