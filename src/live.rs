@@ -127,6 +127,8 @@ enum Control {
     Readers(Vec<(usize, PartyReader, u32)>),
     /// End of the call: drain, flush and summarise.
     Stop,
+    /// New alert thresholds (SIGHUP), for the rest of the call.
+    Alerts(Box<tonewatch_core::AlertConfig>),
 }
 
 /// What an open thread reports: (device, generation, outcome).
@@ -162,13 +164,20 @@ pub struct LiveTaps {
     /// Every record, straight from the analysis thread, so a slow stdout
     /// never holds up the feed.
     pub publish: Option<Publish>,
+    /// Asked every control tick (100 ms) for new alert thresholds (on
+    /// SIGHUP): what it returns applies from the next frame on.
+    pub reload: Option<Reload>,
 }
+
+/// See [`LiveTaps::reload`].
+pub type Reload = Box<dyn FnMut() -> Option<tonewatch_core::AlertConfig> + Send>;
 
 impl std::fmt::Debug for LiveTaps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveTaps")
             .field("metrics", &self.metrics.is_some())
             .field("publish", &self.publish.is_some())
+            .field("reload", &self.reload.is_some())
             .finish()
     }
 }
@@ -401,7 +410,11 @@ impl Live {
         out: &Sender<Record>,
         taps: LiveTaps,
     ) -> (SummaryRecord, Option<BaselineValues>) {
-        let LiveTaps { metrics, publish } = taps;
+        let LiveTaps {
+            metrics,
+            publish,
+            mut reload,
+        } = taps;
         let Self {
             host,
             mut devices,
@@ -447,6 +460,9 @@ impl Live {
         };
         while !stop.load(Ordering::Relaxed) {
             control.tick(&mut devices);
+            if let Some(cfg) = reload.as_mut().and_then(|r| r()) {
+                let _ = ctl_tx.send(Control::Alerts(Box::new(cfg)));
+            }
             thread::sleep(CONTROL_TICK);
         }
         // Stop the callbacks (on a thread of its own: a stream's drop can
@@ -785,6 +801,8 @@ impl Analysis {
                         }
                     }
                     Control::Stop => stopping = true,
+                    // Between frames, on this thread: no frame sees half.
+                    Control::Alerts(cfg) => self.sink.monitor.reload_alerts(&cfg),
                 }
             }
             for (k, (p, speaker)) in self.parties.iter_mut().zip(self.sink.speakers).enumerate() {

@@ -342,3 +342,63 @@ fn one_stereo_device_carries_both_parties_on_one_clock() {
         assert!((g.2 - w.2 - offset).abs() <= 0.05, "{g:?} vs {w:?}");
     }
 }
+
+/// SIGHUP reloads the thresholds mid-call without dropping it: the call
+/// starts with dead air at 600 s (it cannot fire in the example); a broken
+/// file sent with SIGHUP is refused and the running thresholds kept; then
+/// dead air at 10 s, sent with SIGHUP before the example's 10-s silence,
+/// raises it there, in the same call (one summary, every frame).
+#[test]
+fn sighup_reloads_the_thresholds_without_dropping_the_call() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sighup");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("tonewatch.toml");
+    std::fs::write(&cfg, "[alerts.dead_air]\nmin_silence_s = 600.0\n").unwrap();
+
+    let server = pulse::PulseServer::start();
+    let (agent, customer) = pulse::stereo_at_48k(&example());
+    let hup = |child: &Child| {
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let child = thread::scope(|s| {
+        let h = s.spawn(|| pulse::play(&server, &agent, &customer));
+        let child = spawn_live(&server, &["--config", cfg.to_str().unwrap()]);
+        thread::sleep(Duration::from_secs(3));
+        std::fs::write(&cfg, "[alerts.dead_air]\nmin_silence_s = -1.0\n").unwrap();
+        hup(&child);
+        thread::sleep(Duration::from_secs(1));
+        std::fs::write(&cfg, "[alerts.dead_air]\nmin_silence_s = 10.0\n").unwrap();
+        hup(&child);
+        h.join().unwrap();
+        child
+    });
+    thread::sleep(Duration::from_millis(500));
+    let (ok, out, err) = terminate(child);
+    assert!(ok, "exit status not 0; stderr:\n{err}");
+    assert!(
+        err.contains("SIGHUP: kept the running configuration")
+            && err.contains("alerts.dead_air.min_silence_s"),
+        "{err}"
+    );
+    assert_eq!(err.matches("configuration reloaded").count(), 1, "{err}");
+    let live = lines(&out);
+    let raised: Vec<_> = alerts(&live)
+        .into_iter()
+        .filter(|a| a.0 == "dead_air" && a.1 == "raised")
+        .collect();
+    // Replay of the example raises it at 25.25 s with the 10-s default;
+    // live time starts a moment before the audio.
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert!((25.0..29.0).contains(&raised[0].2), "{raised:?}");
+    let summaries = live.iter().filter(|r| r["type"] == "summary").count();
+    assert_eq!(summaries, 1, "one call");
+    let summary = live.last().unwrap();
+    assert!(summary["duration_s"].as_f64().unwrap() > 32.0, "{summary}");
+}

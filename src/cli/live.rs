@@ -68,6 +68,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     let stop = stop_on_signals(true)?;
     let publisher = Arc::new(args.feed.start(&cfg)?);
     let taps = LiveTaps {
+        reload: Some(reload_on_sighup(args.call.config.clone(), &cfg)?),
         metrics: publisher.metrics(),
         publish: publisher.wanted().then(|| {
             let p = Arc::clone(&publisher);
@@ -92,6 +93,56 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     let written = sink.join().expect("output thread");
     save_profile(args.call.profile.as_ref(), baseline)?;
     written.map_err(Failure::Output)
+}
+
+/// On SIGHUP, the configuration is read again from where it was found
+/// (`--config`, `TONEWATCH_CONFIG`, the usual places); new thresholds apply
+/// to the call from the next frame on, without dropping it. A file that
+/// does not load or check keeps the running configuration, and says why;
+/// keys that size the call's buffers, and the analysis and capture
+/// settings, wait for the next start, and say so.
+fn reload_on_sighup(
+    path: Option<std::path::PathBuf>,
+    running: &tonewatch::Config,
+) -> Result<tonewatch::live::Reload, Failure> {
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+        .map_err(|e| Failure::Output(io::Error::other(format!("cannot catch SIGHUP: {e}"))))?;
+    let mut running = running.clone();
+    Ok(Box::new(move || {
+        if !hup.swap(false, Ordering::Relaxed) {
+            return None;
+        }
+        let next = match load_config(path.as_ref()) {
+            Ok(c) => match c.settings() {
+                Ok(_) => c,
+                Err(e) => {
+                    tracing::warn!("SIGHUP: kept the running configuration: bad setting {e}");
+                    return None;
+                }
+            },
+            Err(Failure::Input(why)) => {
+                tracing::warn!("SIGHUP: kept the running configuration: {why}");
+                return None;
+            }
+            Err(_) => {
+                tracing::warn!("SIGHUP: kept the running configuration");
+                return None;
+            }
+        };
+        let (alerts, kept) = next.alerts.for_running_call(&running.alerts);
+        for key in kept {
+            tracing::warn!("SIGHUP: {key} sizes the running call: it changes at the next start");
+        }
+        if next.analysis != running.analysis || next.capture != running.capture {
+            tracing::warn!(
+                "SIGHUP: [analysis] and [capture] change at the next start; alert thresholds now"
+            );
+        }
+        eprintln!("tonewatch: configuration reloaded (SIGHUP): new alert thresholds from now on");
+        running.alerts = alerts.clone();
+        Some(alerts)
+    }))
 }
 
 /// The output thread: writes records as they come, flushing whenever the

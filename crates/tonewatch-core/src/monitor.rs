@@ -6,7 +6,7 @@ use crate::alerts::{AlertEngine, AlertKind, Event};
 use crate::analysis::{FrameFeatures, Speaker};
 use crate::baseline::BaselineValues;
 use crate::record::{AgitationRecord, FrameRecord, Record};
-use crate::settings::Settings;
+use crate::settings::{AlertConfig, Settings};
 use crate::summary::{SpeakerSummary, SpeakerTally, SummaryRecord};
 use crate::units::round;
 
@@ -65,6 +65,12 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    /// New alert thresholds for the rest of the call (see
+    /// [`AlertEngine::reload`]).
+    pub fn reload_alerts(&mut self, cfg: &AlertConfig) {
+        self.engine.reload(cfg);
+    }
+
     /// A monitor for a call with `speakers` (analysis channel order); the
     /// agent's baseline is seeded by `agent_profile` when given.
     #[must_use]

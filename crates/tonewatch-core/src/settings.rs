@@ -252,6 +252,55 @@ pub struct AlertConfig {
     pub turns: TurnConfig,
 }
 
+impl AlertConfig {
+    /// The keys a running call cannot change: they size its buffers (the
+    /// windows of recent speech, the evaluation tick, agitation's
+    /// averaging). Named as in the configuration file.
+    pub const FIXED_FOR_A_CALL: [&'static str; 4] = [
+        "alerts.baseline.short_window_s",
+        "alerts.baseline.agent_window_s",
+        "alerts.baseline.tick_s",
+        "alerts.customer_agitation.smooth_s",
+    ];
+
+    /// `self` with the keys of [`FIXED_FOR_A_CALL`](Self::FIXED_FOR_A_CALL)
+    /// taken from `running` (what a call that started with `running` can
+    /// take on), and those of them that differ.
+    #[must_use]
+    pub fn for_running_call(&self, running: &Self) -> (Self, Vec<&'static str>) {
+        let next = self.with_fixed_of(running);
+        let kept = Self::FIXED_FOR_A_CALL
+            .into_iter()
+            .zip(self.fixed().into_iter().zip(running.fixed()))
+            .filter(|(_, (a, b))| a != b)
+            .map(|(key, _)| key)
+            .collect();
+        (next, kept)
+    }
+
+    /// `self` with the keys of [`FIXED_FOR_A_CALL`](Self::FIXED_FOR_A_CALL)
+    /// taken from `running`. Allocates nothing.
+    #[must_use]
+    pub fn with_fixed_of(&self, running: &Self) -> Self {
+        let mut next = self.clone();
+        next.baseline.short_window_s = running.baseline.short_window_s;
+        next.baseline.agent_window_s = running.baseline.agent_window_s;
+        next.baseline.tick_s = running.baseline.tick_s;
+        next.customer_agitation.smooth_s = running.customer_agitation.smooth_s;
+        next
+    }
+
+    /// The values of [`FIXED_FOR_A_CALL`](Self::FIXED_FOR_A_CALL), in order.
+    fn fixed(&self) -> [f32; 4] {
+        [
+            self.baseline.short_window_s,
+            self.baseline.agent_window_s,
+            self.baseline.tick_s,
+            self.customer_agitation.smooth_s,
+        ]
+    }
+}
+
 /// Raise after `min_duration_s`, clear after `clear_after_s` below the clear
 /// level, raise again no sooner than `cooldown_s` after clearing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -741,6 +790,29 @@ fn fft_friendly_len(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_call_takes_new_thresholds_but_keeps_its_buffer_sizes() {
+        let running = AlertConfig::default();
+        let mut next = AlertConfig::default();
+        next.dead_air.min_silence_s = 3.0;
+        next.customer_agitation.spike_score = 0.9;
+        next.customer_agitation.smooth_s = 4.0;
+        next.baseline.agent_window_s = 20.0;
+        let (taken, kept) = next.for_running_call(&running);
+        assert_eq!(taken.dead_air.min_silence_s, 3.0);
+        assert_eq!(taken.customer_agitation.spike_score, 0.9);
+        assert_eq!(taken.customer_agitation.smooth_s, 10.0);
+        assert_eq!(taken.baseline.agent_window_s, 10.0);
+        assert_eq!(
+            kept,
+            [
+                "alerts.baseline.agent_window_s",
+                "alerts.customer_agitation.smooth_s"
+            ]
+        );
+        assert_eq!(taken, next.with_fixed_of(&running));
+    }
 
     #[test]
     fn defaults_give_telephone_geometry() {

@@ -168,6 +168,15 @@ impl AlertEngine {
         }
     }
 
+    /// Takes new thresholds mid-call: every rule reads them from the next
+    /// frame on; baselines, raised alerts and their timers are kept. Keys
+    /// that size buffers ([`AlertConfig::FIXED_FOR_A_CALL`]) keep their
+    /// running values: see [`AlertConfig::for_running_call`]. Allocates
+    /// nothing.
+    pub fn reload(&mut self, cfg: &AlertConfig) {
+        self.cfg = cfg.with_fixed_of(&self.cfg);
+    }
+
     /// The agent's baseline as it stands (to save as their profile).
     #[must_use]
     pub fn agent_baseline(&self) -> Option<BaselineValues> {
