@@ -134,6 +134,8 @@ fn load_s(browser: &str, url: &str) -> f64 {
 }
 
 fn report(input: &CallInput, dir: &std::path::Path) {
+    let path = dir.join("report.html");
+    let spec = batch::ReportSpec::for_call("one-hour bench call".into(), input, &path);
     let start = Instant::now();
     let r = batch::analyse_call(
         input,
@@ -144,7 +146,7 @@ fn report(input: &CallInput, dir: &std::path::Path) {
             allow_clipped: false,
             pace: 0.0,
         },
-        Some("one-hour bench call"),
+        Some(&spec),
         &mut std::io::sink(),
         batch::Taps {
             progress: &mut |_, _, _| {},
@@ -154,7 +156,6 @@ fn report(input: &CallInput, dir: &std::path::Path) {
     .unwrap();
     let took = start.elapsed().as_secs_f64();
     let html = r.report_html.unwrap();
-    let path = dir.join("report.html");
     std::fs::write(&path, &html).unwrap();
     println!(
         "report of the {:.0}-minute call: {:.0} kB (replay with report {took:.2} s)",

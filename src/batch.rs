@@ -15,7 +15,7 @@ use tonewatch_core::alerts::AlertKind;
 use tonewatch_core::analysis::Speaker;
 use tonewatch_core::baseline::BaselineValues;
 
-use crate::output::report::ReportBuilder;
+use crate::output::report::{Listen, ReportBuilder};
 use crate::output::write_record;
 use crate::replay::{CallInput, Replay, ReplayError, Side};
 use tonewatch_core::monitor::Output;
@@ -61,7 +61,48 @@ impl std::fmt::Debug for Taps<'_> {
     }
 }
 
-/// Replays one call: JSON Lines to `out`, the report when `report_title` is
+/// What a call's report is to say beyond the call itself.
+#[derive(Debug, Clone)]
+pub struct ReportSpec {
+    /// Its heading (the call's file name).
+    pub title: String,
+    /// The recording(s) it plays when clicked.
+    pub listen: Listen,
+}
+
+impl ReportSpec {
+    /// The report of the call in `input`, to be written at `page`: it
+    /// plays the recording(s) from where they are, by a relative path.
+    #[must_use]
+    pub fn for_call(title: String, input: &CallInput, page: &Path) -> Self {
+        let files: Vec<(&str, &Path)> = match input {
+            CallInput::File { path, .. } => vec![("recording", path.as_path())],
+            CallInput::Pair { agent, customer } => {
+                vec![("agent", agent.as_path()), ("customer", customer.as_path())]
+            }
+        };
+        let listen = if files
+            .iter()
+            .any(|(_, p)| *p == Path::new(crate::input::wav::STDIN_PATH))
+        {
+            Listen::Unavailable("the call was read from standard input")
+        } else {
+            files
+                .iter()
+                .map(|(label, p)| {
+                    crate::output::report::relative_url(page, p).map(|u| ((*label).to_string(), u))
+                })
+                .collect::<Option<Vec<_>>>()
+                .map_or(
+                    Listen::Unavailable("the recording's path could not be resolved"),
+                    Listen::Recordings,
+                )
+        };
+        Self { title, listen }
+    }
+}
+
+/// Replays one call: JSON Lines to `out`, the report when `report` is
 /// given, and what `taps` want to hear.
 ///
 /// # Errors
@@ -71,7 +112,7 @@ pub fn analyse_call(
     settings: &Settings,
     agent_profile: Option<BaselineValues>,
     opts: CallOptions,
-    report_title: Option<&str>,
+    report: Option<&ReportSpec>,
     out: &mut impl Write,
     taps: Taps<'_>,
 ) -> Result<CallResult, ReplayError> {
@@ -79,7 +120,11 @@ pub fn analyse_call(
     let replay = Replay::open(input, settings, agent_profile)?;
     let speakers = replay.speakers().to_vec();
     let duration = replay.duration_s();
-    let mut report = report_title.map(|t| ReportBuilder::new(t, &speakers, duration));
+    let mut report = report.map(|spec| {
+        let mut r = ReportBuilder::new(&spec.title, &speakers, duration);
+        r.listen_to(spec.listen.clone());
+        r
+    });
     let mut frames = 0u64;
     let started = std::time::Instant::now();
     let result = replay.run(opts.allow_clipped, |o| {
@@ -204,12 +249,14 @@ fn one(
     let title = file
         .file_name()
         .map_or_else(|| name.clone(), |n| n.to_string_lossy().into_owned());
+    let html = out_dir.join(format!("{name}.html"));
+    let report = ReportSpec::for_call(title, &input, &html);
     let r = match analyse_call(
         &input,
         settings,
         None,
         opts.call,
-        Some(&title),
+        Some(&report),
         &mut out,
         Taps {
             progress: &mut |_, _, _| {},
@@ -234,7 +281,6 @@ fn one(
     drop(out);
     crate::output::durable::persist(temp, &jsonl)
         .map_err(|e| format!("{}: {e}", jsonl.display()))?;
-    let html = out_dir.join(format!("{name}.html"));
     crate::output::durable::write(&html, r.report_html.unwrap_or_default().as_bytes())
         .map_err(|e| format!("{}: {e}", html.display()))?;
     Ok(r.summary)

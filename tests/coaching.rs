@@ -85,14 +85,29 @@ fn the_report_shows_each_raised_alert_in_a_browser() {
         dom.contains("<td>talk-to-listen ratio</td>"),
         "summary table"
     );
-    // Self-contained: nothing to fetch, nothing to run.
+    // Self-contained: nothing fetched, its script inline; the one address
+    // in it is the recording's, relative to the page, for its <audio>.
     let page = std::fs::read_to_string(&html).unwrap();
-    for outside in ["src=", "href=", "<link", "<script", "@import", "url("] {
+    for outside in ["href=", "<link", "<script src", "@import", "url("] {
         assert!(
             !page.contains(outside),
             "the report refers outside itself: {outside}"
         );
     }
+    let srcs: Vec<&str> = page
+        .split(" src=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(srcs.len(), 1, "{srcs:?}");
+    assert!(
+        !srcs[0].starts_with('/') && !srcs[0].contains(':'),
+        "{srcs:?}"
+    );
+    assert_eq!(
+        std::fs::canonicalize(dir.join(srcs[0])).unwrap(),
+        std::fs::canonicalize(example()).unwrap()
+    );
 
     // And it renders: a screenshot of the size asked for.
     let png = dir.join("call.png");
@@ -106,6 +121,111 @@ fn the_report_shows_each_raised_alert_in_a_browser() {
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert_eq!((width, height), (1280, 1400));
+}
+
+/// Click to listen: the report plays the recording from where it is kept
+/// (a name with a space and a `#`, percent-encoded in the page); clicking
+/// an alert row, an alert marker or the timeline seeks it to 3 s before
+/// that moment; with the recording moved away the page says so.
+#[test]
+fn clicking_the_report_seeks_the_recording() {
+    let dir = scratch("listen");
+    let wav = dir.join("call 1#a.wav");
+    std::fs::copy(example(), &wav).unwrap();
+    let html = dir.join("call.html");
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(&wav)
+        .arg("--report")
+        .arg(&html)
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let raised: Vec<f64> = lines(&out.stdout)
+        .iter()
+        .filter(|r| r["type"] == "alert" && r["state"] == "raised")
+        .map(|r| r["t"].as_f64().unwrap())
+        .collect();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("src=\"call%201%23a.wav\""),
+        "{}",
+        &page[..2000]
+    );
+
+    let browser = common::Browser::start();
+    browser.open(&format!("file://{}", html.display()));
+    // The recording loads (its length read), and nothing says it is missing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while browser.run("return document.querySelector('audio.rec').readyState") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recording never loaded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let duration = browser.run("return document.querySelector('audio.rec').duration");
+    assert!(
+        (duration.as_f64().unwrap() - 32.59).abs() < 0.1,
+        "{duration}"
+    );
+    assert_eq!(
+        browser.run("return document.getElementById('missing').hidden"),
+        true
+    );
+    // Each click sets the position at once; read it before playback moves it.
+    let seek = |target: &str| {
+        browser
+            .run(&format!(
+                "const a=document.querySelector('audio.rec');{target}.dispatchEvent(new MouseEvent('click',{{bubbles:true}}));\
+                 const t=a.currentTime;a.pause();return t;"
+            ))
+            .as_f64()
+            .unwrap()
+    };
+    let row = seek("document.querySelector('tr[data-t]')");
+    assert!(
+        (row - (raised[0] - 3.0)).abs() < 0.01,
+        "row: {row} for {}",
+        raised[0]
+    );
+    let marker = seek("document.querySelectorAll('.alert-marker')[1]");
+    assert!(
+        (marker - (raised[1] - 3.0)).abs() < 0.01,
+        "marker: {marker} for {}",
+        raised[1]
+    );
+    // The middle of the plots is the middle of the call.
+    let middle = browser
+        .run(
+            "const s=document.getElementById('timeline'),r=s.getBoundingClientRect(),\
+             vb=s.viewBox.baseVal,x=r.left+(70+(vb.width-80)/2)/vb.width*r.width;\
+             s.dispatchEvent(new MouseEvent('click',{clientX:x,clientY:r.top+10,bubbles:true}));\
+             const a=document.querySelector('audio.rec');const t=a.currentTime;a.pause();return t;",
+        )
+        .as_f64()
+        .unwrap();
+    assert!(
+        (middle - (32.59 / 2.0 - 3.0)).abs() < 0.2,
+        "timeline: {middle}"
+    );
+
+    // Moved away from the recording: the page says it cannot play it.
+    std::fs::rename(&wav, dir.join("elsewhere.wav")).unwrap();
+    browser.open(&format!("file://{}", html.display()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while browser.run("return document.getElementById('missing').hidden") == true {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no word of the missing recording"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let said = browser.run("return document.getElementById('missing').textContent");
+    assert!(
+        said.as_str().unwrap().contains("call%201%23a.wav"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -12,8 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Killed, example, free_port, page_url};
-use serde_json::{Value, json};
+use common::{BIN, Killed, example, page_url};
 
 /// Starts a paced replay with a feed on a free port; returns it and the page address.
 fn replay_with_feed(extra: &[&str]) -> (Killed, String) {
@@ -47,54 +46,23 @@ fn get(url: &str) -> (u16, String) {
 
 #[test]
 fn the_page_shows_each_alert_within_a_second() {
-    let driver_port = free_port();
-    let _driver = Killed(
-        Command::new("chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is needed: apt-get install -y chromium-driver (as .ci/run does)"),
-    );
-    let wd = format!("http://127.0.0.1:{driver_port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ureq::get(&format!("{wd}/status")).call().is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let session: Value = ureq::post(&format!("{wd}/session"))
-        .send_json(
-            json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]}}}}),
-        )
-        .unwrap()
-        .into_json()
-        .unwrap();
-    let id = session["value"]["sessionId"].as_str().unwrap().to_string();
-    let wd = format!("{wd}/session/{id}");
+    let browser = common::Browser::start();
 
     // The example call raises dead air at 25 s and overtalk at 28 s of
     // audio: 12–15 s from now at twice real time. The page opens first.
     let (_replay, page) = replay_with_feed(&["--pace", "2"]);
-    ureq::post(&format!("{wd}/url"))
-        .send_json(json!({ "url": page }))
-        .unwrap();
+    browser.open(&page);
     let script = "return [...document.querySelectorAll('#agents li[data-kind]')]\
                   .map(li => [li.dataset.kind, li.dataset.state, Number(li.dataset.latencyMs), li.closest('.agent').dataset.agent])";
     let deadline = Instant::now() + Duration::from_secs(40);
     let shown = loop {
-        let v: Value = ureq::post(&format!("{wd}/execute/sync"))
-            .send_json(json!({"script": script, "args": []}))
-            .unwrap()
-            .into_json()
-            .unwrap();
-        let rows = v["value"].as_array().cloned().unwrap_or_default();
+        let rows = browser.run(script).as_array().cloned().unwrap_or_default();
         if rows.len() >= 4 || Instant::now() > deadline {
             break rows;
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let _ = ureq::delete(&wd).call();
+    drop(browser);
     // dead air raised and cleared, overtalk raised and cleared: the page
     // lists the newest first.
     let kinds: Vec<(String, String)> = shown

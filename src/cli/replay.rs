@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use tonewatch::batch::{self, BatchItem, BatchOptions, CallOptions, Taps, analyse_call, wav_files};
+use tonewatch::batch::{
+    self, BatchItem, BatchOptions, CallOptions, ReportSpec, Taps, analyse_call, wav_files,
+};
 use tonewatch::input::wav::STDIN_PATH;
 use tonewatch::output::clock;
 use tonewatch::replay::CallInput;
@@ -187,12 +189,16 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
     let metrics = publisher.metrics();
     let mut progress = Progress::new();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let report = args
+        .report
+        .as_ref()
+        .map(|page| ReportSpec::for_call(title.clone(), &input, page));
     let result = analyse_call(
         &input,
         &settings,
         profile.as_ref().map(|p| p.baseline),
         opts,
-        args.report.as_ref().map(|_| title.as_str()),
+        report.as_ref(),
         &mut out,
         Taps {
             progress: &mut |t, total, frames| {

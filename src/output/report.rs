@@ -1,8 +1,14 @@
-//! The coaching report: one self-contained HTML file per call (inline SVG
-//! and CSS, no script, nothing fetched) with a timeline of both parties —
-//! who is speaking, pitch in semitones against the party's own median,
-//! speaking rate, loudness, the customer's agitation — alert markers, the
-//! alerts in a table and the call summary.
+//! The coaching report: one self-contained HTML file per call (inline SVG,
+//! CSS and a few lines of script, nothing fetched) with a timeline of both
+//! parties — who is speaking, pitch in semitones against the party's own
+//! median, speaking rate, loudness, the customer's agitation — alert
+//! markers, the alerts in a table and the call summary.
+//!
+//! **Click to listen**: the page refers to the recording by a relative path
+//! (an `<audio>` element: the audio is never copied into the page, it stays
+//! where it is kept) and clicking the timeline, an alert marker or an alert
+//! row seeks it to [`LEAD_S`] before that moment. Opened away from the
+//! recording, the page says so.
 //!
 //! [`ReportBuilder`] follows a replay's [`Output`] in fixed memory: frames
 //! are folded into at most [`MAX_BINS`] time bins, so a one-hour call's
@@ -21,6 +27,51 @@ use super::clock;
 pub const MAX_BINS: usize = 1200;
 /// Shortest bin (s).
 const MIN_BIN_S: f64 = 0.1;
+/// The timeline's width, and where its plots start and how wide they are,
+/// in its own units (the script maps a click back to a time with them).
+const SVG_W: f64 = 1200.0;
+const PLOT_LEFT: f64 = 70.0;
+const PLOT_WIDTH: f64 = SVG_W - PLOT_LEFT - 10.0;
+/// A click seeks the recording this long before the moment clicked (s):
+/// the coach hears what led up to it.
+pub const LEAD_S: f64 = 3.0;
+
+/// What the page can play: each recording of the call, as (label, address
+/// relative to the page), or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// The call's recordings (one stereo file, or one per party).
+    Recordings(Vec<(String, String)>),
+    /// No recording to point at, and why (e.g. read from standard input).
+    Unavailable(&'static str),
+}
+
+/// The address of `recording` relative to a page written at `page`, each
+/// path segment percent-encoded; `None` when either cannot be resolved.
+#[must_use]
+pub fn relative_url(page: &std::path::Path, recording: &std::path::Path) -> Option<String> {
+    use std::path::Component;
+    let dir = page.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = std::fs::canonicalize(dir.unwrap_or(std::path::Path::new("."))).ok()?;
+    let target = std::fs::canonicalize(recording).ok()?;
+    let from: Vec<Component> = dir.components().collect();
+    let to: Vec<Component> = target.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
+    for c in &to[common..] {
+        let seg = c.as_os_str().to_str()?;
+        parts.push(percent_encoding::utf8_percent_encode(seg, SEGMENT).to_string());
+    }
+    Some(parts.join("/"))
+}
+
+/// What a path segment of a URL must encode (RFC 3986 `pchar`, less what
+/// breaks an HTML attribute).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Bin {
@@ -59,6 +110,7 @@ pub struct ReportBuilder {
     bins: Vec<Vec<Bin>>,
     agitation: Vec<(f64, f64)>,
     alerts: Vec<Alert>,
+    listen: Listen,
 }
 
 impl ReportBuilder {
@@ -81,7 +133,13 @@ impl ReportBuilder {
             bins: speakers.iter().map(|_| vec![Bin::default(); n]).collect(),
             agitation: Vec::new(),
             alerts: Vec::new(),
+            listen: Listen::Unavailable("no recording was given"),
         }
+    }
+
+    /// What the page plays when clicked (see [`Listen`]).
+    pub fn listen_to(&mut self, listen: Listen) {
+        self.listen = listen;
     }
 
     /// Takes one output of the call.
@@ -153,11 +211,55 @@ impl ReportBuilder {
             self.raised(),
             env!("CARGO_PKG_VERSION"),
         );
+        self.listen_panel(&mut h);
         self.svg(&mut h, summary);
         self.summary_table(&mut h, summary);
         self.alert_table(&mut h);
+        let duration = summary.duration_s.max(self.bin_s);
+        let _ = writeln!(
+            h,
+            "<script>{}</script>",
+            SCRIPT
+                .replace("LEAD_S", &LEAD_S.to_string())
+                .replace("DURATION_S", &duration.to_string())
+                .replace("PLOT_LEFT", &PLOT_LEFT.to_string())
+                .replace("PLOT_WIDTH", &PLOT_WIDTH.to_string())
+        );
         h.push_str("</body></html>\n");
         h
+    }
+
+    /// The recording(s) to listen to, or why there are none.
+    fn listen_panel(&self, h: &mut String) {
+        h.push_str("<div class=\"listen\">");
+        match &self.listen {
+            Listen::Recordings(recs) => {
+                for (label, src) in recs {
+                    let _ = write!(
+                        h,
+                        "<label>{} <audio class=\"rec\" controls preload=\"metadata\" src=\"{}\"></audio></label> ",
+                        escape(label),
+                        escape(src)
+                    );
+                }
+                let names: Vec<String> = recs.iter().map(|(_, s)| escape(s)).collect();
+                let _ = write!(
+                    h,
+                    "<p id=\"missing\" class=\"missing\" hidden>The recording ({}) is not where this page \
+                     expects it: keep the page next to it to listen. Nothing of the audio is in the page.</p>\
+                     <p class=\"sub\">Click the timeline, a marker or an alert to listen from {LEAD_S} s before it.</p>",
+                    names.join(", ")
+                );
+            }
+            Listen::Unavailable(why) => {
+                let _ = write!(
+                    h,
+                    "<p class=\"sub\">No recording to listen to: {}.</p>",
+                    escape(why)
+                );
+            }
+        }
+        h.push_str("</div>\n");
     }
 
     fn median_f0(summary: &SummaryRecord, speaker: Speaker) -> Option<f64> {
@@ -169,9 +271,9 @@ impl ReportBuilder {
     }
 
     fn svg(&self, h: &mut String, summary: &SummaryRecord) {
-        const W: f64 = 1200.0;
-        const LEFT: f64 = 70.0;
-        const PLOT_W: f64 = W - LEFT - 10.0;
+        const W: f64 = SVG_W;
+        const LEFT: f64 = PLOT_LEFT;
+        const PLOT_W: f64 = PLOT_WIDTH;
         // Panels: (title, height).
         let panels: [(&str, f64); 5] = [
             ("talking", 50.0),
@@ -411,8 +513,9 @@ impl ReportBuilder {
             };
             let _ = writeln!(
                 h,
-                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"{}\" data-t=\"{}\"><td>{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td></tr>",
                 severity(a.severity),
+                a.t,
                 clock(a.t),
                 a.kind.as_str(),
                 severity(a.severity),
@@ -493,6 +596,17 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Click to listen: every element with a `data-t` (markers, alert rows)
+/// and the timeline itself seek the recordings to `LEAD_S` before the
+/// moment; a recording that cannot be loaded shows `#missing`.
+const SCRIPT: &str = "const lead=LEAD_S,dur=DURATION_S,recs=[...document.querySelectorAll('audio.rec')];\
+function seek(t){for(const a of recs){a.currentTime=Math.max(0,t-lead);}if(recs[0])recs[0].play().catch(()=>{});}\
+for(const e of document.querySelectorAll('[data-t]')){e.addEventListener('click',ev=>{ev.stopPropagation();seek(Number(e.dataset.t));});}\
+for(const a of recs){a.addEventListener('error',()=>{document.getElementById('missing').hidden=false;});}\
+const svg=document.getElementById('timeline');\
+svg.addEventListener('click',ev=>{const r=svg.getBoundingClientRect(),vb=svg.viewBox.baseVal;\
+const x=(ev.clientX-r.left)/r.width*vb.width,t=(x-PLOT_LEFT)/PLOT_WIDTH*dur;if(t>=0&&t<=dur)seek(t);});";
+
 const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1240px}\
 h1{font-size:20px;margin:0}h2{font-size:16px;margin:24px 0 8px}.sub{color:#666;margin:4px 0 16px}\
 svg{display:block;background:#fff}.frame{fill:#fafafa;stroke:#ddd}.grid{stroke:#eee}\
@@ -506,7 +620,9 @@ svg{display:block;background:#fff}.frame{fill:#fafafa;stroke:#ddd}.grid{stroke:#
 .alert-marker.escalate{stroke:#b00;fill:#b00}.legend{color:#555;font-size:12px}\
 table{border-collapse:collapse;margin:0 16px 8px 0;display:inline-table;vertical-align:top}\
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}th{background:#f4f4f4}\
-tr.warn td:nth-child(4){color:#c60}tr.escalate td:nth-child(4){color:#b00;font-weight:600}";
+tr.warn td:nth-child(4){color:#c60}tr.escalate td:nth-child(4){color:#b00;font-weight:600}\
+.listen{margin:8px 0 12px}.listen audio{vertical-align:middle;height:32px}\
+.missing{color:#b00;font-weight:600}[data-t],#timeline{cursor:pointer}";
 
 #[cfg(test)]
 mod tests {

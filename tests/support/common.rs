@@ -126,3 +126,74 @@ pub fn promtool_accepts(text: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A headless Chromium driven through chromedriver (the WebDriver
+/// protocol): kept alive by the value, quit when it drops.
+pub struct Browser {
+    _driver: Killed,
+    /// The session's address: `{session}/url`, `{session}/execute/sync`.
+    pub session: String,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and opens a headless session.
+    pub fn start() -> Self {
+        let port = free_port();
+        let driver = Killed(
+            std::process::Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect(
+                    "chromedriver is needed: apt-get install -y chromium-driver (as .ci/run does)",
+                ),
+        );
+        let wd = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while ureq::get(&format!("{wd}/status")).call().is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chromedriver did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let session: Value = ureq::post(&format!("{wd}/session"))
+            .send_json(
+                serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--autoplay-policy=no-user-gesture-required"]}}}}),
+            )
+            .unwrap()
+            .into_json()
+            .unwrap();
+        let id = session["value"]["sessionId"].as_str().unwrap().to_string();
+        Self {
+            _driver: driver,
+            session: format!("{wd}/session/{id}"),
+        }
+    }
+
+    /// Opens `url` (and waits for it to load, as WebDriver does).
+    pub fn open(&self, url: &str) {
+        ureq::post(&format!("{}/url", self.session))
+            .send_json(serde_json::json!({ "url": url }))
+            .unwrap();
+    }
+
+    /// Runs `script` (a function body) in the page; its return value.
+    pub fn run(&self, script: &str) -> Value {
+        let v: Value = ureq::post(&format!("{}/execute/sync", self.session))
+            .send_json(serde_json::json!({"script": script, "args": []}))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        v["value"].clone()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = ureq::delete(&self.session).call();
+    }
+}
