@@ -85,6 +85,18 @@ fn the_report_shows_each_raised_alert_in_a_browser() {
         dom.contains("<td>talk-to-listen ratio</td>"),
         "summary table"
     );
+    // The pitch lane: each party's 10-s median trend over the faint raw
+    // pitch.
+    for party in ["agent", "customer"] {
+        assert!(
+            dom.contains(&format!("class=\"{party} trend series\"")),
+            "{party} trend"
+        );
+        assert!(
+            dom.contains(&format!("class=\"{party} raw series\"")),
+            "{party} raw"
+        );
+    }
     // Self-contained: nothing fetched, its script inline; the one address
     // in it is the recording's, relative to the page, for its <audio>.
     let page = std::fs::read_to_string(&html).unwrap();

@@ -277,7 +277,10 @@ impl ReportBuilder {
         // Panels: (title, height).
         let panels: [(&str, f64); 5] = [
             ("talking", 50.0),
-            ("pitch, semitones from own median", 130.0),
+            (
+                "pitch, semitones from own median (bold: its median over 10 s, as the rules read it; faint: as measured)",
+                130.0,
+            ),
             ("speaking rate, syllables/s", 110.0),
             ("loudness of speech, dBFS", 110.0),
             ("customer agitation", 90.0),
@@ -383,13 +386,17 @@ impl ReportBuilder {
             }
             for k in 0..self.speakers.len() {
                 let pts = series(k, panel);
-                polyline(
-                    h,
-                    color(self.speakers[k]),
-                    &pts,
-                    |i| x(i as f64 * self.bin_s),
-                    yv,
-                );
+                let class = color(self.speakers[k]);
+                let at = |i: usize| x(i as f64 * self.bin_s);
+                if panel == 1 {
+                    // Raw pitch jumps from syllable to syllable; what the
+                    // rules judge is a median over seconds.
+                    let half = (TREND_S / 2.0 / self.bin_s).round() as usize;
+                    polyline(h, &format!("{class} raw"), &pts, at, yv);
+                    polyline(h, &format!("{class} trend"), &trend(&pts, half), at, yv);
+                } else {
+                    polyline(h, class, &pts, at, yv);
+                }
             }
         }
         // Agitation.
@@ -547,6 +554,33 @@ fn axis(h: &mut String, left: f64, lo: f64, hi: f64, unit: &str, yv: impl Fn(f64
 }
 
 /// A broken line: gaps where the series has no value.
+/// The pitch lane's trend: a median over this many seconds around each
+/// moment (the agent's rules read 10-s medians).
+const TREND_S: f64 = 10.0;
+
+/// The median of the values within `half` bins either side of each bin
+/// that has one (a bin without a value stays without).
+fn trend(pts: &[Option<f64>], half: usize) -> Vec<Option<f64>> {
+    let mut near = Vec::with_capacity(2 * half + 1);
+    pts.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.as_ref()?;
+            near.clear();
+            let lo = i.saturating_sub(half);
+            let hi = (i + half + 1).min(pts.len());
+            near.extend(pts[lo..hi].iter().flatten().copied());
+            near.sort_by(f64::total_cmp);
+            let n = near.len();
+            Some(if n % 2 == 1 {
+                near[n / 2]
+            } else {
+                f64::midpoint(near[n / 2 - 1], near[n / 2])
+            })
+        })
+        .collect()
+}
+
 fn polyline(
     h: &mut String,
     class: &str,
@@ -622,11 +656,28 @@ table{border-collapse:collapse;margin:0 16px 8px 0;display:inline-table;vertical
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}th{background:#f4f4f4}\
 tr.warn td:nth-child(4){color:#c60}tr.escalate td:nth-child(4){color:#b00;font-weight:600}\
 .listen{margin:8px 0 12px}.listen audio{vertical-align:middle;height:32px}\
-.missing{color:#b00;font-weight:600}[data-t],#timeline{cursor:pointer}";
+.missing{color:#b00;font-weight:600}.raw{opacity:.3;stroke-width:1}.trend{stroke-width:2.5}[data-t],#timeline{cursor:pointer}";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trend_is_a_running_median_that_drops_a_lone_jump() {
+        // A voice at 0 st that jumps to +8 st for one bin, then steps to
+        // +2 st; gaps (no pitch) stay gaps.
+        let mut pts = vec![Some(0.0); 6];
+        pts[2] = Some(8.0);
+        pts.extend([None, Some(2.0), Some(2.0), Some(2.0), Some(2.0)]);
+        let got = trend(&pts, 2);
+        assert_eq!(got[2], Some(0.0), "the jump is not the trend");
+        assert_eq!(got[6], None);
+        // Bin 7 sees bins 5..=9: 0, 2, 2, 2 (bin 6 has none): median 2.
+        assert_eq!(got[7], Some(2.0));
+        // Bin 5 sees 3..=7: 0, 0, 0, 2 → the mean of the middle two, 0.
+        assert_eq!(got[5], Some(0.0));
+        assert_eq!(got[10], Some(2.0));
+    }
 
     #[test]
     fn axis_steps_read_well() {
