@@ -21,6 +21,11 @@ half of each set's `split` column: tune on one half, report the other.
   Recall is the share of tracks where the matching alert (agent_pitch,
   agent_pace) is raised after the drift starts; latency is from the drift's
   start to the raise, in seconds of audio.
+- Early drifts: the same shifts from the first utterance after `--early-from`
+  (20 s), so they fall in the first minute of the call, where the baseline
+  is still being learned: without a profile, and with the speaker's profile
+  from a replay of their calm track (`--profile`, as yesterday's calls
+  would leave it). Recall, latency, and alerts raised before the drift.
 - Real calls (no split: too few to halve): `calls/auto_repairs_40` (both
   parties) and `calls/agent_monologues` (as the agent), all alerts listed.
 
@@ -134,6 +139,8 @@ def main():
                     help="read each speaker's utterances this many times over (a longer call)")
     ap.add_argument("--drift-from", type=float, default=60.0,
                     help="drifts start at the first utterance after this many seconds (and past 40 %% of the track)")
+    ap.add_argument("--early-from", type=float, default=20.0,
+                    help="early drifts start at the first utterance after this many seconds")
     a = ap.parse_args()
     cache = cache_dir(a, "tonewatch-drift-")
 
@@ -162,6 +169,30 @@ def main():
             before = [al for al in raised if al["t"] < start]
             got.append((name, hit[0] if hit else None, len(before)))
 
+    # Early drifts, without and with a profile made from the calm track.
+    early = {(e, amt, prof): [] for e, amt in (("pitch", "300"), ("tempo", "1.25")) for prof in (False, True)}
+    for name, utts in spk.items():
+        utts = utts * a.repeat
+        name = f"{name}x{a.repeat}"
+        calm, _ = track(cache, name, utts)
+        profile = os.path.join(cache, f"{name.replace(':', '_')}_profile.toml")
+        if os.path.exists(profile):
+            os.remove(profile)
+        replay(a.bin, [calm, "--speaker", "agent", "--profile", profile], a.config)
+        for (effect, amount, with_profile), got in early.items():
+            path, start = track(cache, f"{name}_early", utts, (effect, amount), a.early_from)
+            args = [path, "--speaker", "agent"]
+            if with_profile:
+                used = profile + ".used.toml"
+                with open(profile) as f, open(used, "w") as g:
+                    g.write(f.read())
+                args += ["--profile", used]
+            want = "agent_pitch" if effect == "pitch" else "agent_pace"
+            raised = alerts(a.bin, args, a.config)
+            hit = [al["t"] - start for al in raised if al["kind"] == want and al["t"] >= start]
+            before = [al for al in raised if al["t"] < start]
+            got.append((name, start, hit[0] if hit else None, len(before)))
+
     side_h = hours / 2
     print(f"split {a.split}: {len(spk)} speakers, {side_h * 60:.1f} min of calm speech, replayed as the agent and as the customer")
     agent = sum(false[k] for k in AGENT_KINDS)
@@ -180,6 +211,15 @@ def main():
             if h is None:
                 print(f"  missed: {name}")
 
+    for (effect, amount, with_profile), got in early.items():
+        lat = [h for _, _, h, _ in got if h is not None]
+        rec = len(lat) / len(got)
+        med = statistics.median(lat) if lat else float("nan")
+        mx = max(lat) if lat else float("nan")
+        starts = [st for _, st, _, _ in got]
+        print(f"early drift {effect} {amount} {'with' if with_profile else 'without'} a profile "
+              f"(from {min(starts):.0f}-{max(starts):.0f} s): recall {rec:.2f} ({len(lat)}/{len(got)}), "
+              f"latency median {med:.1f} s, max {mx:.1f} s; alerts before the drift: {sum(b for *_, b in got)}")
     print("real calls (unsplit):")
     call = os.path.join(a.data, "calls/auto_repairs_40")
     if os.path.isdir(call):
