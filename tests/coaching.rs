@@ -81,6 +81,26 @@ fn the_report_shows_each_raised_alert_in_a_browser() {
         assert!(m.contains(&format!("data-kind=\"{kind}\"")), "{m}");
         assert!(m.contains(&format!("data-t=\"{t}\"")), "{m}");
     }
+    // Hovering a marker says why: the evidence the alert line carried.
+    let evidence: Vec<(f64, f64)> = lines(&out.stdout)
+        .iter()
+        .filter(|r| r["type"] == "alert" && r["state"] == "raised")
+        .map(|r| {
+            let e = &r["evidence"];
+            (
+                e["measured"].as_f64().unwrap(),
+                e["threshold"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    for (m, (measured, threshold)) in markers.iter().zip(&evidence) {
+        let title = &m[m.find("<title>").unwrap()..m.find("</title>").unwrap()];
+        assert!(
+            title.contains(&format!("measured {measured} s"))
+                && title.contains(&format!("raises at {threshold} s")),
+            "{title}"
+        );
+    }
     assert!(
         dom.contains("<td>talk-to-listen ratio</td>"),
         "summary table"

@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use tonewatch_core::alerts::{Alert, AlertState, Event, Severity};
+use tonewatch_core::alerts::{Alert, AlertState, Event, Evidence, Severity};
 use tonewatch_core::analysis::Speaker;
 use tonewatch_core::monitor::Output;
 use tonewatch_core::summary::SummaryRecord;
@@ -436,7 +436,7 @@ impl ReportBuilder {
             let _ = writeln!(
                 h,
                 "<g class=\"alert-marker {sev}\" data-kind=\"{kind}\" data-t=\"{t}\">\
-                 <title>{clock} {kind} ({sev}): {msg}</title>\
+                 <title>{clock} {kind} ({sev}): {msg}{why}</title>\
                  <rect class=\"band\" x=\"{x0:.1}\" y=\"20\" width=\"{w:.1}\" height=\"{hgt:.1}\"/>\
                  <line x1=\"{x0:.1}\" x2=\"{x0:.1}\" y1=\"14\" y2=\"{bottom:.1}\"/>\
                  <path d=\"M{x0:.1} 14 l-5 -9 h10 z\"/></g>",
@@ -444,6 +444,7 @@ impl ReportBuilder {
                 t = a.t,
                 clock = clock(a.t),
                 msg = escape(a.message),
+                why = escape(&evidence_text(&a.evidence)),
                 x0 = x(a.t),
                 w = (x(end) - x(a.t)).max(1.0),
                 hgt = bottom - 20.0,
@@ -554,6 +555,39 @@ fn axis(h: &mut String, left: f64, lo: f64, hi: f64, unit: &str, yv: impl Fn(f64
 }
 
 /// A broken line: gaps where the series has no value.
+/// An alert's evidence in a line a coach reads on hover: what was measured
+/// against what, in the speaker's own units where there are any.
+fn evidence_text(e: &Evidence) -> String {
+    let unit = e.unit.unwrap_or("");
+    let mut parts = Vec::new();
+    if let Some(m) = e.measured {
+        parts.push(format!("measured {m} {unit}"));
+    }
+    if let Some(b) = e.baseline {
+        parts.push(format!("usual {b} {unit}"));
+    }
+    if let Some(t) = e.threshold {
+        parts.push(format!("raises at {t} {unit}"));
+    }
+    if let (Some(x), Some(from)) = (e.excursion_spreads, e.spread_from) {
+        parts.push(format!("{x} of the speaker's own spreads (from {from})"));
+    }
+    if let Some(s) = e.sustained_s {
+        parts.push(format!("held {s} s"));
+    }
+    if let Some(c) = e.components {
+        parts.push(format!(
+            "cues in units: pitch {}, effort {}, loudness {}, range {}, rate {}",
+            c.pitch, c.effort, c.loudness, c.pitch_range, c.rate
+        ));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" — {}", parts.join("; "))
+    }
+}
+
 /// The pitch lane's trend: a median over this many seconds around each
 /// moment (the agent's rules read 10-s medians).
 const TREND_S: f64 = 10.0;
