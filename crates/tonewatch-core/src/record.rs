@@ -52,9 +52,12 @@ pub struct AgitationRecord {
     pub t: f64,
     /// Always the customer.
     pub speaker: Speaker,
-    /// Weighted sum of the components; 1 is a clear spike.
+    /// Weighted sum of the components (each averaged over the customer's
+    /// last `smooth_s` of talk); `spike_score`, 0.8 by default, raises the
+    /// alert.
     pub score: f64,
-    /// Each cue above the customer's baseline, in units of a noticeable change.
+    /// Each cue above the customer's baseline, in units of a noticeable
+    /// change, averaged as the score is.
     pub components: AgitationComponents,
 }
 

@@ -187,7 +187,9 @@ pub struct AgitationComponents {
 pub struct Agitation {
     /// Audio-clock time, seconds.
     pub t: f64,
-    /// Weighted sum of the components; 1 is a clear spike.
+    /// Weighted sum of the components (each averaged over the customer's
+    /// last `smooth_s` of talk); `spike_score`, 0.8 by default, raises the
+    /// alert.
     pub score: f64,
     /// What it is made of.
     pub components: AgitationComponents,
