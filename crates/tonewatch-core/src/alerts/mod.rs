@@ -792,6 +792,41 @@ mod tests {
         );
     }
 
+    /// One lively sentence is not agitation: the customer talks on, and
+    /// for 3 s at 150 s their pitch is 5 semitones up with 8 dB more
+    /// effort (a score of about 1.6 while it lasts, the most a reader doing
+    /// a character's voice shows); the 10-s mean of the cues stays under the
+    /// spike level (0.8) and nothing is raised. The same change held from
+    /// 150 s on is raised within 10 s of talk.
+    #[test]
+    fn one_lively_sentence_is_not_agitation_but_a_held_change_is() {
+        let st = |x: f32| 210.0 * 2f32.powf(x / 12.0);
+        for (until, spikes) in [(153.0, false), (240.0, true)] {
+            let script = |t: f64| {
+                let customer = if (150.0..until).contains(&t) {
+                    Voice {
+                        f0_hz: st(5.0),
+                        effort_db: -7.0,
+                        ..calm(210.0)
+                    }
+                } else {
+                    calm(210.0)
+                };
+                if t < 120.0 {
+                    turns(t, calm(120.0), customer)
+                } else {
+                    (QUIET, customer)
+                }
+            };
+            let (alerts, _, _) = run(240.0, &AlertConfig::default(), script);
+            let up = raised(&alerts, AlertKind::CustomerAgitation);
+            assert_eq!(!up.is_empty(), spikes, "until {until}: {alerts:?}");
+            if spikes {
+                assert!(up[0] > 150.0 && up[0] < 161.0, "{}", up[0]);
+            }
+        }
+    }
+
     /// From 120 s the customer's voice changes in one way at a time, at the
     /// same turns: a gain step of +12 dB (a line's AGC) alone, a strained
     /// voice (+8 dB of effort above 1 kHz) alone, and the strain with a
