@@ -794,9 +794,10 @@ mod tests {
 
     /// One lively sentence is not agitation: the customer talks on, and
     /// for 3 s at 150 s their pitch is 5 semitones up with 8 dB more
-    /// effort (a score of about 1.6 while it lasts, the most a reader doing
-    /// a character's voice shows); the 10-s mean of the cues stays under the
-    /// spike level (0.8) and nothing is raised. The same change held from
+    /// effort (2.5 and 2 units, each capped at 2: a score of 1.4 while it
+    /// lasts, as high as a reader doing a character's voice reads); the 10-s
+    /// mean of the cues stays under the spike level (0.8) and nothing is
+    /// raised. The same change held from
     /// 150 s on is raised within 10 s of talk.
     #[test]
     fn one_lively_sentence_is_not_agitation_but_a_held_change_is() {
