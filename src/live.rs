@@ -847,11 +847,7 @@ impl Analysis {
         loop {
             // The audio that had arrived when these frames were analysed:
             // how far they trail it is the analysis lag.
-            let arrived_s = self
-                .parties
-                .iter()
-                .map(PartyIn::arrived_s)
-                .fold(f64::MIN, f64::max);
+            let arrived_s = self.lead_s();
             let sink = &mut self.sink;
             let _ = self.call.drain(&mut |t, frames: &[FrameFeatures]| {
                 if let Some(m) = &sink.metrics {
@@ -873,14 +869,18 @@ impl Analysis {
         }
     }
 
+    /// The audio time the party furthest ahead has delivered up to.
+    fn lead_s(&self) -> f64 {
+        self.parties
+            .iter()
+            .map(PartyIn::arrived_s)
+            .fold(f64::MIN, f64::max)
+    }
+
     /// When one party's audio is more than the allowed skew ahead, the late
     /// party gets silence up to half the skew (see the module docs).
     fn pad_late_party(&mut self) {
-        let lead = self
-            .parties
-            .iter()
-            .map(PartyIn::arrived_s)
-            .fold(f64::MIN, f64::max);
+        let lead = self.lead_s();
         for p in &mut self.parties {
             let behind = lead - p.arrived_s();
             if behind > self.max_skew_s {

@@ -188,14 +188,11 @@ fn clicking_the_report_seeks_the_recording() {
     let browser = common::Browser::start();
     browser.open(&format!("file://{}", html.display()));
     // The recording loads (its length read), and nothing says it is missing.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while browser.run("return document.querySelector('audio.rec').readyState") == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the recording never loaded"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    browser.wait_for(
+        "return document.querySelector('audio.rec').readyState",
+        |state| *state != 0,
+        "the recording never loaded",
+    );
     let duration = browser.run("return document.querySelector('audio.rec').duration");
     assert!(
         (duration.as_f64().unwrap() - 32.59).abs() < 0.1,
@@ -245,14 +242,11 @@ fn clicking_the_report_seeks_the_recording() {
     // Moved away from the recording: the page says it cannot play it.
     std::fs::rename(&wav, dir.join("elsewhere.wav")).unwrap();
     browser.open(&format!("file://{}", html.display()));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while browser.run("return document.getElementById('missing').hidden") == true {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no word of the missing recording"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    browser.wait_for(
+        "return document.getElementById('missing').hidden",
+        |hidden| *hidden != true,
+        "no word of the missing recording",
+    );
     let said = browser.run("return document.getElementById('missing').textContent");
     assert!(
         said.as_str().unwrap().contains("call%201%23a.wav"),

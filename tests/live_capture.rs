@@ -35,16 +35,21 @@ fn spawn_live(server: &pulse::PulseServer, extra: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Sends SIGTERM and collects (exit success, stdout, stderr), within 20 s.
-fn terminate(mut child: Child) -> (bool, Vec<u8>, String) {
+/// Sends `child` the signal `sig` (`-TERM`, `-HUP`).
+fn signal(child: &Child, sig: &str) {
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([sig, &pid])
             .status()
             .unwrap()
             .success()
     );
+}
+
+/// Sends SIGTERM and collects (exit success, stdout, stderr), within 20 s.
+fn terminate(mut child: Child) -> (bool, Vec<u8>, String) {
+    signal(&child, "-TERM");
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let out = thread::spawn(move || {
@@ -357,25 +362,15 @@ fn sighup_reloads_the_thresholds_without_dropping_the_call() {
 
     let server = pulse::PulseServer::start();
     let (agent, customer) = pulse::stereo_at_48k(&example());
-    let hup = |child: &Child| {
-        let pid = child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-HUP", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    };
     let child = thread::scope(|s| {
         let h = s.spawn(|| pulse::play(&server, &agent, &customer));
         let child = spawn_live(&server, &["--config", cfg.to_str().unwrap()]);
         thread::sleep(Duration::from_secs(3));
         std::fs::write(&cfg, "[alerts.dead_air]\nmin_silence_s = -1.0\n").unwrap();
-        hup(&child);
+        signal(&child, "-HUP");
         thread::sleep(Duration::from_secs(1));
         std::fs::write(&cfg, "[alerts.dead_air]\nmin_silence_s = 10.0\n").unwrap();
-        hup(&child);
+        signal(&child, "-HUP");
         h.join().unwrap();
         child
     });

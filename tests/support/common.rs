@@ -190,6 +190,20 @@ impl Browser {
             .unwrap();
         v["value"].clone()
     }
+
+    /// Runs `script` every 100 ms until `done` holds for what it returns,
+    /// for up to 20 s (else fails saying `what`); that value.
+    pub fn wait_for(&self, script: &str, done: impl Fn(&Value) -> bool, what: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let v = self.run(script);
+            if done(&v) {
+                return v;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for Browser {
