@@ -11,6 +11,7 @@ mod devices;
 #[cfg(feature = "desktop")]
 mod live;
 mod replay;
+mod serve;
 #[cfg(feature = "nats")]
 mod supervise;
 
@@ -42,6 +43,7 @@ pub(crate) use devices::DevicesArgs;
 #[cfg(feature = "desktop")]
 pub(crate) use live::LiveArgs;
 pub(crate) use replay::ReplayArgs;
+pub(crate) use serve::ServeArgs;
 #[cfg(feature = "nats")]
 pub(crate) use supervise::SuperviseArgs;
 
@@ -115,6 +117,19 @@ pub(crate) enum Command {
     /// List the audio input devices `live` can use.
     #[cfg(feature = "desktop")]
     Devices(DevicesArgs),
+    /// Take calls straight from the phone system over WebSocket: Genesys
+    /// AudioHook (--api-keys) and Twilio-style media streams
+    /// (--stream-path; Twilio, SignalWire, Telnyx, Plivo).
+    ///
+    /// Each call is analysed on a fixed pool of threads through the same
+    /// path as replay and live, and its records (with its call_id) go to
+    /// stdout, --feed and --nats; the agents' own voice stays private
+    /// unless --share-agent-alerts. /healthz, /readyz and /metrics are on
+    /// the same address. SIGTERM or Ctrl-C drains: open calls are ended,
+    /// their summaries flushed, the platform told. Instances share
+    /// nothing: run several behind a load balancer, with NATS and one
+    /// `tonewatch supervise` for the floor.
+    Serve(ServeArgs),
     /// One supervisor page for a whole floor: subscribes to every desk's
     /// alerts on NATS (what `live --nats` publishes) and serves them like
     /// `--feed` does, until Ctrl-C.
@@ -197,6 +212,7 @@ pub(crate) fn run(command: Command) -> ExitCode {
         Command::Devices(args) => exit_code(devices::run(&args)),
         #[cfg(feature = "nats")]
         Command::Supervise(args) => exit_code(supervise::run(&args)),
+        Command::Serve(args) => exit_code(serve::run(&args)),
         Command::Config(args) => config::run(&args),
         Command::Completions(args) => {
             use clap::CommandFactory;
@@ -282,6 +298,7 @@ impl FeedArgs {
                 .clone()
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "agent".into()),
+            call_id: None,
         }
     }
 

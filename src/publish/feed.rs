@@ -131,7 +131,7 @@ impl LagHistogram {
     }
 
     /// The exposition lines of `name` (cumulative buckets, sum, count).
-    fn render(&self, name: &str, out: &mut String) {
+    pub fn render(&self, name: &str, out: &mut String) {
         let mut seen = 0;
         for (i, b) in self.buckets.iter().enumerate() {
             seen += b.load(Ordering::Relaxed);

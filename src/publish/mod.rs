@@ -78,6 +78,9 @@ pub struct Origin {
     /// and the agent's pitch, rate and loudness in summaries. Off by
     /// default (see [`AlertKind::is_agent_voice`]); a site opts in.
     pub share_agent_voice: bool,
+    /// The call, when the audio source names it (`serve`: the
+    /// conversation's id from the phone system).
+    pub call_id: Option<String>,
 }
 
 /// One event as the feed and NATS carry it: its kind, the alert it raises
@@ -142,6 +145,9 @@ impl FloorEvent {
         if let Some(m) = json.as_object_mut() {
             m.insert("agent".into(), origin.agent.clone().into());
             m.insert("site".into(), origin.site.clone().into());
+            if let Some(call_id) = &origin.call_id {
+                m.insert("call_id".into(), call_id.clone().into());
+            }
             m.insert("sent_ms".into(), feed::now_ms().into());
         }
         Some(Self { kind, raised, json })

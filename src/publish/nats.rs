@@ -411,12 +411,17 @@ impl NatsPublisher {
 
     /// Queues a record (frames are not sent); never blocks.
     pub fn publish(&self, record: &Record) {
-        let Some(event) = FloorEvent::from_record(&self.origin, record) else {
-            return;
-        };
+        if let Some(event) = FloorEvent::from_record(&self.origin, record) {
+            self.publish_event(&self.origin, &event);
+        }
+    }
+
+    /// Queues an event of `origin`'s call (a server publishing for many
+    /// agents); never blocks.
+    pub fn publish_event(&self, origin: &Origin, event: &FloorEvent) {
         let Some(tx) = &self.tx else { return };
         // Subjects: tonewatch.alerts…, tonewatch.agitation…, tonewatch.summary….
-        let subject = subject(event.kind.subject_part(), &self.origin);
+        let subject = subject(event.kind.subject_part(), origin);
         self.counts.offered.fetch_add(1, Ordering::Relaxed);
         if tx.try_send((subject, event.json.to_string())).is_err() {
             let n = self.counts.dropped.fetch_add(1, Ordering::Relaxed) + 1;
