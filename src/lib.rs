@@ -36,6 +36,7 @@
 //! | [`capture`] | devices: listing, PulseAudio (libpulse) and cpal streams, the real-time callback body |
 //! | [`live`] | `tonewatch live`: capture threads → analysis thread → output |
 //! | [`replay`], [`batch`] | recorded calls, one or a folder in parallel |
+//! | [`serve`] | calls from the phone system (AudioHook, media streams) on a worker pool |
 //! | [`output`] | JSON Lines, the coaching report |
 //! | [`publish`] | supervisor feed, NATS, desktop nudges |
 //! | [`config`], [`profile`] | the config file and agent profiles |
@@ -53,6 +54,7 @@ pub mod output;
 pub mod profile;
 pub mod publish;
 pub mod replay;
+pub mod serve;
 
 pub use config::Config;
 pub use tonewatch_core as core;
