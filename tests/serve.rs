@@ -638,3 +638,98 @@ fn sigterm(pid: i32) -> i32 {
         .code()
         .unwrap_or(-1)
 }
+
+/// Scale-out: two `serve` instances publish to one real `nats-server`,
+/// and one `supervise` shows the floor. A call on each instance (one per
+/// protocol): every alert reaches the supervisor's feed exactly once,
+/// labelled with its call.
+#[cfg(feature = "nats")]
+#[tokio::test(flavor = "current_thread")]
+async fn two_instances_reach_one_supervisor_through_nats() {
+    use std::io::{Read, Write};
+    let port = common::free_port();
+    let _nats = Killed(
+        Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server is needed (apt-get install -y nats-server, as .ci/run does)"),
+    );
+    let url = format!("nats://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut sup = Command::new(BIN)
+        .args(["supervise", "--nats", &url, "--feed", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let page = common::page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
+    let _sup = Killed(sup);
+    let feed = common::page_addr(&page).to_string();
+    let mut events = std::net::TcpStream::connect(&feed).unwrap();
+    events
+        .write_all(format!("GET /events HTTP/1.1\r\nHost: {feed}\r\n\r\n").as_bytes())
+        .unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+
+    let a = Serve::start(&["--nats", &url, "--site", "east"]);
+    let b = Serve::start(&["--nats", &url, "--site", "east"]);
+    let (agent, customer) = example_ulaw();
+    // Instance A: AudioHook.
+    let conv = "ffffffff-0000-4000-8000-00000000000a";
+    let mut hook = Hook::connect(&a.addr, "ffffffff-0000-4000-8000-000000000001").await;
+    assert_eq!(hook.open(conv, stereo_media()).await["type"], "opened");
+    for (x, y) in agent.chunks(160).zip(customer.chunks(160)) {
+        hook.audio(x, y).await;
+    }
+    hook.send("close", json!({"reason": "end"})).await;
+    assert_eq!(hook.recv().await["type"], "closed");
+    // Instance B: a media stream.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}{STREAM_PATH}", b.addr))
+        .await
+        .unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut msgs = vec![
+        json!({"event": "start", "start": {"callSid": "CA-b", "tracks": ["inbound", "outbound"]}}),
+    ];
+    for (k, (x, y)) in agent.chunks(160).zip(customer.chunks(160)).enumerate() {
+        for (track, p) in [("outbound", x), ("inbound", y)] {
+            msgs.push(json!({"event": "media", "media": {"track": track, "timestamp": (k * 20).to_string(), "payload": b64(p)}}));
+        }
+    }
+    msgs.push(json!({"event": "stop"}));
+    for (i, mut m) in msgs.into_iter().enumerate() {
+        m["sequenceNumber"] = json!((i + 1).to_string());
+        ws.send(Message::text(m.to_string())).await.unwrap();
+    }
+    a.summary(conv);
+    b.summary("CA-b");
+
+    let mut got = String::new();
+    let mut buf = [0u8; 8192];
+    while got.matches("event: summary").count() < 2 {
+        let n = events.read(&mut buf).expect("events within 30 s");
+        assert!(n > 0, "feed closed");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let want = replay_alerts();
+    for (serve, call) in [(&a, conv), (&b, "CA-b")] {
+        let on_feed: Vec<&str> = got
+            .split("\n\n")
+            .filter_map(|e| e.find("event: alert").map(|i| &e[i..]))
+            .filter(|e| e.contains(&format!("\"call_id\":\"{call}\"")))
+            .collect();
+        assert_eq!(on_feed.len(), want.len(), "{call}: {got}");
+        assert_eq!(alerts(&serve.call(call)).len(), want.len());
+        for (e, w) in on_feed.iter().zip(&want) {
+            assert!(e.contains(&format!("\"kind\":\"{}\"", w.0)), "{e}");
+            assert!(e.contains("\"site\":\"east\""), "{e}");
+        }
+    }
+}
