@@ -51,7 +51,8 @@ pub struct ServeMetrics {
     pub alerts: [AtomicU64; AlertKind::COUNT],
     /// Record lines stdout's writer could not keep up with.
     pub lines_dropped: AtomicU64,
-    /// From audio's arrival to its analysis.
+    /// How far each call's analysis trails real time (wall time since
+    /// its first audio, less the audio analysed), observed per message.
     pub lag: LagHistogram,
 }
 
@@ -178,7 +179,7 @@ impl ServeMetrics {
             &mut s,
             name,
             "histogram",
-            "From audio's arrival to its analysis, seconds.",
+            "How far a call's analysis trails real time, seconds (per audio message).",
         );
         self.lag.render(name, &mut s);
         s

@@ -52,6 +52,8 @@ use self::signature::Credentials;
 const MAX_HEAD: usize = 16 * 1024;
 /// A request's head must arrive within this.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Each connection's WebSocket read buffer, bytes.
+const READ_BUFFER: usize = 8 * 1024;
 /// A refused signature is answered after this long (no timing hints).
 const FAILURE_DELAY: Duration = Duration::from_millis(200);
 
@@ -368,7 +370,11 @@ async fn handle(mut req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
         let guard = SessionGuard(Arc::clone(&task_ctx));
         match on_upgrade.await {
             Ok(upgraded) => {
+                // Small buffers: thousands of calls, each a trickle of
+                // 20-ms messages (the 128 KiB defaults cost 256 KiB a call).
                 let config = WebSocketConfig::default()
+                    .read_buffer_size(READ_BUFFER)
+                    .write_buffer_size(0)
                     .max_message_size(Some(task_ctx.options.max_frame.max(64 * 1024)))
                     .max_frame_size(Some(task_ctx.options.max_frame.max(64 * 1024)));
                 let ws = WebSocketStream::from_raw_socket(

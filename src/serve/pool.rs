@@ -161,6 +161,10 @@ struct ServedCall {
     /// not come.
     filled: u64,
     rate_hz: u32,
+    /// When the call's first audio arrived.
+    first_arrival: Option<Instant>,
+    /// Samples per party received.
+    samples_in: u64,
 }
 
 impl ServedCall {
@@ -176,21 +180,34 @@ impl ServedCall {
         Ok(Self {
             call: Lockstep::new(CallAnalyzer::new(settings, spec.speakers.len()), inputs),
             monitor: Monitor::new(settings, &spec.speakers, None),
-            pending: spec
-                .speakers
-                .iter()
-                .map(|_| VecDeque::with_capacity(max_pending))
-                .collect(),
+            // Grown as needed: in step, a call holds a message's worth.
+            pending: spec.speakers.iter().map(|_| VecDeque::new()).collect(),
             max_pending,
             speakers: spec.speakers,
             origin: spec.origin,
             filled: 0,
             rate_hz: spec.rate_hz,
+            first_arrival: None,
+            samples_in: 0,
         })
     }
 
-    /// Takes interleaved samples and analyses every frame they complete.
-    fn take(&mut self, samples: &[f32], outputs: &Outputs) -> u64 {
+    /// Takes interleaved samples that arrived at `arrived` and analyses
+    /// every frame they complete; returns the frames analysed and how far
+    /// the analysis trails real time: the wall time since the call's first
+    /// audio arrived, less the audio analysed (0 for a sender faster than
+    /// real time). Waiting anywhere — in the socket, the queue, the
+    /// worker — counts.
+    fn take(&mut self, samples: &[f32], arrived: Instant, outputs: &Outputs) -> (u64, f64) {
+        let first = *self.first_arrival.get_or_insert(arrived);
+        let frames = self.take_samples(samples, outputs);
+        self.samples_in += (samples.len() / self.pending.len()) as u64;
+        let behind =
+            first.elapsed().as_secs_f64() - self.samples_in as f64 / f64::from(self.rate_hz);
+        (frames, behind.max(0.0))
+    }
+
+    fn take_samples(&mut self, samples: &[f32], outputs: &Outputs) -> u64 {
         let n = self.pending.len();
         for set in samples.chunks_exact(n) {
             for (q, &v) in self.pending.iter_mut().zip(set) {
@@ -482,9 +499,9 @@ fn work(
                 arrived,
             } => {
                 if let Some(call) = calls.get_mut(&key) {
-                    let frames = call.take(&samples, outputs);
+                    let (frames, behind) = call.take(&samples, arrived, outputs);
                     metrics.frames.fetch_add(frames, Ordering::Relaxed);
-                    metrics.lag.observe(arrived.elapsed().as_secs_f64());
+                    metrics.lag.observe(behind);
                 }
             }
             Job::Close { key, ending, done } => {
