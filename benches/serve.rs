@@ -278,7 +278,7 @@ fn main() {
     rt.shutdown_timeout(Duration::from_secs(3));
     if let Some((n, per_core, p)) = best {
         println!(
-            "largest step kept: {n} calls, {per_core:.0} calls per analysis core, p99 lag ≤ {p} s"
+            "largest step kept: {n} calls, {per_core:.0} calls per server core (analysis and network threads together), p99 lag ≤ {p} s"
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

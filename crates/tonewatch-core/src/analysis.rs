@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pitch::{PITCH_LOOKAHEAD_FRAMES, PitchEstimator, PitchTracker};
+use crate::pitch::{PITCH_LOOKAHEAD_FRAMES, PitchEstimate, PitchEstimator, PitchTracker};
 use crate::rate::RateTracker;
 use crate::settings::{FrameGeometry, Settings};
 use crate::speech::{CROSSTALK_FRAMES, SpeechDetector};
@@ -51,7 +51,8 @@ pub struct FrameFeatures {
     /// Fundamental frequency, on voiced speech frames only.
     pub f0_hz: Option<f32>,
     /// Periodicity of the frame in [0, 1] (NSDF clarity of the chosen
-    /// period): how sure the frame is voiced.
+    /// period): how sure the frame is voiced. 0 on frames without speech:
+    /// they are not searched for a period.
     pub voiced_p: f32,
     /// RMS level of the analysis-band signal in dB relative to a full-scale
     /// sine (dBFS as in AES17: a ±1.0 sine reads 0 dB, ±1.0 square +3 dB).
@@ -170,12 +171,15 @@ impl CallAnalyzer {
         let slot = (frame % CROSSTALK_FRAMES as u64) as usize;
         self.frame += 1;
 
+        // Levels first: whether a party talks needs both parties' levels,
+        // and only talk is searched for pitch (the search is most of the
+        // cost, and half a call's frames or more are nobody's talk).
         let mut estimates = [None; MAX_CHANNELS];
         for (c, ch) in self.channels.iter_mut().enumerate() {
-            let p = ch.pitch.estimate(windows[c]);
-            let loudness_db = mean_square_to_db(p.mean_square);
+            let levels = ch.pitch.measure(windows[c]);
+            let loudness_db = mean_square_to_db(levels.mean_square);
             ch.recent_db[slot] = loudness_db;
-            estimates[c] = Some((p, loudness_db));
+            estimates[c] = Some((levels, loudness_db));
         }
         let loudest_recent: [f32; MAX_CHANNELS] = std::array::from_fn(|c| {
             self.channels.get(c).map_or(SILENCE_DB, |ch| {
@@ -186,9 +190,15 @@ impl CallAnalyzer {
         let n = self.channels.len();
         let mut ready = true;
         for (c, ch) in self.channels.iter_mut().enumerate() {
-            let (p, loudness_db) = estimates[c].expect("measured above");
+            let (levels, loudness_db) = estimates[c].expect("measured above");
             let other_db = (n == 2).then(|| loudest_recent[1 - c]);
             let speech = ch.speech.update(loudness_db, other_db);
+            // Not speech: not voiced whatever the search would find.
+            let p = if speech {
+                ch.pitch.search(&levels)
+            } else {
+                PitchEstimate::unsearched(&levels)
+            };
             let voiced = speech && p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
             let vowel_band_db = mean_square_to_db(p.vowel_band_mean_square);
             // Speaking rate is per second of talking: the rate tracker

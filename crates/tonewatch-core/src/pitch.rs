@@ -98,6 +98,35 @@ pub struct PitchEstimate {
     pub effort_db: Option<f32>,
 }
 
+impl PitchEstimate {
+    /// A frame whose periodicity was not searched (it cannot be speech):
+    /// its levels, no candidates, clarity 0.
+    #[must_use]
+    pub fn unsearched(levels: &Levels) -> Self {
+        Self {
+            f0_hz: None,
+            candidates: Candidates::default(),
+            clarity: 0.0,
+            mean_square: levels.mean_square,
+            vowel_band_mean_square: levels.vowel_band_mean_square,
+            effort_db: levels.effort_db,
+        }
+    }
+}
+
+/// A frame's levels, from [`PitchEstimator::measure`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Levels {
+    /// Mean square of the (DC-removed) frame.
+    pub mean_square: f32,
+    /// Mean square of the frame's content in the vowel band.
+    pub vowel_band_mean_square: f32,
+    /// Vocal effort in dB, as in [`PitchEstimate::effort_db`].
+    pub effort_db: Option<f32>,
+    /// Nothing but (near) digital silence: no search is possible.
+    pub silent: bool,
+}
+
 /// Per-channel pitch estimator; owns its FFT plans and scratch.
 pub struct PitchEstimator {
     geom: FrameGeometry,
@@ -154,13 +183,28 @@ impl PitchEstimator {
         }
     }
 
-    /// Measures one frame of exactly `window_samples` samples.
+    /// Measures one frame of exactly `window_samples` samples: its
+    /// [`measure`](Self::measure) and its [`search`](Self::search).
     ///
     /// Real-time safe: no allocation.
     ///
     /// # Panics
     /// If `frame` is not `window_samples` long (a programming error).
     pub fn estimate(&mut self, frame: &[f32]) -> PitchEstimate {
+        let levels = self.measure(frame);
+        self.search(&levels)
+    }
+
+    /// The cheap half of [`estimate`](Self::estimate): level, vowel-band
+    /// level and vocal effort, from one forward FFT it keeps for
+    /// [`search`](Self::search). A frame that cannot be speech needs no
+    /// more ([`PitchEstimate::unsearched`]).
+    ///
+    /// Real-time safe: no allocation.
+    ///
+    /// # Panics
+    /// If `frame` is not `window_samples` long (a programming error).
+    pub fn measure(&mut self, frame: &[f32]) -> Levels {
         let s = self.geom.window_samples;
         assert_eq!(frame.len(), s, "frame length must equal the window");
         // Eight running sums let the compiler vectorise the mean.
@@ -185,13 +229,11 @@ impl PitchEstimator {
         let energy = acc;
         let mean_square = energy / s as f32;
         if energy <= f32::MIN_POSITIVE * s as f32 * 1e6 {
-            return PitchEstimate {
-                f0_hz: None,
-                candidates: Candidates::default(),
-                clarity: 0.0,
+            return Levels {
                 mean_square,
                 vowel_band_mean_square: 0.0,
                 effort_db: None,
+                silent: true,
             };
         }
 
@@ -215,7 +257,25 @@ impl PitchEstimator {
         };
         let (low, high) = (power(e_lo, e_split), power(e_split, e_hi));
         let effort_db = (low > 0.0 && high > 0.0).then(|| 10.0 * (high / low).log10());
+        Levels {
+            mean_square,
+            vowel_band_mean_square,
+            effort_db,
+            silent: false,
+        }
+    }
 
+    /// The costly half of [`estimate`](Self::estimate): the periodicity
+    /// search (inverse FFT, NSDF, candidates) of the frame last given to
+    /// [`measure`](Self::measure), whose result is `levels`.
+    ///
+    /// Real-time safe: no allocation.
+    pub fn search(&mut self, levels: &Levels) -> PitchEstimate {
+        if levels.silent {
+            return PitchEstimate::unsearched(levels);
+        }
+        let s = self.geom.window_samples;
+        let n = self.geom.fft_len as f32;
         for c in &mut self.spectrum {
             *c = Complex::new(c.norm_sqr(), 0.0);
         }
@@ -251,9 +311,9 @@ impl PitchEstimator {
             f0_hz,
             candidates,
             clarity,
-            mean_square,
-            vowel_band_mean_square,
-            effort_db,
+            mean_square: levels.mean_square,
+            vowel_band_mean_square: levels.vowel_band_mean_square,
+            effort_db: levels.effort_db,
         }
     }
 
@@ -492,6 +552,36 @@ mod tests {
                     * 0.3
             })
             .collect()
+    }
+
+    /// The two halves give what the whole does; a frame left unsearched
+    /// keeps its levels and reads unvoiced.
+    #[test]
+    fn measure_then_search_is_estimate() {
+        let geom = geometry();
+        let (mut whole, mut split) = (PitchEstimator::new(geom), PitchEstimator::new(geom));
+        for f0 in [90.0, 180.0, 320.0] {
+            let frame = harmonic_frame(f0, &geom, 1, 10);
+            let want = whole.estimate(&frame);
+            let levels = split.measure(&frame);
+            assert_eq!(split.search(&levels), want);
+            assert!(want.clarity > 0.9, "{f0} Hz: {}", want.clarity);
+            let skipped = PitchEstimate::unsearched(&levels);
+            assert_eq!(
+                (
+                    skipped.mean_square,
+                    skipped.vowel_band_mean_square,
+                    skipped.effort_db
+                ),
+                (
+                    want.mean_square,
+                    want.vowel_band_mean_square,
+                    want.effort_db
+                )
+            );
+            assert_eq!((skipped.f0_hz, skipped.clarity), (None, 0.0));
+            assert!(skipped.candidates.is_empty());
+        }
     }
 
     /// Two sines, 300 Hz at amplitude `low` and 2000 Hz at `high`: the

@@ -13,7 +13,7 @@
 //! | `t` | frame centre, seconds from the start of the call (audio clock) |
 //! | `speaker` | `"agent"` or `"customer"` |
 //! | `f0_hz` | fundamental frequency on voiced speech frames, else `null` |
-//! | `voiced_p` | periodicity in [0, 1]; voiced when ≥ 0.6 and speech |
+//! | `voiced_p` | periodicity in [0, 1]; voiced when ≥ 0.6 and speech; 0 when not speech (not searched) |
 //! | `loudness_db` | RMS level in dB re a full-scale sine (AES17 dBFS), of the signal in the analysis band (0–4 kHz by default); −120 for digital silence |
 //! | `speech` | this party is talking (above their adaptive noise floor, not the other party's bleed) |
 //! | `rate_sps` | syllables per second over the party's last `rate_window_s` (4 s) of talking (pauses under 0.5 s count as talking); `null` outside their turns or with under 1 s of talking |
@@ -83,7 +83,7 @@ pub struct FrameRecord {
     pub speaker: Speaker,
     /// Fundamental frequency on voiced speech frames.
     pub f0_hz: Option<f64>,
-    /// Periodicity in [0, 1].
+    /// Periodicity in [0, 1]; 0 on frames without speech (not searched).
     pub voiced_p: f64,
     /// dB re full-scale sine.
     pub loudness_db: f64,
