@@ -445,6 +445,54 @@ async fn media_stream_out_of_step_in_real_time_gives_the_alerts_of_replay() {
     );
 }
 
+/// With --stream-token, a media stream must carry it as its `token`
+/// parameter: without it the stream is closed (1008) before any call
+/// opens and counted as refused; with it the call runs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stream_token_is_asked_for_when_set() {
+    let serve = Serve::start(&["--stream-token", "tok-7b1e2c9d4f"]);
+    for (token, call) in [("wrong", "CA-no"), ("tok-7b1e2c9d4f", "CA-yes")] {
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}{STREAM_PATH}", serve.addr))
+                .await
+                .unwrap();
+        let start = json!({"event": "start", "sequenceNumber": "1", "start": {"callSid": call,
+            "tracks": ["inbound"], "customParameters": {"token": token}}});
+        ws.send(Message::text(start.to_string())).await.unwrap();
+        let chunk = base64::engine::general_purpose::STANDARD.encode([0xFFu8; 160]);
+        let media = json!({"event": "media", "sequenceNumber": "2",
+            "media": {"track": "inbound", "timestamp": "0", "payload": chunk}});
+        let _ = ws.send(Message::text(media.to_string())).await;
+        let _ = ws
+            .send(Message::text(r#"{"event":"stop","sequenceNumber":"3"}"#))
+            .await;
+        let close = loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(f))) => break f,
+                Some(Ok(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        };
+        if call == "CA-no" {
+            let f = close.expect("a close frame with the reason");
+            assert_eq!(u16::from(f.code), 1008);
+            assert!(f.reason.contains("token"), "{f:?}");
+        } else {
+            assert_eq!(serve.summary(call)["ended"], "stopped");
+        }
+    }
+    assert!(serve.call("CA-no").is_empty());
+    let (_, metrics) = serve.get("/metrics");
+    assert!(
+        metrics.contains("tonewatch_rejects_total{reason=\"unauthorized\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tonewatch_calls_total{protocol=\"twilio\"} 1"),
+        "{metrics}"
+    );
+}
+
 /// Bad input, each on its own connection while a good call runs: a
 /// wrong key or signature is refused with 401 before the upgrade; an
 /// unsupported format, an out-of-order seq, an oversize frame and garbage

@@ -35,9 +35,9 @@ pub(crate) struct ServeArgs {
     audiohook_path: String,
 
     /// Twilio-style media streams (Twilio, SignalWire, Telnyx, Plivo): the
-    /// path the <Stream> URL points at. Make it long and random: it is the
-    /// stream's only credential (these platforms send no key). Without it
-    /// media streams are off.
+    /// path the <Stream> URL points at. Make it long and random, and give
+    /// --stream-token too: these platforms send no key. Without it media
+    /// streams are off.
     #[arg(
         long,
         value_name = "PATH",
@@ -45,6 +45,18 @@ pub(crate) struct ServeArgs {
         hide_env_values = true
     )]
     stream_path: Option<String>,
+
+    /// A token every media stream must carry as its `token` parameter
+    /// (<Parameter name="token" value="..."/> in the <Stream>), besides
+    /// the path; a stream without it is closed (1008, unauthorized).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TONEWATCH_STREAM_TOKEN",
+        hide_env_values = true,
+        requires = "stream_path"
+    )]
+    stream_token: Option<String>,
 
     /// The site (floor, team) calls belong to, unless a call's parameters
     /// name one (AudioHook customConfig.site, a <Stream> <Parameter>
@@ -222,6 +234,7 @@ pub(super) fn run(args: &ServeArgs) -> Result<(), Failure> {
         listen: args.listen,
         audiohook,
         twilio_path: args.stream_path.clone(),
+        stream_token: args.stream_token.clone().filter(|t| !t.is_empty()),
         site: args.site.clone(),
         share_agent_voice: args.share_agent_alerts,
         max_calls: args.max_calls as usize,

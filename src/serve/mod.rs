@@ -68,6 +68,8 @@ pub struct ServeOptions {
     /// The path media streams connect to (a secret path is their
     /// credential); `None`: no media streams.
     pub twilio_path: Option<String>,
+    /// The token media streams must carry as their `token` parameter.
+    pub stream_token: Option<String>,
     /// The site calls belong to (a call's own parameters may name another).
     pub site: String,
     /// Publish the agent's own voice too.
@@ -362,6 +364,7 @@ async fn handle(mut req: Request<Incoming>, ctx: Arc<Ctx>) -> Response<Body> {
             &ctx.options.site,
             ctx.options.share_agent_voice,
             ctx.options.max_frame,
+            ctx.options.stream_token.clone(),
         )),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -521,8 +524,11 @@ async fn drive<S>(
                     detail,
                     warnings,
                 } => {
-                    if let Some(c) = call.take() {
-                        close_call(c, reason, warnings, metrics).await;
+                    match call.take() {
+                        Some(c) => close_call(c, reason, warnings, metrics).await,
+                        // Refused at its start message (a media stream's token).
+                        None if reason == "unauthorized" => metrics.rejected(reason),
+                        None => {}
                     }
                     if let Some(reply) = reply {
                         let _ = sink.send(Message::text(reply)).await;

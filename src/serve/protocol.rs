@@ -142,7 +142,7 @@ mod tests {
             let mut session: Box<dyn Session> = if which == 0 {
                 Box::new(AudioHookSession::new("s", false, None, None, 4096))
             } else {
-                Box::new(TwilioSession::new("s", false, 4096))
+                Box::new(TwilioSession::new("s", false, 4096, None))
             };
             let mut out = Vec::new();
             for (text, bytes) in &messages {

@@ -162,13 +162,22 @@ pub struct TwilioSession {
     started: bool,
     ended: bool,
     max_payload: usize,
+    /// The token the start's `token` parameter must carry, when set.
+    token: Option<String>,
 }
 
 impl TwilioSession {
     /// A session whose calls belong to `site`; `max_payload` is the
-    /// largest decoded chunk taken, in bytes.
+    /// largest decoded chunk taken, in bytes; with a `token`, the stream's
+    /// `<Parameter name="token">` must be it (these platforms drop a
+    /// URL's query and send no key, so a parameter carries it).
     #[must_use]
-    pub fn new(site: &str, share_agent_voice: bool, max_payload: usize) -> Self {
+    pub fn new(
+        site: &str,
+        share_agent_voice: bool,
+        max_payload: usize,
+        token: Option<String>,
+    ) -> Self {
         Self {
             site: site.to_string(),
             share_agent_voice,
@@ -178,6 +187,7 @@ impl TwilioSession {
             started: false,
             ended: false,
             max_payload,
+            token,
         }
     }
 
@@ -196,6 +206,25 @@ impl TwilioSession {
     }
 
     fn start(&mut self, start: Start, out: &mut Vec<Step>) -> Result<(), String> {
+        if let Some(want) = &self.token {
+            let given = start
+                .custom_parameters
+                .get("token")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            let same: bool =
+                subtle::ConstantTimeEq::ct_eq(given.as_bytes(), want.as_bytes()).into();
+            if !same {
+                self.ended = true;
+                out.push(Step::End {
+                    reason: "unauthorized",
+                    reply: None,
+                    detail: "no valid token parameter".into(),
+                    warnings: Vec::new(),
+                });
+                return Ok(());
+            }
+        }
         if let Some(f) = &start.media_format {
             if f.encoding != "audio/x-mulaw" || f.sample_rate != RATE_HZ || f.channels != 1 {
                 return Err(format!(
@@ -428,7 +457,36 @@ mod tests {
     }
 
     fn session() -> TwilioSession {
-        TwilioSession::new("floor", false, 16_000)
+        TwilioSession::new("floor", false, 16_000, None)
+    }
+
+    #[test]
+    fn a_token_is_asked_for_when_set() {
+        let start = |token: &str| {
+            format!(
+                r#"{{"event":"start","sequenceNumber":"1","start":{{"callSid":"CA1","tracks":["inbound"],"customParameters":{{"token":"{token}"}}}}}}"#
+            )
+        };
+        for (given, opens) in [("s3cret-token", true), ("s3cret-tokem", false), ("", false)] {
+            let mut s = TwilioSession::new("floor", false, 16_000, Some("s3cret-token".into()));
+            let mut out = Vec::new();
+            s.text(&start(given), &mut out);
+            assert_eq!(
+                matches!(out.last(), Some(Step::Open(_))),
+                opens,
+                "{given:?}: {out:?}"
+            );
+            if !opens {
+                assert!(matches!(
+                    out.last(),
+                    Some(Step::End {
+                        reason: "unauthorized",
+                        ..
+                    })
+                ));
+                assert!(s.ended());
+            }
+        }
     }
 
     #[test]
