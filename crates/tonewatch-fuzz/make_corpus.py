@@ -64,3 +64,40 @@ sections = default.split("\n[")
 for i, s in enumerate(sections[1:], 1):
     (cfg_dir / f"section_{i:02}.toml").write_text("[" + s)
 (cfg_dir / "empty.toml").write_text("")
+
+# serve's sessions: a protocol byte (even AudioHook, odd media streams),
+# then messages separated by 0xFF 0x00, `t` before a text one.
+proto_dir = here / "corpus" / "protocol"
+proto_dir.mkdir(parents=True, exist_ok=True)
+SEP = b"\xff\x00"
+
+
+def hook(kind, seq, params):
+    return ("t" + '{"version":"2","id":"30b0e395-84d3-4570-ac13-9a62d8f514c0",'
+            f'"type":"{kind}","seq":{seq},"serverseq":{seq - 1},"position":"PT0.04S",'
+            f'"parameters":{params}}}').encode()
+
+
+opened = hook("open", 1, '{"organizationId":"o","conversationId":"c","participant":{},'
+              '"media":[{"type":"audio","format":"PCMU","channels":["external","internal"],'
+              '"rate":8000}],"customConfig":{"agent":"a"}}')
+audio = b"b" + bytes([0x80, 0x10] * 160)
+(proto_dir / "audiohook.bin").write_bytes(b"\x00" + SEP.join([
+    opened, audio, hook("ping", 2, "{}"), hook("paused", 3, "{}"),
+    hook("resumed", 4, '{"start":"PT0.04S","discarded":"PT1S"}'), audio,
+    hook("update", 5, '{"language":"en-US"}'), hook("close", 6, '{"reason":"end"}')]))
+
+
+def media(seq, track, ts):
+    return (f't{{"event":"media","sequenceNumber":"{seq}","media":{{"track":"{track}",'
+            f'"chunk":"1","timestamp":"{ts}","payload":"' + "gICA" * 40 + '"}}').encode()
+
+
+(proto_dir / "media_stream.bin").write_bytes(b"\x01" + SEP.join([
+    b't{"event":"connected","protocol":"Call","version":"1.0.0"}',
+    b't{"event":"start","sequenceNumber":"1","start":{"callSid":"CA1","tracks":["inbound",'
+    b'"outbound"],"customParameters":{"agent":"a"},"mediaFormat":{"encoding":"audio/x-mulaw",'
+    b'"sampleRate":8000,"channels":1}}}',
+    media(2, "outbound", 0), media(3, "inbound", 0), media(4, "inbound", 40),
+    media(5, "outbound", 20), b't{"event":"mark","sequenceNumber":"6","mark":{"name":"m"}}',
+    b't{"event":"stop","sequenceNumber":"7"}']))
