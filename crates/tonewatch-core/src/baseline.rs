@@ -318,6 +318,12 @@ impl Baseline {
         self.rate_sps.total
     }
 
+    /// Whether a profile seeded it.
+    #[must_use]
+    pub fn has_prior(&self) -> bool {
+        self.prior.is_some()
+    }
+
     /// Seconds of voiced speech learned in this call.
     #[must_use]
     pub fn voiced_s(&self) -> f32 {

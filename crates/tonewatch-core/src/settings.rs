@@ -421,6 +421,13 @@ pub struct PitchRuleConfig {
     pub clear_after_s: f32,
     /// See [`SustainConfig`].
     pub cooldown_s: f32,
+    /// Voiced speech of the agent's before this rule is judged without a
+    /// profile (s): sooner than the other rules' `baseline.warmup_voiced_s`,
+    /// so a drift early in the call is caught before it is learned. Until
+    /// the baseline holds `baseline.warmup_voiced_s`, this rule standing
+    /// above its clear level does not slow the baseline's learning (a
+    /// young baseline must not freeze on an unusual start).
+    pub warmup_voiced_s: f32,
 }
 
 impl Default for PitchRuleConfig {
@@ -432,6 +439,7 @@ impl Default for PitchRuleConfig {
             min_duration_s: 5.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
+            warmup_voiced_s: 8.0,
         }
     }
 }
@@ -671,6 +679,7 @@ impl AlertConfig {
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,
             cooldown_s: 0.0 => 3600.0,
+            warmup_voiced_s: 1.0 => 600.0,
         });
         let v = &self.agent_volume;
         check_ranges!("alerts.agent_volume", v, {
