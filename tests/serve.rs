@@ -639,6 +639,63 @@ async fn bad_input_ends_only_its_own_call_with_a_reason() {
     assert_eq!(serve.get("/elsewhere").0, 404);
 }
 
+/// SIGHUP mid-call: a broken file is refused (the call goes on); a good
+/// one applies to the open call from then on. The call starts with dead
+/// air raised only after 600 s; after the reload (10 s, the default) the
+/// example's 10-s silence at 15-25 s raises it at 25.25 s, as replay does.
+#[tokio::test(flavor = "current_thread")]
+async fn sighup_reloads_thresholds_for_the_open_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tonewatch.toml");
+    std::fs::write(&config, "[alerts.dead_air]\nmin_silence_s = 600.0\n").unwrap();
+    let serve = Serve::start(&["--config", config.to_str().unwrap()]);
+    let (agent, customer) = example_ulaw();
+    let conv = "abababab-0000-4000-8000-000000000000";
+    let mut hook = Hook::connect(&serve.addr, "abababab-0000-4000-8000-000000000001").await;
+    assert_eq!(hook.open(conv, stereo_media()).await["type"], "opened");
+    let chunks: Vec<(&[u8], &[u8])> = agent.chunks(160).zip(customer.chunks(160)).collect();
+    // 5 s of the call, analysed.
+    for (a, c) in &chunks[..250] {
+        hook.audio(a, c).await;
+    }
+    let reloads = |result: &str| {
+        metric(
+            &serve.get("/metrics").1,
+            &format!("tonewatch_config_reloads_total{{result=\"{result}\"}}"),
+        )
+    };
+    let pid = serve.child.0.id().to_string();
+    let hup = || {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    std::fs::write(&config, "[alerts.dead_air]\nmin_silence_s = -3\n").unwrap();
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reloads("refused") < 1.0 {
+        assert!(Instant::now() < deadline, "the broken file was not read");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    std::fs::write(&config, "[alerts.dead_air]\nmin_silence_s = 10.0\n").unwrap();
+    hup();
+    while reloads("applied") < 1.0 {
+        assert!(Instant::now() < deadline, "the good file was not applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (a, c) in &chunks[250..] {
+        hook.audio(a, c).await;
+    }
+    hook.send("close", json!({"reason": "end"})).await;
+    assert_eq!(hook.recv().await["type"], "closed");
+    assert_eq!(serve.summary(conv)["ended"], "closed");
+    assert_same_alerts(&alerts(&serve.call(conv)), &replay_alerts());
+}
+
 /// SIGTERM with a call open: the call is ended and summarised, the
 /// platform is told (`disconnect`, reason `completed`), the process exits 0.
 #[tokio::test(flavor = "current_thread")]

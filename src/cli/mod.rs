@@ -125,8 +125,10 @@ pub(crate) enum Command {
     /// path as replay and live, and its records (with its call_id) go to
     /// stdout, --feed and --nats; the agents' own voice stays private
     /// unless --share-agent-alerts. /healthz, /readyz and /metrics are on
-    /// the same address. SIGTERM or Ctrl-C drains: open calls are ended,
-    /// their summaries flushed, the platform told. Instances share
+    /// the same address. SIGHUP reloads the configuration (new calls take
+    /// all of it, open calls its alert thresholds; a bad file is refused
+    /// and the running one kept). SIGTERM or Ctrl-C drains: open calls are
+    /// ended, their summaries flushed, the platform told. Instances share
     /// nothing: run several behind a load balancer, with NATS and one
     /// `tonewatch supervise` for the floor.
     Serve(ServeArgs),

@@ -249,8 +249,34 @@ pub(super) fn run(args: &ServeArgs) -> Result<(), Failure> {
         server.addr()
     );
     let stop = stop_on_signals(false)?;
+    let hup = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+        .map_err(|e| Failure::Output(std::io::Error::other(format!("cannot catch SIGHUP: {e}"))))?;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
+        if hup.swap(false, Ordering::Relaxed) {
+            // A bad file keeps the running settings, and says why.
+            match load_config(args.config.as_ref()).and_then(|c| {
+                c.settings()
+                    .map_err(|e| Failure::Input(format!("bad setting {e}")))
+            }) {
+                Ok(next) => {
+                    server.reload(next);
+                    eprintln!(
+                        "tonewatch: configuration reloaded (SIGHUP): new calls take all of it, \
+                         open calls its alert thresholds"
+                    );
+                }
+                Err(e) => {
+                    server.reload_failed();
+                    let why = match e {
+                        Failure::Input(why) => why,
+                        _ => "cannot read it".into(),
+                    };
+                    tracing::warn!("SIGHUP: kept the running configuration: {why}");
+                }
+            }
+        }
     }
     let open = metrics.calls_open.load(Ordering::Relaxed);
     eprintln!("tonewatch: draining: ending {open} open calls");

@@ -51,6 +51,10 @@ pub struct ServeMetrics {
     pub alerts: [AtomicU64; AlertKind::COUNT],
     /// Record lines stdout's writer could not keep up with.
     pub lines_dropped: AtomicU64,
+    /// Configuration reloads taken (SIGHUP) ...
+    pub reloads: AtomicU64,
+    /// ... and refused (the file was bad: the running settings stayed).
+    pub reload_failures: AtomicU64,
     /// How far each call's analysis trails real time (wall time since
     /// its first audio, less the audio analysed), observed per message.
     pub lag: LagHistogram,
@@ -173,6 +177,22 @@ impl ServeMetrics {
             s,
             "tonewatch_lines_dropped_total {}",
             get(&self.lines_dropped)
+        );
+        head(
+            &mut s,
+            "tonewatch_config_reloads_total",
+            "counter",
+            "Configuration reloads (SIGHUP), by result.",
+        );
+        let _ = writeln!(
+            s,
+            "tonewatch_config_reloads_total{{result=\"applied\"}} {}",
+            get(&self.reloads)
+        );
+        let _ = writeln!(
+            s,
+            "tonewatch_config_reloads_total{{result=\"refused\"}} {}",
+            get(&self.reload_failures)
         );
         let name = "tonewatch_analysis_lag_seconds";
         head(

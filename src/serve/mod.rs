@@ -179,6 +179,20 @@ impl Server {
         self.addr
     }
 
+    /// New settings (SIGHUP): see [`Pool::reload`].
+    pub fn reload(&self, settings: tonewatch_core::settings::Settings) {
+        self.ctx.pool.reload(settings);
+        self.ctx.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a reload refused (a bad file: the running settings stay).
+    pub fn reload_failed(&self) {
+        self.ctx
+            .metrics
+            .reload_failures
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Calls being served now.
     #[must_use]
     pub fn sessions(&self) -> usize {

@@ -69,6 +69,9 @@ enum Job {
         ending: Ending,
         done: Option<oneshot::Sender<Option<SummaryRecord>>>,
     },
+    /// New settings: all of them for calls opened from now on, the alert
+    /// thresholds for open calls.
+    Reload(Arc<Settings>),
 }
 
 /// Where a worker's records go.
@@ -468,6 +471,17 @@ impl Pool {
         }
     }
 
+    /// New settings (SIGHUP): calls opened from now on take all of them,
+    /// open calls their alert thresholds from their next frame (keys that
+    /// size a call's buffers keep their running values). Call from outside
+    /// the async runtime: it waits for room in each worker's queue.
+    pub fn reload(&self, settings: Settings) {
+        let settings = Arc::new(settings);
+        for tx in &self.workers {
+            let _ = tx.blocking_send(Job::Reload(Arc::clone(&settings)));
+        }
+    }
+
     /// Waits for every worker to finish its jobs (after every connection
     /// has closed its calls) and stops them.
     pub fn join(self) {
@@ -480,14 +494,21 @@ impl Pool {
 
 fn work(
     mut rx: mpsc::Receiver<Job>,
-    settings: &Settings,
+    settings: &Arc<Settings>,
     outputs: &Outputs,
     metrics: &ServeMetrics,
 ) {
+    let mut settings = Arc::clone(settings);
     let mut calls: HashMap<u64, ServedCall> = HashMap::new();
     while let Some(job) = rx.blocking_recv() {
         match job {
-            Job::Open { key, spec } => match ServedCall::new(settings, *spec) {
+            Job::Reload(next) => {
+                for call in calls.values_mut() {
+                    call.monitor.reload_alerts(next.alerts());
+                }
+                settings = next;
+            }
+            Job::Open { key, spec } => match ServedCall::new(&settings, *spec) {
                 Ok(call) => {
                     calls.insert(key, call);
                 }
