@@ -300,6 +300,7 @@ impl AudioHookSession {
                     self.discarded_s += d;
                 }
                 self.state = State::Active;
+                out.push(Step::Resync);
             }
             ("discarded", _) => {
                 if let Some(d) = msg.parameters["discarded"]
@@ -310,6 +311,7 @@ impl AudioHookSession {
                     self.warnings
                         .push(format!("the platform discarded {d:.2} s of audio"));
                 }
+                out.push(Step::Resync);
             }
             ("update", _) => {
                 let reply = self.message("updated", json!({}));
@@ -502,6 +504,43 @@ mod tests {
         assert!(r.contains("\"closed\""));
         assert!(warnings.is_empty(), "{warnings:?}");
         assert!(s.ended());
+    }
+
+    /// A pause, then resumed with audio discarded: audio is refused while
+    /// paused, the gap goes into the expected position (no warning), and
+    /// the lag is measured afresh (Resync).
+    #[test]
+    fn a_pause_is_not_lag_nor_a_position_error() {
+        let mut s = session();
+        let mut out = Vec::new();
+        let conv = "5b0ef3a0-2cf2-4f17-8f21-bb7a27a6e9d1";
+        s.text(
+            &msg("open", 1, 0, "PT0S", &open_params(conv, &stereo())),
+            &mut out,
+        );
+        s.binary(&[0xFF; 3200], &mut out);
+        s.text(&msg("paused", 2, 1, "PT0.2S", &json!({})), &mut out);
+        out.clear();
+        s.text(
+            &msg(
+                "resumed",
+                3,
+                1,
+                "PT0.2S",
+                &json!({"start": "PT0.2S", "discarded": "PT5S"}),
+            ),
+            &mut out,
+        );
+        assert!(matches!(out[..], [Step::Resync]), "{out:?}");
+        s.binary(&[0xFF; 3200], &mut out);
+        s.text(
+            &msg("close", 4, 1, "PT5.4S", &json!({"reason": "end"})),
+            &mut out,
+        );
+        let Some(Step::End { warnings, .. }) = out.last() else {
+            panic!("{out:?}")
+        };
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

@@ -528,6 +528,11 @@ async fn drive<S>(
                         c.audio(samples).await;
                     }
                 }
+                Step::Resync => {
+                    if let Some(c) = &call {
+                        c.resync().await;
+                    }
+                }
                 Step::Repaired { gap, late } => {
                     metrics.gap_samples.fetch_add(gap, Ordering::Relaxed);
                     metrics.late_samples.fetch_add(late, Ordering::Relaxed);

@@ -69,6 +69,11 @@ enum Job {
         ending: Ending,
         done: Option<oneshot::Sender<Option<SummaryRecord>>>,
     },
+    /// The call's audio restarts after an announced gap: its lag is
+    /// measured afresh.
+    Resync {
+        key: u64,
+    },
     /// New settings: all of them for calls opened from now on, the alert
     /// thresholds for open calls.
     Reload(Arc<Settings>),
@@ -201,13 +206,25 @@ impl ServedCall {
     /// audio arrived, less the audio analysed (0 for a sender faster than
     /// real time). Waiting anywhere — in the socket, the queue, the
     /// worker — counts.
-    fn take(&mut self, samples: &[f32], arrived: Instant, outputs: &Outputs) -> (u64, f64) {
+    fn take(
+        &mut self,
+        samples: &[f32],
+        arrived: Instant,
+        outputs: &Outputs,
+        now: impl FnOnce() -> Instant,
+    ) -> (u64, f64) {
         let first = *self.first_arrival.get_or_insert(arrived);
         let frames = self.take_samples(samples, outputs);
         self.samples_in += (samples.len() / self.pending.len()) as u64;
-        let behind =
-            first.elapsed().as_secs_f64() - self.samples_in as f64 / f64::from(self.rate_hz);
+        let behind = now().duration_since(first).as_secs_f64()
+            - self.samples_in as f64 / f64::from(self.rate_hz);
         (frames, behind.max(0.0))
+    }
+
+    /// The platform announced a gap: lag is measured from the next audio.
+    fn resync(&mut self) {
+        self.first_arrival = None;
+        self.samples_in = 0;
     }
 
     fn take_samples(&mut self, samples: &[f32], outputs: &Outputs) -> u64 {
@@ -364,6 +381,13 @@ impl CallHandle {
             .await;
     }
 
+    /// The platform announced a gap in the audio (a pause, discarded
+    /// audio): the call's lag behind real time is measured afresh from
+    /// the next audio, so the gap is not read as the analysis lagging.
+    pub async fn resync(&self) {
+        let _ = self.tx.send(Job::Resync { key: self.key }).await;
+    }
+
     /// Ends the call: its last frames are analysed, alerts still raised
     /// cleared and the summary emitted; returns the summary.
     pub async fn close(mut self, ending: Ending) -> Option<SummaryRecord> {
@@ -502,6 +526,11 @@ fn work(
     let mut calls: HashMap<u64, ServedCall> = HashMap::new();
     while let Some(job) = rx.blocking_recv() {
         match job {
+            Job::Resync { key } => {
+                if let Some(call) = calls.get_mut(&key) {
+                    call.resync();
+                }
+            }
             Job::Reload(next) => {
                 for call in calls.values_mut() {
                     call.monitor.reload_alerts(next.alerts());
@@ -520,7 +549,7 @@ fn work(
                 arrived,
             } => {
                 if let Some(call) = calls.get_mut(&key) {
-                    let (frames, behind) = call.take(&samples, arrived, outputs);
+                    let (frames, behind) = call.take(&samples, arrived, outputs, Instant::now);
                     metrics.frames.fetch_add(frames, Ordering::Relaxed);
                     metrics.lag.observe(behind);
                 }
@@ -546,5 +575,58 @@ fn work(
             },
             outputs,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn call() -> (ServedCall, Outputs) {
+        let settings = Settings::new(
+            tonewatch_core::settings::AnalysisConfig::default(),
+            tonewatch_core::settings::AlertConfig::default(),
+        )
+        .unwrap();
+        let spec = CallSpec {
+            origin: Origin::default(),
+            speakers: vec![Speaker::Agent, Speaker::Customer],
+            rate_hz: 8000,
+        };
+        let outputs = Outputs::new(
+            None,
+            None,
+            #[cfg(feature = "nats")]
+            None,
+            Arc::default(),
+        );
+        (ServedCall::new(&settings, spec).unwrap(), outputs)
+    }
+
+    /// Lag is wall time since the call's first audio less the audio in:
+    /// a sender in real time reads 0, one whose audio waits reads the
+    /// wait; a gap the platform announced (a pause) is not lag.
+    #[test]
+    fn lag_is_how_far_the_analysis_trails_real_time() {
+        let (mut c, out) = call();
+        let second = vec![0.0f32; 2 * 8000];
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        // One second of audio each second, analysed as it comes.
+        for k in 0..3 {
+            let (_, behind) = c.take(&second, at(f64::from(k)), &out, || at(f64::from(k) + 1.0));
+            assert!(behind.abs() < 1e-9, "{behind}");
+        }
+        // The next second waits 0.7 s somewhere before its analysis.
+        let (_, behind) = c.take(&second, at(3.0), &out, || at(4.7));
+        assert!((behind - 0.7).abs() < 1e-6, "{behind}");
+        // A 5-s pause, then audio in real time again: 5 s behind ...
+        let (_, behind) = c.take(&second, at(9.7), &out, || at(10.7));
+        assert!((behind - 5.7).abs() < 1e-6, "{behind}");
+        // ... unless the platform said so (resumed, discarded).
+        c.resync();
+        let (_, behind) = c.take(&second, at(10.7), &out, || at(11.7));
+        assert!(behind.abs() < 1e-9, "{behind}");
     }
 }

@@ -13,6 +13,9 @@ pub enum Step {
     Open(CallSpec),
     /// Analyse these interleaved samples (one per party in turn).
     Audio(Vec<f32>),
+    /// The stream restarts after a gap the platform announced (a pause,
+    /// discarded audio): the call's real-time lag is measured afresh.
+    Resync,
     /// Silence put in for audio that never came, and audio that came too
     /// late (both in samples, for the metrics).
     Repaired {
