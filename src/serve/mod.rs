@@ -491,7 +491,7 @@ async fn drive<S>(
                 Stop::Shutdown => ("shutdown", CloseCode::Away, "the server is shutting down"),
             };
             if let Some(c) = call.take() {
-                close_call(c, reason, vec![detail.to_string()], metrics).await;
+                close_call(c, reason, vec![detail.to_string()]).await;
             }
             if let (Stop::Shutdown, Some(bye)) = (&stop, session.goodbye()) {
                 let _ = sink.send(Message::text(bye)).await;
@@ -515,7 +515,6 @@ async fn drive<S>(
                         agent = %spec.origin.agent,
                         "call opened"
                     );
-                    metrics.calls_open.fetch_add(1, Ordering::Relaxed);
                     let i = match protocol {
                         Protocol::AudioHook => 0,
                         Protocol::Twilio => 1,
@@ -544,7 +543,7 @@ async fn drive<S>(
                     warnings,
                 } => {
                     match call.take() {
-                        Some(c) => close_call(c, reason, warnings, metrics).await,
+                        Some(c) => close_call(c, reason, warnings).await,
                         // Refused at its start message (a media stream's token).
                         None if reason == "unauthorized" => metrics.rejected(reason),
                         None => {}
@@ -585,14 +584,8 @@ async fn drive<S>(
     }
 }
 
-async fn close_call(
-    call: CallHandle,
-    reason: &'static str,
-    warnings: Vec<String>,
-    metrics: &ServeMetrics,
-) {
+async fn close_call(call: CallHandle, reason: &'static str, warnings: Vec<String>) {
     call.close(Ending { reason, warnings }).await;
-    metrics.calls_open.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// At most `n` bytes of `s`, cut at a character boundary (a close

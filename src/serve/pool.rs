@@ -345,6 +345,7 @@ impl ServedCall {
 pub struct Pool {
     workers: Vec<mpsc::Sender<Job>>,
     load: Arc<Vec<AtomicUsize>>,
+    metrics: Arc<ServeMetrics>,
     threads: Vec<thread::JoinHandle<()>>,
     next_key: AtomicU64,
 }
@@ -364,6 +365,8 @@ pub struct CallHandle {
     worker: usize,
     tx: mpsc::Sender<Job>,
     load: Arc<Vec<AtomicUsize>>,
+    /// `calls_open` counts handles: given back however the handle goes.
+    metrics: Arc<ServeMetrics>,
     closed: bool,
 }
 
@@ -411,6 +414,7 @@ impl CallHandle {
 impl Drop for CallHandle {
     fn drop(&mut self) {
         self.load[self.worker].fetch_sub(1, Ordering::Relaxed);
+        self.metrics.calls_open.fetch_sub(1, Ordering::Relaxed);
         if !self.closed {
             // A connection task that ended without closing (it panicked
             // or was cancelled): the call is still closed and summarised.
@@ -467,6 +471,7 @@ impl Pool {
         Ok(Self {
             workers: txs,
             load: Arc::new((0..workers).map(|_| AtomicUsize::new(0)).collect()),
+            metrics,
             threads,
             next_key: AtomicU64::new(1),
         })
@@ -478,6 +483,7 @@ impl Pool {
             .min_by_key(|&i| self.load[i].load(Ordering::Relaxed))
             .unwrap_or(0);
         self.load[worker].fetch_add(1, Ordering::Relaxed);
+        self.metrics.calls_open.fetch_add(1, Ordering::Relaxed);
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let tx = self.workers[worker].clone();
         let _ = tx
@@ -491,6 +497,7 @@ impl Pool {
             worker,
             tx,
             load: Arc::clone(&self.load),
+            metrics: Arc::clone(&self.metrics),
             closed: false,
         }
     }
