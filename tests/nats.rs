@@ -5,12 +5,11 @@
 #[path = "support/common.rs"]
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Killed, assert_ok, example, free_port, page_url_then};
+use common::{BIN, Killed, assert_ok, example, free_port, nats_server, page_url_then};
 
 fn alert_lines(stdout: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stdout)
@@ -18,26 +17,6 @@ fn alert_lines(stdout: &[u8]) -> Vec<String> {
         .filter(|l| l.starts_with("{\"type\":\"alert\""))
         .map(String::from)
         .collect()
-}
-
-/// A `nats-server` on a free loopback port, with `args` added; its port.
-fn nats_server(args: &[&str]) -> (Killed, u16) {
-    let port = free_port();
-    let server = Killed(
-        Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server is needed: apt-get install -y nats-server (as .ci/run does)"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, port)
 }
 
 /// The server asks for a user and password: the desks write theirs into
@@ -59,13 +38,7 @@ fn supervise_shows_every_desk_on_one_feed() {
     let page = page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
     let addr = common::page_addr(&page).to_string();
     let _sup = Killed(sup);
-    let mut events = TcpStream::connect(&addr).unwrap();
-    events
-        .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .unwrap();
-    events
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    let mut events = common::events(&addr);
 
     // Two desks replay the example call (two alerts raised and cleared).
     let desks: Vec<_> = [("sam", "floor1"), ("ana", "floor2")]

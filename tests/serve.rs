@@ -751,22 +751,9 @@ fn sigterm(pid: i32) -> i32 {
 #[cfg(feature = "nats")]
 #[tokio::test(flavor = "current_thread")]
 async fn two_instances_reach_one_supervisor_through_nats() {
-    use std::io::{Read, Write};
-    let port = common::free_port();
-    let _nats = Killed(
-        Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server is needed (apt-get install -y nats-server, as .ci/run does)"),
-    );
+    use std::io::Read;
+    let (_nats, port) = common::nats_server(&[]);
     let url = format!("nats://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let mut sup = Command::new(BIN)
         .args(["supervise", "--nats", &url, "--feed", "127.0.0.1:0"])
         .stderr(Stdio::piped())
@@ -775,13 +762,7 @@ async fn two_instances_reach_one_supervisor_through_nats() {
     let page = common::page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
     let _sup = Killed(sup);
     let feed = common::page_addr(&page).to_string();
-    let mut events = std::net::TcpStream::connect(&feed).unwrap();
-    events
-        .write_all(format!("GET /events HTTP/1.1\r\nHost: {feed}\r\n\r\n").as_bytes())
-        .unwrap();
-    events
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    let mut events = common::events(&feed);
 
     let a = Serve::start(&["--nats", &url, "--site", "east"]);
     let b = Serve::start(&["--nats", &url, "--site", "east"]);

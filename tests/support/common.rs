@@ -211,3 +211,40 @@ impl Drop for Browser {
         let _ = ureq::delete(&self.session).call();
     }
 }
+
+/// A `nats-server` on a free loopback port, with `args` added; its port.
+pub fn nats_server(args: &[&str]) -> (Killed, u16) {
+    let port = free_port();
+    let server = Killed(
+        std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server is needed: apt-get install -y nats-server (as .ci/run does)"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nats-server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, port)
+}
+
+/// A connection to a feed's `/events` (`host:port`), its request sent,
+/// reads timing out after 30 s.
+pub fn events(addr: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut events = std::net::TcpStream::connect(addr).unwrap();
+    events
+        .write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    events
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    events
+}
