@@ -71,7 +71,7 @@ fn main() {
     let start = Instant::now();
     let replay = Replay::open(&input, &Settings::default(), None).unwrap();
     let mut speech = 0u64;
-    let (summary, _) = replay
+    let (summaries, _) = replay
         .run(false, |o| {
             if let Output::Frame { frames, .. } = o {
                 speech += u64::from(frames[0].speech);
@@ -80,6 +80,7 @@ fn main() {
         })
         .unwrap();
     let ours = start.elapsed().as_secs_f64();
+    let summary = &summaries[0];
     assert_eq!(summary.frames as f64, audio_s * 100.0);
     println!(
         "tonewatch replay: {ours:.2} s = {:.0}x real time ({} frames, agent talk {:.0} s)",
@@ -145,6 +146,7 @@ fn report(input: &CallInput, dir: &std::path::Path) {
             with_frames: false,
             allow_clipped: false,
             pace: 0.0,
+            calls: None,
         },
         Some(&spec),
         &mut std::io::sink(),
@@ -159,7 +161,7 @@ fn report(input: &CallInput, dir: &std::path::Path) {
     std::fs::write(&path, &html).unwrap();
     println!(
         "report of the {:.0}-minute call: {:.0} kB (replay with report {took:.2} s)",
-        r.summary.duration_s / 60.0,
+        r.summaries[0].duration_s / 60.0,
         html.len() as f64 / 1024.0
     );
     let Some(browser) = chromium() else {
@@ -210,6 +212,7 @@ fn batch_scaling(minute: &[f32], rate: u32, dir: &std::path::Path) {
                 with_frames: false,
                 allow_clipped: false,
                 pace: 0.0,
+                calls: None,
             },
             agent_channel: Side::Left,
             mono_speaker: Speaker::Agent,

@@ -115,7 +115,7 @@ fn main() {
                     Ok(())
                 })
                 .expect("replay");
-            let sp = &summary.speakers[0];
+            let sp = &summary[0].speakers[0];
             // Rate: nuclei per second of detected speech vs syllables per
             // second of talking in the truth.
             let rate = sp.rate_sps.unwrap_or(0.0);

@@ -16,7 +16,6 @@ use tonewatch_core::analysis::Speaker;
 use tonewatch_core::baseline::BaselineValues;
 
 use crate::output::report::{Listen, ReportBuilder};
-use crate::output::write_record;
 use crate::replay::{CallInput, Replay, ReplayError, Side};
 use tonewatch_core::monitor::Output;
 use tonewatch_core::record::Record;
@@ -33,13 +32,17 @@ pub struct CallOptions {
     /// Play the call at this multiple of real time (for a feed demo);
     /// 0 = as fast as possible.
     pub pace: f64,
+    /// Find the calls in the recording by activity (`--calls auto`)
+    /// instead of taking it as one call.
+    pub calls: Option<tonewatch_core::calls::CallConfig>,
 }
 
-/// What one call gave.
+/// What one recording gave.
 #[derive(Debug)]
 pub struct CallResult {
-    /// The summary (also written as the last line).
-    pub summary: SummaryRecord,
+    /// The summary of each call (also written): one for a recording taken
+    /// as one call (the last line).
+    pub summaries: Vec<SummaryRecord>,
     /// The agent's baseline, for their profile.
     pub agent_baseline: Option<BaselineValues>,
     /// The report page, when asked for.
@@ -117,7 +120,10 @@ pub fn analyse_call(
     taps: Taps<'_>,
 ) -> Result<CallResult, ReplayError> {
     let Taps { progress, publish } = taps;
-    let replay = Replay::open(input, settings, agent_profile)?;
+    let mut replay = Replay::open(input, settings, agent_profile)?;
+    if let Some(cfg) = &opts.calls {
+        replay = replay.with_calls(cfg);
+    }
     let speakers = replay.speakers().to_vec();
     let duration = replay.duration_s();
     let mut report = report.map(|spec| {
@@ -127,6 +133,7 @@ pub fn analyse_call(
     });
     let mut frames = 0u64;
     let started = std::time::Instant::now();
+    let mut label = crate::output::CallLabel::default();
     let result = replay.run(opts.allow_clipped, |o| {
         if let Output::Frame { t, .. } = o {
             frames += 1;
@@ -145,10 +152,10 @@ pub fn analyse_call(
         }
         o.records(&speakers, opts.with_frames, |r| {
             publish(&r);
-            write_record(out, &r)
+            label.write(out, &r)
         })
     });
-    let (summary, agent_baseline) = match result {
+    let (summaries, agent_baseline) = match result {
         Ok(r) => r,
         Err(e) => {
             // What was written stays valid; make sure it is out.
@@ -157,13 +164,10 @@ pub fn analyse_call(
         }
     };
     progress(duration, duration, frames);
-    let record = Record::Summary(summary.clone());
-    publish(&record);
-    write_record(out, &record)?;
     out.flush()?;
     Ok(CallResult {
-        report_html: report.map(|r| r.html(&summary)),
-        summary,
+        report_html: report.and_then(|r| summaries.last().map(|s| r.html(s))),
+        summaries,
         agent_baseline,
     })
 }
@@ -283,7 +287,11 @@ fn one(
         .map_err(|e| format!("{}: {e}", jsonl.display()))?;
     crate::output::durable::write(&html, r.report_html.unwrap_or_default().as_bytes())
         .map_err(|e| format!("{}: {e}", html.display()))?;
-    Ok(r.summary)
+    // A batch takes each file as one call: one summary.
+    r.summaries
+        .into_iter()
+        .last()
+        .ok_or_else(|| format!("{}: no summary", file.display()))
 }
 
 /// What a batch did.

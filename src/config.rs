@@ -18,6 +18,9 @@ pub struct Config {
     pub nudges: NudgeConfig,
     /// Publishing to NATS (`--nats`).
     pub nats: NatsConfig,
+    /// Where calls begin and end in a stream of calls (`live`, `replay
+    /// --calls auto`), when nothing marks them.
+    pub calls: tonewatch_core::calls::CallConfig,
 }
 
 /// Publishing to NATS.
@@ -197,6 +200,7 @@ impl Config {
             0.0,
             600.0,
         )?;
+        self.calls.validate()?;
         Ok(settings)
     }
 

@@ -47,6 +47,8 @@ pub mod batch;
 #[cfg(feature = "desktop")]
 pub mod capture;
 pub mod config;
+#[cfg(feature = "desktop")]
+pub mod control;
 pub mod input;
 #[cfg(feature = "desktop")]
 pub mod live;

@@ -34,8 +34,8 @@ use crate::config::{CaptureConfig, Config};
 use crate::replay::Side;
 use tonewatch_core::analysis::{CallAnalyzer, FrameFeatures, MAX_CHANNELS, Speaker};
 use tonewatch_core::baseline::BaselineValues;
+use tonewatch_core::calls::{Boundaries, CallCommand, Calls};
 use tonewatch_core::framing::{ChannelInput, Lockstep, ResampleSetupError};
-use tonewatch_core::monitor::Monitor;
 use tonewatch_core::record::Record;
 use tonewatch_core::settings::{ConfigError, FrameGeometry};
 use tonewatch_core::summary::{CaptureSummary, SummaryRecord};
@@ -129,6 +129,8 @@ enum Control {
     Stop,
     /// New alert thresholds (SIGHUP), for the rest of the call.
     Alerts(Box<tonewatch_core::AlertConfig>),
+    /// A call starts or ends (control socket, softphone stream).
+    Call(CallCommand),
 }
 
 /// What an open thread reports: (device, generation, outcome).
@@ -144,7 +146,7 @@ pub struct Live {
     devices: Vec<Device>,
     capture: CaptureConfig,
     call: Lockstep,
-    monitor: Monitor,
+    calls: Calls,
     rates: Vec<u32>,
     errors: ErrorChannel,
     opens: (Sender<Opened>, Receiver<Opened>),
@@ -167,6 +169,12 @@ pub struct LiveTaps {
     /// Asked every control tick (100 ms) for new alert thresholds (on
     /// SIGHUP): what it returns applies from the next frame on.
     pub reload: Option<Reload>,
+    /// Call boundaries from outside (the control socket, the softphone's
+    /// stream), taken every control tick.
+    pub markers: Option<Receiver<CallCommand>>,
+    /// Gets the agent's baseline at the end of each call (to save as
+    /// their profile); never blocks the analysis.
+    pub profile: Option<Sender<BaselineValues>>,
 }
 
 /// See [`LiveTaps::reload`].
@@ -178,7 +186,8 @@ impl std::fmt::Debug for LiveTaps {
             .field("metrics", &self.metrics.is_some())
             .field("publish", &self.publish.is_some())
             .field("reload", &self.reload.is_some())
-            .finish()
+            .field("markers", &self.markers.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -263,7 +272,8 @@ fn spawn_open(
 
 impl Live {
     /// Finds the devices, starts opening them, and sets up analysis and
-    /// alerts (the agent's baseline seeded by `agent_profile`). Waits up to
+    /// alerts (the agent's baseline seeded by `agent_profile`; calls
+    /// found as `boundaries` says, see [`tonewatch_core::calls`]). Waits up to
     /// 5 s for the devices to start; one that has not yet is waited for in
     /// the background, its party silent until then. Call
     /// [`run`](Self::run) promptly.
@@ -275,6 +285,7 @@ impl Live {
         host_choice: HostChoice,
         sources: &Sources,
         agent_profile: Option<BaselineValues>,
+        boundaries: Boundaries,
     ) -> Result<Self, LiveError> {
         let settings = cfg.settings()?;
         let host = capture::open_host(host_choice)?;
@@ -349,7 +360,14 @@ impl Live {
             host: host_choice,
             capture: cfg.capture.clone(),
             call: Lockstep::new(CallAnalyzer::new(&settings, speakers.len()), inputs),
-            monitor: Monitor::new(&settings, &speakers, agent_profile),
+            calls: Calls::new(
+                &settings,
+                &speakers,
+                agent_profile,
+                &cfg.calls,
+                boundaries,
+                Box::new(crate::replay::new_call_id),
+            ),
             rates,
             devices,
             errors: crossbeam_channel::unbounded(),
@@ -398,8 +416,9 @@ impl Live {
 
     /// Runs until `stop` is set: records (frames only `with_frames`) go to
     /// `out` as they happen; lost devices are reopened with backoff. Then
-    /// the analysis drains what was captured, and the summary (also sent to
-    /// `out`) and the agent's baseline are returned.
+    /// the analysis drains what was captured, the open call ends, and its
+    /// summary (also sent to `out`; none when no call was open) and the
+    /// agent's baseline are returned.
     ///
     /// # Panics
     /// When the analysis thread panicked.
@@ -409,18 +428,20 @@ impl Live {
         with_frames: bool,
         out: &Sender<Record>,
         taps: LiveTaps,
-    ) -> (SummaryRecord, Option<BaselineValues>) {
+    ) -> (Option<SummaryRecord>, Option<BaselineValues>) {
         let LiveTaps {
             metrics,
             publish,
             mut reload,
+            markers,
+            profile,
         } = taps;
         let Self {
             host,
             mut devices,
             capture,
             call,
-            monitor,
+            calls,
             rates,
             errors,
             opens,
@@ -438,7 +459,10 @@ impl Live {
             geom,
             max_skew_s: f64::from(capture.max_skew_ms) / 1000.0,
             sink: Emitter {
-                monitor,
+                calls,
+                last_t: 0.0,
+                hop_s: geom.hop_s(),
+                profile,
                 speakers,
                 with_frames,
                 out: out.clone(),
@@ -463,6 +487,11 @@ impl Live {
             if let Some(cfg) = reload.as_mut().and_then(|r| r()) {
                 let _ = ctl_tx.send(Control::Alerts(Box::new(cfg)));
             }
+            if let Some(m) = &markers {
+                while let Ok(c) = m.try_recv() {
+                    let _ = ctl_tx.send(Control::Call(c));
+                }
+            }
             thread::sleep(CONTROL_TICK);
         }
         // Stop the callbacks (on a thread of its own: a stream's drop can
@@ -480,8 +509,8 @@ impl Live {
             .name("tonewatch-close".into())
             .spawn(move || drop(streams));
         let _ = ctl_tx.send(Control::Stop);
-        let (mut summary, baseline, party_stats) = worker.join().expect("analysis thread");
-        summary.capture = Some(
+        let (ended, baseline, party_stats) = worker.join().expect("analysis thread");
+        let capture = Some(
             party_stats
                 .into_iter()
                 .enumerate()
@@ -498,11 +527,18 @@ impl Live {
                 })
                 .collect(),
         );
-        let record = Record::Summary(summary.clone());
-        if let Some(p) = &publish {
-            p(&record);
+        // The last call's summary says how the devices did over the run.
+        let mut summary = None;
+        for mut record in ended {
+            if let Record::Summary(s) = &mut record {
+                s.capture.clone_from(&capture);
+                summary = Some(s.clone());
+            }
+            if let Some(p) = &publish {
+                p(&record);
+            }
+            let _ = out.send(record);
         }
-        let _ = out.send(record);
         (summary, baseline)
     }
 }
@@ -772,7 +808,11 @@ struct Analysis {
 /// Where the analysis thread's frames go: the monitor, then records to
 /// the output thread and the publishers. Never blocks.
 struct Emitter {
-    monitor: Monitor,
+    calls: Calls,
+    /// Stream time just past the last frame.
+    last_t: f64,
+    hop_s: f64,
+    profile: Option<Sender<BaselineValues>>,
     speakers: [Speaker; MAX_CHANNELS],
     with_frames: bool,
     out: Sender<Record>,
@@ -789,7 +829,7 @@ impl Analysis {
     fn run(
         mut self,
         ctl: &Receiver<Control>,
-    ) -> (SummaryRecord, Option<BaselineValues>, PartyTotals) {
+    ) -> (Vec<Record>, Option<BaselineValues>, PartyTotals) {
         loop {
             let mut stopping = false;
             while let Ok(msg) = ctl.try_recv() {
@@ -802,7 +842,8 @@ impl Analysis {
                     }
                     Control::Stop => stopping = true,
                     // Between frames, on this thread: no frame sees half.
-                    Control::Alerts(cfg) => self.sink.monitor.reload_alerts(&cfg),
+                    Control::Alerts(cfg) => self.sink.calls.reload_alerts(&cfg),
+                    Control::Call(c) => self.sink.calls.command(c),
                 }
             }
             for (k, (p, speaker)) in self.parties.iter_mut().zip(self.sink.speakers).enumerate() {
@@ -829,13 +870,13 @@ impl Analysis {
             sink.emit(t, frames);
             Ok::<_, ()>(())
         });
-        let (summary, baseline) = self.sink.finish();
+        let (ended, baseline) = self.sink.finish();
         let totals = self
             .parties
             .iter()
             .map(|p| (p.overruns, p.padded_s))
             .collect();
-        (summary, baseline, totals)
+        (ended, baseline, totals)
     }
 
     /// Analyses every frame all parties have, feeding whichever party lacks
@@ -905,7 +946,8 @@ impl Emitter {
         let out = &self.out;
         let publish = self.publish.as_deref();
         let speakers = self.speakers;
-        let _ = self.monitor.on_frame(t, frames, &mut |o| {
+        self.last_t = t + self.hop_s;
+        let _ = self.calls.on_frame(t, frames, &mut |o| {
             o.records(&speakers, with_frames, |r| {
                 if let Some(p) = publish {
                     p(&r);
@@ -914,15 +956,22 @@ impl Emitter {
                 Ok(())
             })
         });
+        if let Some(Some(baseline)) = self.calls.take_ended()
+            && let Some(p) = &self.profile
+        {
+            let _ = p.send(baseline);
+        }
     }
 
-    /// Ends the call: clears, summary, the agent's baseline.
-    fn finish(self) -> (SummaryRecord, Option<BaselineValues>) {
+    /// Ends the stream: the open call's clears go out; its `ended` record
+    /// and summary are returned (to take the devices' figures) with the
+    /// agent's baseline.
+    fn finish(self) -> (Vec<Record>, Option<BaselineValues>) {
         let mut records = Vec::new();
         let speakers = self.speakers;
-        let (summary, baseline) = self
-            .monitor
-            .finish(&mut |o| {
+        let baseline = self
+            .calls
+            .finish(self.last_t, &mut |o| {
                 o.records(&speakers, false, |r| {
                     records.push(r);
                     Ok::<_, std::io::Error>(())
@@ -930,6 +979,11 @@ impl Emitter {
                 .map_err(std::io::Error::other)
             })
             .expect("records only go to a channel");
+        let held = records
+            .iter()
+            .position(|r| matches!(r, Record::Summary(_) | Record::Call(_)))
+            .unwrap_or(records.len());
+        let ended = records.split_off(held);
         for r in records {
             if let Some(p) = &self.publish {
                 p(&r);
@@ -942,6 +996,6 @@ impl Emitter {
                 "output too slow: frame records dropped"
             );
         }
-        (summary, baseline)
+        (ended, baseline)
     }
 }

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use crate::input::wav::{InputError, InputProblem, MAX_BLOCK_SETS, WavSource};
 use tonewatch_core::analysis::{CallAnalyzer, MAX_CHANNELS, Speaker};
 use tonewatch_core::baseline::BaselineValues;
+use tonewatch_core::calls::{Boundaries, CallConfig, Calls};
 use tonewatch_core::framing::{ChannelInput, Lockstep, ResampleSetupError};
-use tonewatch_core::monitor::{Monitor, Output};
+use tonewatch_core::monitor::Output;
 use tonewatch_core::settings::Settings;
 use tonewatch_core::summary::SummaryRecord;
 
@@ -135,8 +136,16 @@ pub struct Replay {
     feeds: Vec<Feed>,
     call: Lockstep,
     speakers: Vec<Speaker>,
-    monitor: Monitor,
+    calls: Calls,
     duration_s: f64,
+    settings: Settings,
+    agent_profile: Option<BaselineValues>,
+}
+
+/// A fresh call id: a UUID v7 (time-ordered).
+#[must_use]
+pub fn new_call_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 impl std::fmt::Debug for Replay {
@@ -242,10 +251,34 @@ impl Replay {
         Ok(Self {
             feeds,
             call: Lockstep::new(CallAnalyzer::new(settings, speakers.len()), inputs),
-            monitor: Monitor::new(settings, &speakers, agent_profile),
+            calls: Calls::new(
+                settings,
+                &speakers,
+                agent_profile,
+                &CallConfig::default(),
+                Boundaries::Whole,
+                Box::new(new_call_id),
+            ),
             speakers,
             duration_s,
+            settings: settings.clone(),
+            agent_profile,
         })
+    }
+
+    /// Finds the calls in the recording by activity (see
+    /// [`tonewatch_core::calls`]) instead of taking it as one call.
+    #[must_use]
+    pub fn with_calls(mut self, cfg: &CallConfig) -> Self {
+        self.calls = Calls::new(
+            &self.settings,
+            &self.speakers,
+            self.agent_profile,
+            cfg,
+            Boundaries::Activity,
+            Box::new(new_call_id),
+        );
+        self
     }
 
     /// The parties, in analysis-channel order.
@@ -261,10 +294,12 @@ impl Replay {
         self.duration_s
     }
 
-    /// Runs the whole call through analysis and alerts. `on_output` gets
-    /// every frame (one entry per speaker in [`speakers`](Self::speakers)
-    /// order) and every alert and agitation reading, in time order. Returns
-    /// the summary and the agent's baseline (to save as their profile).
+    /// Runs the whole recording through analysis and alerts. `on_output`
+    /// gets every frame (one entry per speaker in
+    /// [`speakers`](Self::speakers) order), every alert and agitation
+    /// reading, and each call's boundaries and summary, in time order.
+    /// Returns the summaries (one for a recording taken as one call) and
+    /// the agent's baseline (to save as their profile).
     ///
     /// # Errors
     /// A read or decode problem, an all-silent or (without `allow_clipped`)
@@ -273,9 +308,21 @@ impl Replay {
         mut self,
         allow_clipped: bool,
         mut on_output: impl FnMut(Output<'_>) -> std::io::Result<()>,
-    ) -> Result<(SummaryRecord, Option<BaselineValues>), ReplayError> {
-        let monitor = &mut self.monitor;
-        let mut on_frame = |t, frames: &[_]| monitor.on_frame(t, frames, &mut on_output);
+    ) -> Result<(Vec<SummaryRecord>, Option<BaselineValues>), ReplayError> {
+        let calls = &mut self.calls;
+        let mut summaries = Vec::new();
+        let mut end_t = 0.0;
+        let hop_s = self.settings.geometry().hop_s();
+        let mut on_out = |o: Output<'_>| {
+            if let Output::Summary(s) = o {
+                summaries.push(s.clone());
+            }
+            on_output(o)
+        };
+        let mut on_frame = |t, frames: &[_]| {
+            end_t = t + hop_s;
+            calls.on_frame(t, frames, &mut on_out)
+        };
         loop {
             self.call.drain(&mut on_frame)?;
             if self.call.is_done() {
@@ -285,7 +332,8 @@ impl Replay {
         }
         self.call.flush(&mut on_frame)?;
         self.check_levels(allow_clipped)?;
-        Ok(self.monitor.finish(&mut on_output)?)
+        let baseline = self.calls.finish(end_t, &mut on_out)?;
+        Ok((summaries, baseline))
     }
 
     /// Moves one block of samples from the file a waiting channel reads.

@@ -261,7 +261,11 @@ fn a_lost_device_is_reopened_while_the_call_goes_on() {
     let server = pulse::PulseServer::start();
     let cfg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live_stall_1s.toml");
     std::fs::write(&cfg, "[capture]\nstall_s = 1.0\n").unwrap();
-    let child = spawn_live(&server, &["--config", cfg.to_str().unwrap()]);
+    // Nobody talks: one call from start to end, to read its summary.
+    let child = spawn_live(
+        &server,
+        &["--config", cfg.to_str().unwrap(), "--calls", "whole"],
+    );
     thread::sleep(Duration::from_secs(2));
     // Pull the agent's device out from under it, and plug it back in.
     let modules = server.pactl(&["list", "modules", "short"]).unwrap();

@@ -1004,22 +1004,28 @@ fn every_record_validates_against_the_published_schema() {
     write_hound(&talking, 16000, 2, 16, false, &stereo);
     let mut lines = Vec::new();
     // Frames from the short example only: they are many, and alike.
-    for (call, frames) in [(&example, true), (&speeding, false), (&talking, false)] {
+    // The example again as a stream of calls: `call` records, and every
+    // line of the call labelled with its call_id.
+    for (call, extra) in [
+        (&example, &["--frames"][..]),
+        (&speeding, &[][..]),
+        (&talking, &[][..]),
+        (&example, &["--calls", "auto"][..]),
+    ] {
         let mut args = vec!["replay", p(call)];
-        if frames {
-            args.push("--frames");
-        }
+        args.extend_from_slice(extra);
         let out = tonewatch(&args);
         common::assert_ok(&out);
         lines.extend_from_slice(&out.stdout);
     }
     let text = String::from_utf8(lines).unwrap();
-    for kind in ["frame", "alert", "agitation", "summary"] {
+    for kind in ["frame", "alert", "agitation", "summary", "call"] {
         assert!(
             text.contains(&format!("{{\"type\":\"{kind}\"")),
             "no {kind} line"
         );
     }
+    assert!(text.contains("\"type\":\"summary\"") && text.contains(",\"call_id\":\""));
     assert!(text.contains("\"kind\":\"agent_pace\""));
     // One line that must fail: an alert of a kind that does not exist.
     let bad = text
@@ -1190,4 +1196,137 @@ fn a_long_stream_is_read_as_it_comes() {
         peak_kb > 0 && (peak_kb as f64) < 0.4 * total_mb * 1000.0,
         "peak {peak_kb} kB for a {total_mb:.0} MB stream"
     );
+}
+
+/// The example call twice with 120 s of silence between (a recorded
+/// shift, `--calls auto`): two calls, each framed by `call` records with
+/// its own id on every line between them, each summary (with the id too)
+/// right after its `ended`; each call's alerts are the example's own, at its offset (the
+/// first call's final silence adds only a dead air cleared at its end),
+/// and each summary's dead air is the example's alone.
+#[test]
+fn a_recorded_shift_is_split_into_its_calls() {
+    use serde_json::Value;
+    // The example is μ-law: as 16-bit PCM first (sox), to join it.
+    let pcm = tmp("example_pcm.wav");
+    let sox = Command::new("sox")
+        .arg(common::example())
+        .args(["-e", "signed", "-b", "16"])
+        .arg(&pcm)
+        .status()
+        .expect("sox (apt-get install -y sox)");
+    assert!(sox.success());
+    let mut reader = hound::WavReader::open(&pcm).unwrap();
+    let spec = reader.spec();
+    let one: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let one_s = one.len() as f64 / 2.0 / f64::from(spec.sample_rate);
+    let gap = vec![0i16; 2 * 120 * spec.sample_rate as usize];
+    let path = tmp("shift.wav");
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for &x in one.iter().chain(&gap).chain(&one) {
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+    let second_at = one_s + 120.0;
+
+    let alone = common::lines(&tonewatch(&["replay", p(&common::example())]).stdout);
+    let out = tonewatch(&["replay", p(&path), "--calls", "auto"]);
+    common::assert_ok(&out);
+    let lines = common::lines(&out.stdout);
+    let calls: Vec<&Value> = lines.iter().filter(|r| r["type"] == "call").collect();
+    let states: Vec<&str> = calls.iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!(
+        states,
+        ["started", "ended", "started", "ended"],
+        "{calls:?}"
+    );
+    let id = |c: &Value| c["call_id"].as_str().unwrap().to_string();
+    assert_eq!(id(calls[0]), id(calls[1]));
+    assert_eq!(id(calls[2]), id(calls[3]));
+    assert_ne!(id(calls[0]), id(calls[2]));
+    // Each call starts as its copy's first talk does, within a frame of
+    // each other, and the second after the gap.
+    let start = |c: &Value| c["t"].as_f64().unwrap();
+    assert!(start(calls[0]) < 2.0, "{calls:?}");
+    assert!((start(calls[2]) - second_at - start(calls[0])).abs() < 0.02);
+    // The first ends 20 s (calls.gap_s) after its last talk, inside the gap.
+    assert!((one_s..second_at).contains(&start(calls[1])), "{calls:?}");
+
+    // Labels: every line between a call's records carries its id; none
+    // outside a call does.
+    let mut open: Option<String> = None;
+    let mut ended: Option<String> = None;
+    let mut summaries = Vec::new();
+    for r in &lines {
+        match r["type"].as_str().unwrap() {
+            "call" if r["state"] == "started" => open = Some(id(r)),
+            "call" => {
+                ended = open.take();
+                assert_eq!(ended.as_deref(), Some(id(r).as_str()));
+            }
+            "summary" => {
+                // Right after its call's `ended`, with its id.
+                let call = ended.take().expect("a summary right after an ended call");
+                assert_eq!(r["call_id"].as_str(), Some(call.as_str()), "{r}");
+                summaries.push(r.clone());
+            }
+            _ => {
+                assert!(ended.is_none(), "{r} between an ended call and its summary");
+                assert_eq!(r["call_id"].as_str().map(String::from), open, "{r}");
+            }
+        }
+    }
+    assert_eq!(summaries.len(), 2);
+    let alone_summary = alone.last().unwrap();
+    for s in &summaries {
+        assert_eq!(s["dead_air_s"], alone_summary["dead_air_s"], "{s}");
+        assert_eq!(s["interruptions"], alone_summary["interruptions"], "{s}");
+    }
+
+    let alerts = |rs: &[Value], from: f64, to: f64| -> Vec<(String, String, f64)> {
+        rs.iter()
+            .filter(|r| r["type"] == "alert")
+            .map(|r| {
+                (
+                    r["kind"].as_str().unwrap().to_string(),
+                    r["state"].as_str().unwrap().to_string(),
+                    r["t"].as_f64().unwrap() - from,
+                )
+            })
+            .filter(|a| (0.0..to).contains(&a.2))
+            .collect()
+    };
+    let want = alerts(&alone, 0.0, f64::MAX);
+    assert!(!want.is_empty());
+    for from in [0.0, second_at] {
+        let got = alerts(&lines, from, one_s);
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!((&g.0, &g.1), (&w.0, &w.1));
+            assert!((g.2 - w.2).abs() < 0.05, "{g:?} vs {w:?}");
+        }
+    }
+    // In the gap: the first call's final dead air, cleared as it ends.
+    let gap_alerts = alerts(&lines, one_s, 120.0);
+    assert_eq!(
+        gap_alerts
+            .iter()
+            .map(|a| (a.0.as_str(), a.1.as_str()))
+            .collect::<Vec<_>>(),
+        [("dead_air", "raised"), ("dead_air", "cleared")],
+        "{gap_alerts:?}"
+    );
+    assert!((gap_alerts[1].2 + one_s - start(calls[1])).abs() < 0.02);
+
+    // A report draws one call: refused with why, before any work.
+    let refused = tonewatch(&[
+        "replay",
+        p(&path),
+        "--calls",
+        "auto",
+        "--report",
+        p(&tmp("shift.html")),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--calls auto"));
 }

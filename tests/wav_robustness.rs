@@ -266,6 +266,7 @@ fn ten_thousand_damaged_files_never_panic() {
                     with_frames: false,
                     allow_clipped: case % 2 == 0,
                     pace: 0.0,
+                    calls: None,
                 },
                 None,
                 &mut std::io::sink(),

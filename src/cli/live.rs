@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
+use tonewatch::control::ControlServer;
 use tonewatch::live::{Live, LiveTaps, Sources};
-use tonewatch::output::write_record;
+use tonewatch::output::CallLabel;
 use tonewatch_core::Record;
+use tonewatch_core::baseline::BaselineValues;
+use tonewatch_core::calls::Boundaries;
 
 use super::{
-    CallArgs, Failure, FeedArgs, HostArg, SideArg, load_config, load_profile, save_profile,
-    stop_on_signals,
+    CallArgs, CallsArg, Failure, FeedArgs, HostArg, SideArg, load_config, load_profile,
+    save_profile, stop_on_signals,
 };
 
 #[derive(Args, Debug)]
@@ -42,6 +45,20 @@ pub(crate) struct LiveArgs {
     #[arg(long, value_enum, default_value_t = HostArg::Auto)]
     host: HostArg,
 
+    /// `auto`: a shift of calls, each with its own `call` records,
+    /// call_id, summary and fresh customer baseline (the agent's baseline
+    /// and --profile carried across, the profile saved at each call's
+    /// end). Calls are marked by `tonewatch call start|end` on the control
+    /// socket; until one is, they are found by activity ([calls] gap_s).
+    /// `whole`: the run is one call.
+    #[arg(long, value_enum, default_value_t = CallsArg::Auto)]
+    calls: CallsArg,
+
+    /// The control socket for `tonewatch call` [default:
+    /// $XDG_RUNTIME_DIR/tonewatch/control.sock; none when that is unset].
+    #[arg(long, value_name = "PATH", env = "TONEWATCH_CONTROL_SOCKET")]
+    control_socket: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     call: CallArgs,
 
@@ -67,7 +84,61 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     // process at once.
     let stop = stop_on_signals(true)?;
     let publisher = Arc::new(args.feed.start(&cfg)?);
+    let (boundaries, markers, _control) = match args.calls {
+        CallsArg::Whole => (Boundaries::Whole, None, None),
+        CallsArg::Auto => {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let path = args
+                .control_socket
+                .clone()
+                .or_else(tonewatch::control::default_path);
+            let server = match path {
+                Some(p) => {
+                    let s = ControlServer::start(&p, tx)
+                        .map_err(|e| Failure::Input(format!("--control-socket: {e}")))?;
+                    eprintln!(
+                        "tonewatch: marking calls: `tonewatch call start|end` on {}",
+                        p.display()
+                    );
+                    Some(s)
+                }
+                None => {
+                    tracing::warn!(
+                        "no control socket: XDG_RUNTIME_DIR is unset (give --control-socket PATH); calls are found by activity"
+                    );
+                    None
+                }
+            };
+            (Boundaries::Activity, Some(rx), server)
+        }
+    };
+    // The agent's profile is saved at each call's end, off the analysis
+    // thread.
+    let (profile_tx, saver) = match args.call.profile.clone() {
+        Some(path) => {
+            let (tx, rx) = crossbeam_channel::unbounded::<BaselineValues>();
+            let saver = std::thread::Builder::new()
+                .name("tonewatch-profile".into())
+                .spawn(move || {
+                    for baseline in rx {
+                        let saved = tonewatch::profile::Profile {
+                            version: 1,
+                            baseline,
+                        }
+                        .save(&path);
+                        if let Err(e) = saved {
+                            tracing::warn!("profile not saved at the call's end: {e}");
+                        }
+                    }
+                })
+                .map_err(Failure::Output)?;
+            (Some(tx), Some(saver))
+        }
+        None => (None, None),
+    };
     let taps = LiveTaps {
+        markers,
+        profile: profile_tx,
         reload: Some(reload_on_sighup(args.call.config.clone(), &cfg)?),
         metrics: publisher.metrics(),
         publish: publisher.wanted().then(|| {
@@ -80,6 +151,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
         args.host.into(),
         &sources,
         profile.map(|p| p.baseline),
+        boundaries,
     )
     .map_err(|e| Failure::Input(e.to_string()))?;
     let (tx, rx) = crossbeam_channel::unbounded::<Record>();
@@ -91,6 +163,9 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     let (_, baseline) = live.run(&stop, args.call.frames, &tx, taps);
     drop(tx);
     let written = sink.join().expect("output thread");
+    if let Some(saver) = saver {
+        let _ = saver.join();
+    }
     save_profile(args.call.profile.as_ref(), baseline)?;
     written.map_err(Failure::Output)
 }
@@ -151,11 +226,12 @@ fn reload_on_sighup(
 fn write_records(rx: &crossbeam_channel::Receiver<Record>, stop: &AtomicBool) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut failed = None;
+    let mut label = CallLabel::default();
     for rec in rx {
         if failed.is_some() {
             continue;
         }
-        let mut r = write_record(&mut out, &rec);
+        let mut r = label.write(&mut out, &rec);
         if r.is_ok() && rx.is_empty() {
             r = out.flush();
         }

@@ -5,6 +5,8 @@
 //! away), 1 could not write the output, 2 bad input or bad usage, 3 some
 //! calls of a folder failed.
 
+#[cfg(feature = "desktop")]
+mod call;
 mod config;
 #[cfg(feature = "desktop")]
 mod devices;
@@ -37,6 +39,8 @@ use tonewatch::publish::nudge::Nudger;
 use tonewatch::replay::{ReplayError, Side};
 use tonewatch_core::{Record, Speaker};
 
+#[cfg(feature = "desktop")]
+pub(crate) use call::CallCmdArgs;
 pub(crate) use config::ConfigArgs;
 #[cfg(feature = "desktop")]
 pub(crate) use devices::DevicesArgs;
@@ -114,6 +118,12 @@ pub(crate) enum Command {
     /// go to stderr (RUST_LOG=info for more).
     #[cfg(feature = "desktop")]
     Live(LiveArgs),
+    /// Mark where a call begins or ends, for a running `tonewatch live`
+    /// (over its control socket): `tonewatch call start --id ID`, `tonewatch
+    /// call end`. For a CTI connector or a softphone's scripts; without
+    /// them, `live` finds calls by activity.
+    #[cfg(feature = "desktop")]
+    Call(CallCmdArgs),
     /// List the audio input devices `live` can use.
     #[cfg(feature = "desktop")]
     Devices(DevicesArgs),
@@ -155,7 +165,34 @@ pub(crate) enum Command {
 }
 
 /// The version of the records' schema, in its `$id`.
-pub(crate) const SCHEMA_ID: &str = "urn:tonewatch:records:1";
+/// 2: the `call` record, and `call_id` on the lines of a call in a stream
+/// of calls.
+pub(crate) const SCHEMA_ID: &str = "urn:tonewatch:records:2";
+
+/// Lets every record but `call` carry the `call_id` its writer labels it
+/// with in a stream of calls (`tonewatch::output::CallLabel`): added to
+/// each variant's object, or to the definition it refers to.
+fn with_call_ids(schema: &mut serde_json::Value) {
+    let call_id = serde_json::json!({
+        "description": "The call this line belongs to, in a stream of calls (`live`, `replay --calls auto`); absent outside calls and for a recording taken as one call.",
+        "type": "string"
+    });
+    let Some(variants) = schema["oneOf"].as_array().cloned() else {
+        return;
+    };
+    for (i, v) in variants.iter().enumerate() {
+        if v["properties"]["type"]["const"] == "call" {
+            continue;
+        }
+        let target = match v["$ref"].as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+            Some(def) => &mut schema["$defs"][def],
+            None => &mut schema["oneOf"][i],
+        };
+        if let Some(props) = target["properties"].as_object_mut() {
+            props.insert("call_id".into(), call_id.clone());
+        }
+    }
+}
 
 #[derive(Args, Debug)]
 pub(crate) struct ManArgs {
@@ -211,6 +248,8 @@ pub(crate) fn run(command: Command) -> ExitCode {
         #[cfg(feature = "desktop")]
         Command::Live(args) => exit_code(live::run(&args)),
         #[cfg(feature = "desktop")]
+        Command::Call(args) => exit_code(call::run(&args)),
+        #[cfg(feature = "desktop")]
         Command::Devices(args) => exit_code(devices::run(&args)),
         #[cfg(feature = "nats")]
         Command::Supervise(args) => exit_code(supervise::run(&args)),
@@ -234,6 +273,8 @@ pub(crate) fn run(command: Command) -> ExitCode {
                 "title".into(),
                 "A line of tonewatch's JSON Lines output".into(),
             );
+            let mut schema = schema.to_value();
+            with_call_ids(&mut schema);
             let text = serde_json::to_string_pretty(&schema).expect("a schema is JSON");
             exit_code(
                 io::Write::write_all(&mut io::stdout(), format!("{text}\n").as_bytes())
@@ -241,6 +282,16 @@ pub(crate) fn run(command: Command) -> ExitCode {
             )
         }
     }
+}
+
+/// `--calls`: how a stream is divided into calls.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallsArg {
+    /// One call from start to end.
+    Whole,
+    /// Calls found by activity (and, in `live`, marked by `tonewatch call`
+    /// or the softphone's stream).
+    Auto,
 }
 
 /// Where alerts go besides stdout.
@@ -353,6 +404,7 @@ impl FeedArgs {
             nats,
             nudger,
             origin: self.origin(),
+            label: std::sync::Mutex::default(),
         })
     }
 }
@@ -365,16 +417,38 @@ pub(crate) struct Publisher {
     pub(crate) nats: Option<NatsPublisher>,
     pub(crate) nudger: Option<Nudger>,
     pub(crate) origin: Origin,
+    /// The call a record belongs to (`live` and `replay --calls auto`).
+    pub(crate) label: std::sync::Mutex<tonewatch::output::CallLabel>,
 }
 
 impl Publisher {
+    /// Publishes a record (frames never leave), labelled with the call
+    /// it belongs to in a stream of calls.
     pub(crate) fn publish(&self, r: &Record) {
-        if let Some(hub) = &self.hub {
-            hub.publish_record(&self.origin, r);
+        if matches!(r, Record::Frame(_)) {
+            return;
         }
-        #[cfg(feature = "nats")]
-        if let Some(nats) = &self.nats {
-            nats.publish(r);
+        let call_id = self
+            .label
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .label(r)
+            .map(str::to_owned);
+        let origin = match call_id {
+            Some(id) => Origin {
+                call_id: Some(id),
+                ..self.origin.clone()
+            },
+            None => self.origin.clone(),
+        };
+        if let Some(event) = tonewatch::publish::FloorEvent::from_record(&origin, r) {
+            if let Some(hub) = &self.hub {
+                hub.publish_event(&event);
+            }
+            #[cfg(feature = "nats")]
+            if let Some(nats) = &self.nats {
+                nats.publish_event(&origin, &event);
+            }
         }
         if let Some(n) = &self.nudger {
             n.offer(r);

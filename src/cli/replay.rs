@@ -15,8 +15,8 @@ use tonewatch::replay::CallInput;
 use tonewatch_core::{AnalysisConfig, Settings};
 
 use super::{
-    CallArgs, Failure, FeedArgs, SideArg, SpeakerArg, load_config, load_profile, save_profile,
-    stop_on_signals, writable,
+    CallArgs, CallsArg, Failure, FeedArgs, SideArg, SpeakerArg, load_config, load_profile,
+    save_profile, stop_on_signals, writable,
 };
 
 /// `--pace` bounds: slower than a hundredth of real time waits minutes a
@@ -76,6 +76,14 @@ pub(crate) struct ReplayArgs {
     /// Analyse even when over 1 % of a channel is clipped at full scale.
     #[arg(long)]
     allow_clipped: bool,
+
+    /// `whole`: the recording is one call. `auto`: a recorded shift; calls
+    /// start when the customer talks and end after [calls] gap_s (20 s) of
+    /// silence on both sides, each with its own `call` records, call_id
+    /// and summary, the customer's baseline fresh and the agent's carried
+    /// from call to call.
+    #[arg(long, value_enum, default_value_t = CallsArg::Whole)]
+    calls: CallsArg,
 
     /// Distance between frames, in milliseconds [default: 10, or the config's].
     #[arg(long, value_name = "MS")]
@@ -145,7 +153,13 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
         with_frames: args.common.frames,
         allow_clipped: args.allow_clipped,
         pace: args.pace,
+        calls: (args.calls == CallsArg::Auto).then_some(cfg.calls),
     };
+    if opts.calls.is_some() && (args.report.is_some() || args.out.is_some()) {
+        return Err(Failure::Input(
+            "--calls auto: a report (--report, --out) draws one call; replay the shift without it, or each call's recording on its own".into(),
+        ));
+    }
     if let Some(dir) = args.call.as_ref().filter(|p| p.is_dir()) {
         return run_batch(args, dir, &settings, opts);
     }
@@ -212,8 +226,12 @@ pub(super) fn run(args: &ReplayArgs) -> Result<(), Failure> {
     );
     progress.done();
     let r = result?;
-    for w in &r.summary.warnings {
-        eprintln!("tonewatch: {title}: warning: {w}");
+    let mut said = Vec::new();
+    for w in r.summaries.iter().flat_map(|s| &s.warnings) {
+        if !said.contains(&w) {
+            eprintln!("tonewatch: {title}: warning: {w}");
+            said.push(w);
+        }
     }
     if publisher.active() {
         // Each alert was flushed as it came only if stdout is a pipe being

@@ -170,6 +170,8 @@ impl ReportBuilder {
             }
             Output::Event(Event::Alert(a)) => self.alerts.push(a),
             Output::Event(Event::Agitation(g)) => self.agitation.push((g.t, g.score)),
+            // The page is of one call: its summary is given to `html`.
+            Output::Call(_) | Output::Summary(_) => {}
         }
     }
 

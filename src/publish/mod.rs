@@ -24,6 +24,8 @@ pub enum EventKind {
     Agitation,
     /// A call's summary.
     Summary,
+    /// A call began or ended.
+    Call,
 }
 
 impl EventKind {
@@ -35,6 +37,7 @@ impl EventKind {
             Record::Alert(_) => Some(Self::Alert),
             Record::Agitation(_) => Some(Self::Agitation),
             Record::Summary(_) => Some(Self::Summary),
+            Record::Call(_) => Some(Self::Call),
         }
     }
 
@@ -45,6 +48,7 @@ impl EventKind {
             Self::Alert => "alert",
             Self::Agitation => "agitation",
             Self::Summary => "summary",
+            Self::Call => "call",
         }
     }
 
@@ -55,13 +59,14 @@ impl EventKind {
             Self::Alert => "alerts",
             Self::Agitation => "agitation",
             Self::Summary => "summary",
+            Self::Call => "calls",
         }
     }
 
     /// The kind a NATS subject part names.
     #[must_use]
     pub fn from_subject_part(part: &str) -> Option<Self> {
-        [Self::Alert, Self::Agitation, Self::Summary]
+        [Self::Alert, Self::Agitation, Self::Summary, Self::Call]
             .into_iter()
             .find(|k| k.subject_part() == part)
     }
@@ -145,7 +150,8 @@ impl FloorEvent {
         if let Some(m) = json.as_object_mut() {
             m.insert("agent".into(), origin.agent.clone().into());
             m.insert("site".into(), origin.site.clone().into());
-            if let Some(call_id) = &origin.call_id {
+            // A call record carries its own id.
+            if let (Some(call_id), false) = (&origin.call_id, m.contains_key("call_id")) {
                 m.insert("call_id".into(), call_id.clone().into());
             }
             m.insert("sent_ms".into(), feed::now_ms().into());
@@ -176,7 +182,12 @@ mod tests {
 
     #[test]
     fn subject_parts_name_their_kind_both_ways() {
-        for k in [EventKind::Alert, EventKind::Agitation, EventKind::Summary] {
+        for k in [
+            EventKind::Alert,
+            EventKind::Agitation,
+            EventKind::Summary,
+            EventKind::Call,
+        ] {
             assert_eq!(EventKind::from_subject_part(k.subject_part()), Some(k));
         }
         assert_eq!(EventKind::Alert.subject_part(), "alerts");

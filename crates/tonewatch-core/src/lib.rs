@@ -88,6 +88,7 @@
 pub mod alerts;
 pub mod analysis;
 pub mod baseline;
+pub mod calls;
 pub mod framing;
 pub mod monitor;
 pub mod pitch;

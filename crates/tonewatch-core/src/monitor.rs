@@ -5,6 +5,7 @@
 use crate::alerts::{AlertEngine, AlertKind, Event};
 use crate::analysis::{FrameFeatures, Speaker};
 use crate::baseline::BaselineValues;
+use crate::calls::CallRecord;
 use crate::record::{AgitationRecord, FrameRecord, Record};
 use crate::settings::{AlertConfig, Settings};
 use crate::summary::{SpeakerSummary, SpeakerTally, SummaryRecord};
@@ -25,11 +26,16 @@ pub enum Output<'a> {
     },
     /// An alert or an agitation reading.
     Event(Event),
+    /// A call began or ended (see [`crate::calls`]).
+    Call(&'a CallRecord),
+    /// A call's summary, at its end.
+    Summary(&'a SummaryRecord),
 }
 
 impl Output<'_> {
     /// The JSON Lines records of this output, in order: one frame record per
-    /// speaker (only `with_frames`), or the alert or agitation reading.
+    /// speaker (only `with_frames`), or the alert, agitation reading, call
+    /// boundary or summary.
     ///
     /// # Errors
     /// The first error `emit` returns.
@@ -50,6 +56,8 @@ impl Output<'_> {
             }
             Output::Event(Event::Alert(a)) => emit(Record::Alert(a)),
             Output::Event(Event::Agitation(g)) => emit(Record::Agitation(AgitationRecord::from(g))),
+            Output::Call(c) => emit(Record::Call(c.clone())),
+            Output::Summary(s) => emit(Record::Summary(s.clone())),
         }
     }
 }
@@ -115,6 +123,12 @@ impl Monitor {
             }
         });
         result
+    }
+
+    /// The call ended by a long silence (the activity fallback): the
+    /// silence it ended in is not the call's dead air.
+    pub fn discount_final_silence(&mut self) {
+        self.engine.discount_final_silence();
     }
 
     /// Ends the call: clears alerts still raised, and returns the summary

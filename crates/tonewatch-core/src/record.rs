@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::{AgitationComponents, Alert};
 use crate::analysis::{FrameFeatures, Speaker};
+use crate::calls::CallRecord;
 use crate::summary::SummaryRecord;
 use crate::units::round;
 
@@ -42,6 +43,8 @@ pub enum Record {
     Agitation(AgitationRecord),
     /// The whole call, at its end.
     Summary(SummaryRecord),
+    /// A call began or ended in a stream of calls (see [`crate::calls`]).
+    Call(CallRecord),
 }
 
 /// See the module documentation.

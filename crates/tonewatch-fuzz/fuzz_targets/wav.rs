@@ -46,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
             with_frames: false,
             allow_clipped: data.first().is_some_and(|b| b & 1 == 1),
             pace: 0.0,
+            calls: None,
         },
         None,
         &mut std::io::sink(),

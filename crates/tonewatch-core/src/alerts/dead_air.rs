@@ -35,6 +35,14 @@ impl DeadAir {
         }
     }
 
+    /// The call ended in the silence under way at `t` (nobody came back):
+    /// what it added to `dead_air_s` is taken off again.
+    pub(super) fn discount_final_silence(&mut self, t: f64) {
+        if self.rule.state.is_raised() {
+            self.dead_air_s = (self.dead_air_s - (t - self.silence_since)).max(0.0);
+        }
+    }
+
     /// One frame at `t`, `hop_s` after the last.
     pub(super) fn update(
         &mut self,

@@ -184,6 +184,13 @@ impl AlertEngine {
         a.baseline.current(self.cfg.baseline.warmup_voiced_s)
     }
 
+    /// The call ended in the silence under way (the activity fallback of
+    /// [`crate::calls`]): what that silence added to the dead-air total is
+    /// taken off again.
+    pub fn discount_final_silence(&mut self) {
+        self.dead_air.discount_final_silence(self.last_t);
+    }
+
     /// Whole-call turn-taking and agitation figures.
     #[must_use]
     pub fn tally(&self) -> TurnTally {

@@ -1,0 +1,775 @@
+//! Where one call ends and the next begins, for a stream that holds many:
+//! a shift of `tonewatch live`, or a recorded shift replayed with
+//! `--calls auto`.
+//!
+//! [`Calls`] sits between the analysis and the per-call [`Monitor`]: every
+//! frame is analysed (so each party's noise floor keeps up between calls),
+//! but only frames inside a call reach a monitor. Each call gets a fresh
+//! monitor: the customer's baseline starts anew, while the agent's baseline
+//! is carried from call to call (and seeded by their profile). The records
+//! of a call are framed by a `call` record:
+//!
+//! ```json
+//! {"type":"call","t":612.4,"state":"started","call_id":"0190…","by":"activity"}
+//! {"type":"call","t":893.1,"state":"ended","call_id":"0190…","by":"activity","duration_s":280.7}
+//! ```
+//!
+//! `t` is stream time (seconds from the start of the capture or file),
+//! like every record's; `by` says what marked the boundary: `control` (the
+//! control socket: `tonewatch call start|end`), `softphone` (the
+//! softphone's audio stream appeared or went), `activity` (the fallback
+//! below) or `stop` (the run ended with the call open). The call's summary
+//! comes right after its `ended` record: a call's last line is its summary.
+//!
+//! ## The activity fallback
+//! Without a marker, a call starts when the customer (the only party of a
+//! one-party input) has talked for `calls.start_talk_s` within
+//! [`START_WINDOW_S`]; it is dated back to the start of the talk that led
+//! into that (an agent's greeting included: no pause over [`LEAD_GAP_S`],
+//! at most [`PREROLL_S`] back), and those frames are analysed as the call's
+//! first. It ends when neither party has talked for `calls.gap_s`. Its end
+//! is known only then: a silence longer than the dead-air threshold at the
+//! end of the call raises `dead_air` before the end is known (cleared at
+//! the end, and not counted in the summary's `dead_air_s`). A marker from
+//! the control socket or the softphone stream is exact, and once one has
+//! come, activity no longer starts or ends calls.
+//!
+//! Real-time safe between boundaries: the preroll is allocated in `new`; a
+//! boundary allocates (a monitor, an id, a summary).
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{FrameFeatures, MAX_CHANNELS, Speaker};
+use crate::baseline::BaselineValues;
+use crate::monitor::{Monitor, Output};
+use crate::settings::{AlertConfig, ConfigError, Settings, check_range};
+use crate::units::round;
+
+/// Talk of the starting party is counted over this window (s).
+pub const START_WINDOW_S: f64 = 2.0;
+/// A call's start is dated back over talk with no pause longer than this (s).
+pub const LEAD_GAP_S: f64 = 1.5;
+/// ... but never more than this far back (s).
+pub const PREROLL_S: f64 = 6.0;
+
+/// `[calls]`: the activity fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallConfig {
+    /// Neither party talking for this long (s) ends a call.
+    pub gap_s: f32,
+    /// The customer talking this long (s) within 2 s starts one.
+    pub start_talk_s: f32,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        Self {
+            gap_s: 20.0,
+            start_talk_s: 0.5,
+        }
+    }
+}
+
+impl CallConfig {
+    /// Checks the values.
+    ///
+    /// # Errors
+    /// The first value out of range, named by its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_range("calls.gap_s", self.gap_s, 2.0, 3600.0)?;
+        check_range(
+            "calls.start_talk_s",
+            self.start_talk_s,
+            0.05,
+            START_WINDOW_S as f32,
+        )
+    }
+}
+
+/// A call began or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CallState {
+    /// The call began.
+    Started,
+    /// The call ended (its summary comes next).
+    Ended,
+}
+
+/// What marked a call's boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CallSource {
+    /// `tonewatch call start|end` over the control socket.
+    Control,
+    /// The softphone's audio stream appeared or went away.
+    Softphone,
+    /// The activity fallback: talk after a gap, or a long silence.
+    Activity,
+    /// The run stopped with the call open.
+    Stop,
+}
+
+/// A `call` record: see the module documentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CallRecord {
+    /// Stream time of the boundary (s).
+    pub t: f64,
+    /// Began or ended.
+    pub state: CallState,
+    /// The call's id: given with the start, or a fresh UUID v7.
+    pub call_id: String,
+    /// What marked the boundary.
+    pub by: CallSource,
+    /// The CTI's reference for the customer, when the start gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_ref: Option<String>,
+    /// On `ended`: the call's length (s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+}
+
+/// How calls are found in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boundaries {
+    /// The whole stream is one call, with no `call` records (one recorded
+    /// call; a `live` run that is one call).
+    Whole,
+    /// By activity until a marker comes; then by markers only.
+    Activity,
+    /// By markers only ([`Calls::command`]).
+    Markers,
+}
+
+/// A marker, applied before the next frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCommand {
+    /// A call begins (ending one that is open).
+    Start {
+        /// Its id.
+        call_id: String,
+        /// The CTI's reference for the customer.
+        customer_ref: Option<String>,
+        /// Who says so.
+        by: CallSource,
+    },
+    /// The open call ends.
+    End {
+        /// Who says so.
+        by: CallSource,
+    },
+}
+
+/// Makes a call's id when the start gives none.
+pub type IdMaker = Box<dyn FnMut() -> String + Send>;
+
+/// The open call.
+#[derive(Debug)]
+struct Open {
+    monitor: Monitor,
+    call_id: String,
+    customer_ref: Option<String>,
+    /// Stream time of its first frame.
+    start_t: f64,
+}
+
+/// The last frames before a call, to date its start back.
+#[derive(Debug)]
+struct Preroll {
+    t: Vec<f64>,
+    frames: Vec<[FrameFeatures; MAX_CHANNELS]>,
+    head: usize,
+    len: usize,
+}
+
+impl Preroll {
+    fn new(cap: usize) -> Self {
+        Self {
+            t: vec![0.0; cap],
+            frames: vec![[FrameFeatures::default(); MAX_CHANNELS]; cap],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, t: f64, frames: &[FrameFeatures]) {
+        let cap = self.t.len();
+        let slot = (self.head + self.len) % cap;
+        self.t[slot] = t;
+        let n = frames.len().min(MAX_CHANNELS);
+        self.frames[slot][..n].copy_from_slice(&frames[..n]);
+        if self.len == cap {
+            self.head = (self.head + 1) % cap;
+        } else {
+            self.len += 1;
+        }
+    }
+
+    /// The `i`-th oldest frame.
+    fn get(&self, i: usize) -> (f64, &[FrameFeatures; MAX_CHANNELS]) {
+        let slot = (self.head + i) % self.t.len();
+        (self.t[slot], &self.frames[slot])
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+/// Follows a stream of calls frame by frame: see the module documentation.
+pub struct Calls {
+    settings: Settings,
+    speakers: Vec<Speaker>,
+    cfg: CallConfig,
+    mode: Boundaries,
+    hop_s: f64,
+    open: Option<Open>,
+    /// The agent's baseline as the last call left it (or their profile).
+    agent_prior: Option<BaselineValues>,
+    /// Set when a call ended on the last frame: its agent baseline.
+    ended: Option<Option<BaselineValues>>,
+    pending: Vec<CallCommand>,
+    preroll: Preroll,
+    /// The channel whose talk starts a call (the customer's).
+    trigger: usize,
+    /// The starting party's talk in the current start window: its first
+    /// frame's time and frames of talk.
+    run: Option<(f64, u32)>,
+    /// Stream time of the last frame either party talked.
+    last_talk_t: f64,
+    new_id: IdMaker,
+}
+
+impl std::fmt::Debug for Calls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Calls")
+            .field("mode", &self.mode)
+            .field("open", &self.open.as_ref().map(|o| &o.call_id))
+            .finish_non_exhaustive()
+    }
+}
+
+/// An output of a monitor, moved from call time to stream time.
+fn shifted(o: Output<'_>, by: f64) -> Output<'_> {
+    match o {
+        Output::Frame { t, frames } => Output::Frame { t: t + by, frames },
+        Output::Event(crate::alerts::Event::Alert(mut a)) => {
+            a.t = round(a.t + by, 3);
+            Output::Event(crate::alerts::Event::Alert(a))
+        }
+        Output::Event(crate::alerts::Event::Agitation(mut g)) => {
+            g.t += by;
+            Output::Event(crate::alerts::Event::Agitation(g))
+        }
+        other => other,
+    }
+}
+
+impl Calls {
+    /// Follows a stream with `speakers` (analysis channel order); the
+    /// agent's baseline is seeded by `agent_profile`. With
+    /// [`Boundaries::Whole`] the call is open from the first frame.
+    #[must_use]
+    pub fn new(
+        settings: &Settings,
+        speakers: &[Speaker],
+        agent_profile: Option<BaselineValues>,
+        cfg: &CallConfig,
+        mode: Boundaries,
+        new_id: IdMaker,
+    ) -> Self {
+        let hop_s = settings.geometry().hop_s();
+        let mut calls = Self {
+            settings: settings.clone(),
+            speakers: speakers.to_vec(),
+            cfg: *cfg,
+            mode,
+            hop_s,
+            open: None,
+            agent_prior: agent_profile,
+            ended: None,
+            pending: Vec::with_capacity(4),
+            preroll: Preroll::new(if mode == Boundaries::Whole {
+                1
+            } else {
+                (PREROLL_S / hop_s).ceil() as usize + 1
+            }),
+            trigger: speakers
+                .iter()
+                .position(|&s| s == Speaker::Customer)
+                .unwrap_or(0),
+            run: None,
+            last_talk_t: 0.0,
+            new_id,
+        };
+        if mode == Boundaries::Whole {
+            calls.open = Some(Open {
+                monitor: Monitor::new(settings, speakers, agent_profile),
+                call_id: String::new(),
+                customer_ref: None,
+                start_t: 0.0,
+            });
+        }
+        calls
+    }
+
+    /// The open call's id (`None` between calls, and with
+    /// [`Boundaries::Whole`]).
+    #[must_use]
+    pub fn call_id(&self) -> Option<&str> {
+        match self.mode {
+            Boundaries::Whole => None,
+            _ => self.open.as_ref().map(|o| o.call_id.as_str()),
+        }
+    }
+
+    /// A marker, applied before the next frame. A marker switches the
+    /// activity fallback off for the rest of the stream.
+    pub fn command(&mut self, c: CallCommand) {
+        if self.mode != Boundaries::Whole {
+            self.pending.push(c);
+        }
+    }
+
+    /// New alert thresholds: for the rest of the open call (see
+    /// [`Monitor::reload_alerts`]) and whole for the calls to come.
+    pub fn reload_alerts(&mut self, cfg: &AlertConfig) {
+        if let Some(o) = &mut self.open {
+            o.monitor.reload_alerts(cfg);
+        }
+        if let Ok(s) = Settings::new(self.settings.analysis().clone(), cfg.clone()) {
+            self.settings = s;
+        }
+    }
+
+    /// When the last frame ended a call: the agent's baseline it left
+    /// (to save as their profile), taken once.
+    pub fn take_ended(&mut self) -> Option<Option<BaselineValues>> {
+        self.ended.take()
+    }
+
+    /// Takes one frame at stream time `t` and passes on what it gives:
+    /// the frame, boundaries, the open call's alerts and readings, and a
+    /// call's summary at its end.
+    ///
+    /// # Errors
+    /// The first error `out` returns.
+    pub fn on_frame(
+        &mut self,
+        t: f64,
+        frames: &[FrameFeatures],
+        out: &mut impl FnMut(Output<'_>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            self.apply_commands(t, out)?;
+        }
+        if frames.iter().any(|f| f.speech) {
+            self.last_talk_t = t;
+        }
+        if let Some(open) = &mut self.open {
+            let start = open.start_t;
+            open.monitor
+                .on_frame(t - start, frames, &mut |o| out(shifted(o, start)))?;
+            if self.mode == Boundaries::Activity
+                && t - self.last_talk_t >= f64::from(self.cfg.gap_s)
+            {
+                if let Some(open) = &mut self.open {
+                    open.monitor.discount_final_silence();
+                }
+                self.end(t, CallSource::Activity, out)?;
+            }
+            return Ok(());
+        }
+        out(Output::Frame { t, frames })?;
+        if self.mode != Boundaries::Activity {
+            return Ok(());
+        }
+        self.preroll.push(t, frames);
+        if frames.get(self.trigger).is_some_and(|f| f.speech) {
+            self.run = match self.run {
+                Some((first, n)) if t - first <= START_WINDOW_S => Some((first, n + 1)),
+                _ => Some((t, 1)),
+            };
+        }
+        let Some((first, n)) = self.run else {
+            return Ok(());
+        };
+        if f64::from(n) * self.hop_s < f64::from(self.cfg.start_talk_s) {
+            return Ok(());
+        }
+        // Date the start back over the talk that led into this.
+        let mut start = first;
+        let mut silent = 0.0;
+        for i in (0..self.preroll.len).rev() {
+            let (ft, f) = self.preroll.get(i);
+            if ft > first {
+                continue;
+            }
+            if f[..self.speakers.len()].iter().any(|f| f.speech) {
+                start = ft;
+                silent = 0.0;
+            } else {
+                silent += self.hop_s;
+                if silent > LEAD_GAP_S {
+                    break;
+                }
+            }
+        }
+        let id = (self.new_id)();
+        self.begin(start, id, None, CallSource::Activity, out)?;
+        // The frames since its start are its first.
+        let open = self.open.as_mut().expect("just begun");
+        for i in 0..self.preroll.len {
+            let (ft, f) = self.preroll.get(i);
+            if ft < start {
+                continue;
+            }
+            let n = self.speakers.len();
+            open.monitor
+                .on_frame(ft - start, &f[..n], &mut |o| match o {
+                    Output::Frame { .. } => Ok(()),
+                    o => out(shifted(o, start)),
+                })?;
+        }
+        self.preroll.clear();
+        self.run = None;
+        Ok(())
+    }
+
+    fn apply_commands(
+        &mut self,
+        t: f64,
+        out: &mut impl FnMut(Output<'_>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.mode = Boundaries::Markers;
+        for c in &pending {
+            match c {
+                CallCommand::Start {
+                    call_id,
+                    customer_ref,
+                    by,
+                } => {
+                    if self.open.is_some() {
+                        self.end(t, *by, out)?;
+                    }
+                    self.begin(t, call_id.clone(), customer_ref.clone(), *by, out)?;
+                }
+                CallCommand::End { by } => {
+                    if self.open.is_some() {
+                        self.end(t, *by, out)?;
+                    }
+                }
+            }
+        }
+        // Keep the buffer (no allocation on the next marker).
+        self.pending = pending;
+        self.pending.clear();
+        self.preroll.clear();
+        self.run = None;
+        Ok(())
+    }
+
+    fn begin(
+        &mut self,
+        start_t: f64,
+        call_id: String,
+        customer_ref: Option<String>,
+        by: CallSource,
+        out: &mut impl FnMut(Output<'_>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let record = CallRecord {
+            t: round(start_t, 3),
+            state: CallState::Started,
+            call_id: call_id.clone(),
+            by,
+            customer_ref: customer_ref.clone(),
+            duration_s: None,
+        };
+        self.open = Some(Open {
+            monitor: Monitor::new(&self.settings, &self.speakers, self.agent_prior),
+            call_id,
+            customer_ref,
+            start_t,
+        });
+        self.last_talk_t = start_t;
+        out(Output::Call(&record))
+    }
+
+    /// Ends the open call at `t`: clears its alerts, then the `ended`
+    /// record and its summary.
+    fn end(
+        &mut self,
+        t: f64,
+        by: CallSource,
+        out: &mut impl FnMut(Output<'_>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        let start = open.start_t;
+        let (summary, baseline) = open.monitor.finish(&mut |o| out(shifted(o, start)))?;
+        if baseline.is_some() {
+            self.agent_prior = baseline;
+        }
+        self.ended = Some(baseline);
+        if self.mode != Boundaries::Whole {
+            out(Output::Call(&CallRecord {
+                t: round(t, 3),
+                state: CallState::Ended,
+                call_id: open.call_id,
+                by,
+                customer_ref: open.customer_ref,
+                duration_s: Some(summary.duration_s),
+            }))?;
+        }
+        out(Output::Summary(&summary))?;
+        self.preroll.clear();
+        self.run = None;
+        Ok(())
+    }
+
+    /// Ends the stream: the open call ends `by` [`CallSource::Stop`] at
+    /// `t`. Returns the agent's baseline as the calls left it (or the
+    /// profile, when no call taught it anything).
+    ///
+    /// # Errors
+    /// The first error `out` returns.
+    pub fn finish(
+        mut self,
+        t: f64,
+        out: &mut impl FnMut(Output<'_>) -> std::io::Result<()>,
+    ) -> std::io::Result<Option<BaselineValues>> {
+        self.end(t, CallSource::Stop, out)?;
+        Ok(self.agent_prior)
+    }
+
+    /// A call is open.
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::{AlertKind, AlertState, Event};
+    use crate::summary::SummaryRecord;
+
+    /// What a stream of calls gave, as (kind, stream time, detail).
+    #[derive(Debug, Default)]
+    struct Seen {
+        calls: Vec<CallRecord>,
+        summaries: Vec<SummaryRecord>,
+        /// (kind, state, t) of every alert.
+        alerts: Vec<(AlertKind, AlertState, f64)>,
+        frames: usize,
+        /// Index into `calls` at each summary (to check the order).
+        order: Vec<String>,
+    }
+
+    fn voice(speech: bool, f0: f32) -> FrameFeatures {
+        FrameFeatures {
+            speech,
+            f0_hz: speech.then_some(f0),
+            voiced_p: if speech { 0.9 } else { 0.0 },
+            loudness_db: if speech { -25.0 } else { -70.0 },
+            talk_frames: u32::from(speech),
+            vowel_band_db: if speech { -28.0 } else { -75.0 },
+            floor_db: -70.0,
+            ..FrameFeatures::default()
+        }
+    }
+
+    fn ids() -> IdMaker {
+        let mut n = 0;
+        Box::new(move || {
+            n += 1;
+            format!("call-{n}")
+        })
+    }
+
+    /// Runs `script(t) -> (agent talks, customer talks)` every 10 ms up to
+    /// `end_s`; `marks` are given before the frame at their time.
+    fn run(
+        mode: Boundaries,
+        end_s: f64,
+        script: impl Fn(f64) -> (bool, bool),
+        marks: &[(f64, CallCommand)],
+    ) -> Seen {
+        let settings = Settings::default();
+        let mut calls = Calls::new(
+            &settings,
+            &[Speaker::Agent, Speaker::Customer],
+            None,
+            &CallConfig::default(),
+            mode,
+            ids(),
+        );
+        let mut seen = Seen::default();
+        let mut out = |o: Output<'_>| {
+            match o {
+                Output::Frame { .. } => seen.frames += 1,
+                Output::Event(Event::Alert(a)) => seen.alerts.push((a.kind, a.state, a.t)),
+                Output::Event(Event::Agitation(_)) => {}
+                Output::Call(c) => {
+                    seen.order.push(format!("{:?} {}", c.state, c.call_id));
+                    seen.calls.push(c.clone());
+                }
+                Output::Summary(s) => {
+                    seen.order.push("summary".into());
+                    seen.summaries.push(s.clone());
+                }
+            }
+            Ok(())
+        };
+        let n = (end_s * 100.0).round() as usize;
+        for k in 0..n {
+            let t = k as f64 * 0.01;
+            for (at, c) in marks {
+                if (at - t).abs() < 0.005 {
+                    calls.command(c.clone());
+                }
+            }
+            let (a, c) = script(t);
+            calls
+                .on_frame(t, &[voice(a, 120.0), voice(c, 210.0)], &mut out)
+                .unwrap();
+        }
+        calls.finish(n as f64 * 0.01, &mut out).unwrap();
+        seen
+    }
+
+    /// Turns of 3 s: the agent, then the customer, and so on.
+    fn talking(t: f64, from: f64) -> (bool, bool) {
+        let k = ((t - from) / 3.0).floor() as i64;
+        let inside = (t - from) % 3.0 < 2.6;
+        (k % 2 == 0 && inside, k % 2 == 1 && inside)
+    }
+
+    /// Two calls by activity: each starts at the agent's greeting that led
+    /// into the customer's first words, ends `gap_s` after the last talk,
+    /// with its summary right after its `ended`; the line noise before,
+    /// between and after reaches no call (no dead air across the gap).
+    #[test]
+    fn activity_finds_two_calls_and_dates_each_start_to_its_greeting() {
+        // Calls at 5-65 s and 120-170 s (turns of 3 s, the agent's first),
+        // silence around them; a cough of
+        // the customer's at 100 s (0.2 s) starts nothing.
+        let script = |t: f64| {
+            if (5.0..65.0).contains(&t) {
+                talking(t, 5.0)
+            } else if (120.0..170.0).contains(&t) {
+                talking(t, 120.0)
+            } else {
+                (false, (100.0..100.2).contains(&t))
+            }
+        };
+        let seen = run(Boundaries::Activity, 200.0, script, &[]);
+        let at = |state, id: &str| {
+            seen.calls
+                .iter()
+                .find(|c| c.state == state && c.call_id == id)
+                .unwrap_or_else(|| panic!("{state:?} {id}: {:?}", seen.calls))
+        };
+        assert_eq!(seen.calls.len(), 4, "{:?}", seen.calls);
+        assert!((at(CallState::Started, "call-1").t - 5.0).abs() < 0.02);
+        // Last talk at 62.6 + 2.6 = 64.59 s, then 20 s.
+        let end1 = at(CallState::Ended, "call-1");
+        assert!((end1.t - 84.6).abs() < 0.05, "{end1:?}");
+        assert_eq!(end1.by, CallSource::Activity);
+        assert!((at(CallState::Started, "call-2").t - 120.0).abs() < 0.02);
+        let end2 = at(CallState::Ended, "call-2");
+        // The agent talks to the end of the call at 170 s.
+        assert!((end2.t - 190.0).abs() < 0.05, "{end2:?}");
+        assert_eq!(
+            seen.order,
+            [
+                "Started call-1",
+                "Ended call-1",
+                "summary",
+                "Started call-2",
+                "Ended call-2",
+                "summary"
+            ]
+        );
+        assert_eq!(seen.summaries.len(), 2);
+        assert!((seen.summaries[0].duration_s - 79.6).abs() < 0.05);
+        assert!(seen.summaries.iter().all(|s| s.dead_air_s == 0.0));
+        // Every frame is passed on once, inside calls or not.
+        assert_eq!(seen.frames, 20_000);
+        // Dead air is raised in each call's final silence (10 s in) and
+        // cleared at its end; none spans the gap between the calls.
+        let dead: Vec<_> = seen
+            .alerts
+            .iter()
+            .filter(|a| a.0 == AlertKind::DeadAir)
+            .collect();
+        assert_eq!(dead.len(), 4, "{dead:?}");
+        assert!(dead[1].2 <= end1.t + 0.01 && dead[2].2 >= 120.0, "{dead:?}");
+    }
+
+    /// Markers win: a start marker ends the call activity opened and
+    /// starts its own; from then on a long silence ends nothing, and the
+    /// end marker ends the call then.
+    #[test]
+    fn a_marker_ends_the_activity_call_and_takes_over() {
+        let script = |t: f64| {
+            if t < 30.0 || (40.0..60.0).contains(&t) {
+                talking(t, 0.0)
+            } else {
+                (false, false)
+            }
+        };
+        let marks = [
+            (
+                10.0,
+                CallCommand::Start {
+                    call_id: "A-1".into(),
+                    customer_ref: Some("C-9".into()),
+                    by: CallSource::Control,
+                },
+            ),
+            (
+                95.0,
+                CallCommand::End {
+                    by: CallSource::Control,
+                },
+            ),
+        ];
+        let seen = run(Boundaries::Activity, 100.0, script, &marks);
+        let c = &seen.calls;
+        assert_eq!(c.len(), 4, "{c:?}");
+        assert_eq!(
+            (c[0].state, c[0].by),
+            (CallState::Started, CallSource::Activity)
+        );
+        assert!((c[1].t - 10.0).abs() < 0.01 && c[1].by == CallSource::Control);
+        assert_eq!(c[1].call_id, "call-1");
+        assert_eq!(c[2].call_id, "A-1");
+        assert_eq!(c[2].customer_ref.as_deref(), Some("C-9"));
+        // 30-40 s and 60-95 s of silence end nothing once markers rule.
+        assert_eq!(
+            (c[3].state, c[3].by),
+            (CallState::Ended, CallSource::Control)
+        );
+        assert!((c[3].t - 95.0).abs() < 0.01);
+        assert!((seen.summaries[1].duration_s - 85.0).abs() < 0.02);
+    }
+
+    /// One call from the first frame with no `call` records: what a
+    /// recorded call has always given.
+    #[test]
+    fn whole_is_one_call_without_call_records() {
+        let seen = run(Boundaries::Whole, 50.0, |t| talking(t, 1.0), &[]);
+        assert!(seen.calls.is_empty());
+        assert_eq!(seen.order, ["summary"]);
+        assert!((seen.summaries[0].duration_s - 50.0).abs() < 0.02);
+    }
+}

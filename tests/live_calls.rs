@@ -1,0 +1,423 @@
+//! `tonewatch live` for a whole shift, against a private PulseAudio server
+//! (tonewatch_testkit::pulse): calls marked over the control socket by
+//! `tonewatch call`, and found by activity the same way replay finds them.
+
+#[path = "support/common.rs"]
+mod common;
+
+use tonewatch_testkit::pulse;
+use tonewatch_testkit::synth::{self, VoiceSpec};
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{BIN, example, lines};
+use serde_json::Value;
+
+fn dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spawn_live(server: &pulse::PulseServer, extra: &[&str]) -> Child {
+    Command::new(BIN)
+        .args([
+            "live",
+            "--agent",
+            "agent.monitor",
+            "--customer",
+            "customer.monitor",
+        ])
+        .args(extra)
+        .envs(server.envs())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `tonewatch call ARGS` as a CTI script runs it, next to the daemon.
+fn call(server: &pulse::PulseServer, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("call")
+        .args(args)
+        .envs(server.envs())
+        .output()
+        .unwrap()
+}
+
+/// SIGTERM, then (exit success, stdout, stderr) within 20 s.
+fn terminate(child: &mut Child) -> (bool, Vec<u8>, String) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take();
+    let out = thread::spawn(move || {
+        let mut v = Vec::new();
+        stdout.read_to_end(&mut v).unwrap();
+        v
+    });
+    let err = thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut e) = stderr {
+            e.read_to_string(&mut s).unwrap();
+        }
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tonewatch live did not stop within 20 s of SIGTERM");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    (status.success(), out.join().unwrap(), err.join().unwrap())
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Waits up to 5 s for `path` to be written after `since`.
+fn rewritten(path: &Path, since: Option<SystemTime>) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if modified(path).is_some_and(|m| since.is_none_or(|s| m > s)) {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// An agent profile (from 2 minutes of a rendered voice), so there is a
+/// baseline to save at each call's end from the first.
+fn profile(at: &Path) {
+    let (voice, _) = synth::render(&VoiceSpec {
+        rate_hz: 8000,
+        duration_s: 120.0,
+        f0_hz: 120.0,
+        syllables_per_s: 4.0,
+        seed: 7,
+        ..VoiceSpec::default()
+    });
+    let wav = at.with_extension("wav");
+    let mut w = hound::WavWriter::create(
+        &wav,
+        hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        },
+    )
+    .unwrap();
+    for x in voice {
+        w.write_sample((x * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let out = Command::new(BIN)
+        .args(["replay", wav.to_str().unwrap(), "--profile"])
+        .arg(at)
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    assert!(at.exists(), "the profile was written");
+}
+
+/// A CTI script marks two calls over the control socket while the example
+/// plays: the first with its own id and customer reference, the second
+/// with a UUID v7 `call start` prints. Each call's records carry its id on
+/// stdout and on the feed, each has its summary, and the agent's profile
+/// is saved at each call's end. A second daemon refuses the socket in use,
+/// and another user cannot use it.
+#[test]
+fn calls_marked_on_the_control_socket_frame_the_records() {
+    let d = dir("live-calls-control");
+    let prof = d.join("agent.toml");
+    profile(&prof);
+    let server = pulse::PulseServer::start();
+    let socket = Path::new(
+        &server
+            .envs()
+            .into_iter()
+            .find(|(k, _)| k == "XDG_RUNTIME_DIR")
+            .unwrap()
+            .1,
+    )
+    .join("tonewatch/control.sock");
+    let mut child = spawn_live(
+        &server,
+        &["--feed", "127.0.0.1:0", "--profile", prof.to_str().unwrap()],
+    );
+    let page = common::page_url_then(&mut child, Some("tonewatch: marking calls"));
+    let mut child = common::Killed(child);
+    let addr = common::page_addr(&page).to_string();
+    let mut events = common::events(&addr);
+
+    // The socket is the owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let parent = std::fs::metadata(socket.parent().unwrap()).unwrap();
+    assert_eq!(parent.permissions().mode() & 0o077, 0);
+
+    // A second daemon on the same socket is refused at once.
+    let second = Command::new(BIN)
+        .args([
+            "live",
+            "--agent",
+            "agent.monitor",
+            "--customer",
+            "customer.monitor",
+        ])
+        .envs(server.envs())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let why = String::from_utf8_lossy(&second.stderr);
+    assert!(why.contains("another tonewatch live is listening"), "{why}");
+
+    // Another user cannot reach it (when this test may become one).
+    if can_be_another_user() {
+        let other = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                BIN,
+                "call",
+                "end",
+            ])
+            .arg("--socket")
+            .arg(&socket)
+            .output()
+            .unwrap();
+        assert_eq!(other.status.code(), Some(2), "{other:?}");
+        let why = String::from_utf8_lossy(&other.stderr);
+        assert!(why.contains("permission denied"), "{why}");
+    }
+
+    // Bad ids are refused before anything is sent.
+    let bad = call(&server, &["start", "--id", "a b"]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    let started = call(
+        &server,
+        &["start", "--id", "A-1029", "--customer-ref", "C-77"],
+    );
+    common::assert_ok(&started);
+    assert_eq!(String::from_utf8_lossy(&started.stdout).trim(), "A-1029");
+    let (agent, customer) = pulse::stereo_at_48k(&example());
+    let half = agent.len() / 2;
+    let before_first_end = modified(&prof);
+    let second_id = thread::scope(|s| {
+        let player = s.spawn(|| pulse::play(&server, &agent, &customer));
+        // The first call ends halfway, the second starts at once.
+        thread::sleep(Duration::from_secs_f64(
+            half as f64 / f64::from(pulse::RATE) + 0.3,
+        ));
+        common::assert_ok(&call(&server, &["end"]));
+        assert!(
+            rewritten(&prof, before_first_end),
+            "profile saved at the first end"
+        );
+        let out = call(&server, &["start"]);
+        common::assert_ok(&out);
+        player.join().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    });
+    let id = uuid::Uuid::parse_str(&second_id).expect("a UUID");
+    assert_eq!(id.get_version_num(), 7);
+    thread::sleep(Duration::from_millis(500));
+    let before_second_end = modified(&prof);
+    common::assert_ok(&call(&server, &["end"]));
+    assert!(
+        rewritten(&prof, before_second_end),
+        "profile saved at the second end"
+    );
+    thread::sleep(Duration::from_millis(300));
+    let (ok, out, err) = terminate(&mut child.0);
+    assert!(ok, "{err}");
+    let _ = std::fs::write(d.join("live.jsonl"), &out);
+
+    let live = lines(&out);
+    let calls: Vec<&Value> = live.iter().filter(|r| r["type"] == "call").collect();
+    let seen: Vec<(&str, &str, &str)> = calls
+        .iter()
+        .map(|c| {
+            (
+                c["state"].as_str().unwrap(),
+                c["call_id"].as_str().unwrap(),
+                c["by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("started", "A-1029", "control"),
+            ("ended", "A-1029", "control"),
+            ("started", second_id.as_str(), "control"),
+            ("ended", second_id.as_str(), "control"),
+        ]
+    );
+    assert_eq!(calls[0]["customer_ref"], "C-77");
+    let summaries: Vec<&Value> = live.iter().filter(|r| r["type"] == "summary").collect();
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(summaries[0]["call_id"], "A-1029");
+    assert_eq!(summaries[1]["call_id"], second_id.as_str());
+    // Both halves of the example have talk of both parties.
+    for s in &summaries {
+        for p in s["speakers"].as_array().unwrap() {
+            assert!(p["talk_s"].as_f64().unwrap() > 2.0, "{s}");
+        }
+    }
+    // The example's dead air (its 10-s silence is in its second half) is
+    // the second call's.
+    let dead: Vec<&Value> = live
+        .iter()
+        .filter(|r| r["type"] == "alert" && r["kind"] == "dead_air" && r["state"] == "raised")
+        .collect();
+    assert!(!dead.is_empty());
+    assert!(
+        dead.iter().all(|r| r["call_id"] == second_id.as_str()),
+        "{dead:?}"
+    );
+
+    // The feed: the call records and the calls' alerts, with their ids.
+    let mut got = String::new();
+    let mut buf = [0u8; 8192];
+    while got.matches("event: call").count() < 4 || got.matches("event: summary").count() < 2 {
+        let n = events.read(&mut buf).expect("events within 30 s");
+        assert!(n > 0, "feed closed: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(got.contains("\"customer_ref\":\"C-77\""), "{got}");
+    let alert_events: Vec<&str> = got
+        .split("\n\n")
+        .filter_map(|e| e.find("event: alert").map(|i| &e[i..]))
+        .collect();
+    assert!(!alert_events.is_empty());
+    assert!(
+        alert_events
+            .iter()
+            .all(|e| e.contains("\"call_id\":\"A-1029\"")
+                || e.contains(&format!("\"call_id\":\"{second_id}\""))),
+        "{alert_events:?}"
+    );
+    // The socket goes with the daemon.
+    assert!(!socket.exists());
+}
+
+/// This test runs as root and `setpriv` is there: it can become another
+/// user to knock on the socket.
+fn can_be_another_user() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        && Command::new("setpriv").arg("--version").output().is_ok()
+}
+
+/// With no marker, live finds the calls by activity where replay
+/// `--calls auto` finds them: the example split at its 10-s silence by a
+/// `calls.gap_s` of 5 s gives two calls, their boundaries within 0.5 s of
+/// replay's (lined up on the agent's first word); the second ends 5 s
+/// after its last talk (replay's, with the file).
+#[test]
+fn live_and_replay_find_the_same_calls_by_activity() {
+    let d = dir("live-calls-activity");
+    let cfg = d.join("tonewatch.toml");
+    std::fs::write(&cfg, "[calls]\ngap_s = 5.0\n").unwrap();
+    let replay = Command::new(BIN)
+        .args(["replay", "--frames", "--calls", "auto", "--config"])
+        .arg(&cfg)
+        .arg(example())
+        .output()
+        .unwrap();
+    common::assert_ok(&replay);
+    let replayed = lines(&replay.stdout);
+
+    let server = pulse::PulseServer::start();
+    let (mut agent, mut customer) = pulse::stereo_at_48k(&example());
+    // 2 s of silence before (live starts during it) and 7 s after (the
+    // second call ends 5 s after its last talk).
+    let pad = vec![0i16; 2 * pulse::RATE as usize];
+    for x in [&mut agent, &mut customer] {
+        x.splice(0..0, pad.iter().copied());
+        x.extend(std::iter::repeat_n(0, 7 * pulse::RATE as usize));
+    }
+    let mut child = thread::scope(|s| {
+        let h = s.spawn(|| pulse::play(&server, &agent, &customer));
+        thread::sleep(Duration::from_millis(500));
+        let child = spawn_live(&server, &["--frames", "--config", cfg.to_str().unwrap()]);
+        h.join().unwrap();
+        common::Killed(child)
+    });
+    let (ok, out, err) = terminate(&mut child.0);
+    assert!(ok, "{err}");
+    let _ = std::fs::write(d.join("live.jsonl"), &out);
+    let live = lines(&out);
+
+    let first = |rs: &[Value]| {
+        rs.iter()
+            .find(|r| r["type"] == "frame" && r["speaker"] == "agent" && r["speech"] == true)
+            .and_then(|r| r["t"].as_f64())
+            .unwrap()
+    };
+    let offset = first(&live) - first(&replayed);
+    let bounds = |rs: &[Value]| -> Vec<(String, f64)> {
+        rs.iter()
+            .filter(|r| r["type"] == "call")
+            .map(|r| {
+                (
+                    r["state"].as_str().unwrap().to_string(),
+                    r["t"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let want = bounds(&replayed);
+    let got = bounds(&live);
+    assert_eq!(want.len(), 4, "replay: {want:?}");
+    assert_eq!(
+        got.iter().map(|b| b.0.as_str()).collect::<Vec<_>>(),
+        want.iter().map(|b| b.0.as_str()).collect::<Vec<_>>(),
+        "live {got:?} vs replay {want:?}"
+    );
+    // Replay's second call ends with the file; live's, 5 s after its
+    // last talk, in the silence played after it.
+    let by = |rs: &[Value]| {
+        rs.iter()
+            .rfind(|r| r["type"] == "call")
+            .map(|r| r["by"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(
+        (by(&replayed).as_str(), by(&live).as_str()),
+        ("stop", "activity")
+    );
+    for (g, w) in got.iter().zip(&want).take(3) {
+        assert!(
+            (g.1 - offset - w.1).abs() <= 0.5,
+            "{} at {:.2} s live ({:.2} s in the audio) vs {:.2} s replay",
+            g.0,
+            g.1,
+            g.1 - offset,
+            w.1
+        );
+    }
+    assert_eq!(live.iter().filter(|r| r["type"] == "summary").count(), 2);
+}
