@@ -421,3 +421,103 @@ fn live_and_replay_find_the_same_calls_by_activity() {
     }
     assert_eq!(live.iter().filter(|r| r["type"] == "summary").count(), 2);
 }
+
+/// `--call-app`: the softphone's playback stream appearing starts a call
+/// and its going ends it, twice (the example's halves, 2 s apart, each
+/// played by "tonewatch-test-phone"); another application's stream (the
+/// agent's side) marks nothing. Each call starts before its first word
+/// and ends within 1 s of its stream's last audio; the customer's
+/// baseline is fresh in each (two summaries, each with its own talk).
+#[test]
+fn the_softphones_stream_marks_each_call() {
+    let server = pulse::PulseServer::start();
+    let mut child = common::Killed(spawn_live(
+        &server,
+        &["--frames", "--call-app", "tonewatch-test-phone"],
+    ));
+    // Ready once it says so (stderr), then the first call rings.
+    let mut err = std::io::BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
+        if line.starts_with("tonewatch: a call is on while") {
+            break;
+        }
+    }
+    let drain = thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        rest
+    });
+    let (agent, customer) = pulse::stereo_at_48k(&example());
+    let half = agent.len() / 2;
+    pulse::play_as_app(
+        &server,
+        &agent[..half],
+        &customer[..half],
+        "tonewatch-test-phone",
+    );
+    thread::sleep(Duration::from_secs(2));
+    pulse::play_as_app(
+        &server,
+        &agent[half..],
+        &customer[half..],
+        "tonewatch-test-phone",
+    );
+    thread::sleep(Duration::from_secs(2));
+    let (ok, out, _) = terminate(&mut child.0);
+    let err = drain.join().unwrap();
+    assert!(ok, "{err}");
+    let live = lines(&out);
+    let calls: Vec<&Value> = live.iter().filter(|r| r["type"] == "call").collect();
+    let seen: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|c| (c["state"].as_str().unwrap(), c["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("started", "softphone"),
+            ("ended", "softphone"),
+            ("started", "softphone"),
+            ("ended", "softphone")
+        ],
+        "{err}"
+    );
+    // Audio heard on either party, frame by frame.
+    let heard: Vec<f64> = live
+        .iter()
+        .filter(|r| r["type"] == "frame" && r["loudness_db"].as_f64().unwrap() > -90.0)
+        .map(|r| r["t"].as_f64().unwrap())
+        .collect();
+    for pair in calls.chunks(2) {
+        let (start, end) = (
+            pair[0]["t"].as_f64().unwrap(),
+            pair[1]["t"].as_f64().unwrap(),
+        );
+        let inside: Vec<f64> = heard
+            .iter()
+            .copied()
+            .filter(|t| (start - 1.0..end + 2.0).contains(t))
+            .collect();
+        let (first, last) = (inside[0], inside[inside.len() - 1]);
+        assert!(
+            start <= first + 0.3,
+            "started at {start}, audio from {first}"
+        );
+        assert!(
+            end - last <= 1.0 && end >= last - 0.3,
+            "ended at {end}, audio until {last}"
+        );
+    }
+    let summaries: Vec<&Value> = live.iter().filter(|r| r["type"] == "summary").collect();
+    assert_eq!(summaries.len(), 2);
+    for s in summaries {
+        assert_eq!(
+            s["call_id"],
+            calls.iter().find(|c| c["call_id"] == s["call_id"]).unwrap()["call_id"]
+        );
+        assert!(s["speakers"][1]["talk_s"].as_f64().unwrap() > 2.0, "{s}");
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod callback;
 pub mod pulse;
+pub mod softphone;
 
 pub use callback::{CaptureWriter, PartyReader, PartyStats, Pick};
 

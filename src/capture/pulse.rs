@@ -146,10 +146,10 @@ impl Drop for Record {
 }
 
 /// The longest the main loop sleeps before looking at the stop flag.
-const STOP_POLL: Duration = Duration::from_millis(100);
+pub(super) const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// How long connecting to the server and the stream may take.
-const CONNECT_WAIT: Duration = Duration::from_secs(5);
+pub(super) const CONNECT_WAIT: Duration = Duration::from_secs(5);
 
 impl Record {
     /// Connects to the server named by the environment (`PULSE_SERVER` or
@@ -339,7 +339,7 @@ impl Session {
 }
 
 /// Runs the main loop until `ready` says yes, fails, or `deadline` passes.
-fn wait(
+pub(super) fn wait(
     mainloop: &mut Mainloop,
     deadline: Instant,
     mut ready: impl FnMut() -> Result<bool, String>,
@@ -356,7 +356,7 @@ fn wait(
 
 /// One pass of the main loop: waits up to `timeout` for server events and
 /// dispatches them.
-fn iterate(mainloop: &mut Mainloop, timeout: Duration) -> Result<(), String> {
+pub(super) fn iterate(mainloop: &mut Mainloop, timeout: Duration) -> Result<(), String> {
     #[expect(clippy::cast_possible_truncation, reason = "at most 5 s")]
     let timeout = MicroSeconds(timeout.as_micros() as u64);
     mainloop

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
+use tonewatch::capture::softphone::SoftphoneWatch;
 use tonewatch::control::ControlServer;
 use tonewatch::live::{Live, LiveTaps, Sources};
 use tonewatch::output::CallLabel;
@@ -54,6 +55,14 @@ pub(crate) struct LiveArgs {
     #[arg(long, value_enum, default_value_t = CallsArg::Auto)]
     calls: CallsArg,
 
+    /// The softphone: while it plays a stream on the audio server (its
+    /// PulseAudio/PipeWire `application.name` or
+    /// `application.process.binary`, e.g. "zoiper", as `pactl list
+    /// sink-inputs` shows), a call is on; its stream appearing starts a
+    /// call, its last stream going ends it.
+    #[arg(long, value_name = "NAME", env = "TONEWATCH_CALL_APP")]
+    call_app: Option<String>,
+
     /// The control socket for `tonewatch call` [default:
     /// $XDG_RUNTIME_DIR/tonewatch/control.sock; none when that is unset].
     #[arg(long, value_name = "PATH", env = "TONEWATCH_CONTROL_SOCKET")]
@@ -85,9 +94,15 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     let stop = stop_on_signals(true)?;
     let publisher = Arc::new(args.feed.start(&cfg)?);
     let (boundaries, markers, _control) = match args.calls {
+        CallsArg::Whole if args.call_app.is_some() => {
+            return Err(Failure::Input(
+                "--call-app marks calls: not with --calls whole".into(),
+            ));
+        }
         CallsArg::Whole => (Boundaries::Whole, None, None),
         CallsArg::Auto => {
             let (tx, rx) = crossbeam_channel::unbounded();
+            let tx_app = tx.clone();
             let path = args
                 .control_socket
                 .clone()
@@ -109,7 +124,16 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
                     None
                 }
             };
-            (Boundaries::Activity, Some(rx), server)
+            let watch = match &args.call_app {
+                Some(app) => {
+                    let w = SoftphoneWatch::start(app, tx_app, tonewatch::replay::new_call_id)
+                        .map_err(|e| Failure::Input(format!("--call-app {app}: {e}")))?;
+                    eprintln!("tonewatch: a call is on while {app} plays a stream");
+                    Some(w)
+                }
+                None => None,
+            };
+            (Boundaries::Activity, Some(rx), Some((server, watch)))
         }
     };
     // The agent's profile is saved at each call's end, off the analysis

@@ -156,6 +156,11 @@ impl Drop for PulseServer {
 }
 
 fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
+    pacat_with(server, sink, &[])
+}
+
+/// `pacat` playing into `sink`, with `extra` arguments (stream properties).
+fn pacat_with(server: &PulseServer, sink: &str, extra: &[&str]) -> (Child, ChildStdin) {
     let channels = if sink == "both" {
         "--channels=2"
     } else {
@@ -172,6 +177,7 @@ fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
             "-d",
             sink,
         ])
+        .args(extra)
         .envs(server.envs())
         .stdin(Stdio::piped())
         .spawn()
@@ -231,6 +237,24 @@ pub fn play(server: &PulseServer, agent: &[i16], customer: &[i16]) -> Vec<(usize
     let _ = a_child.wait();
     let _ = c_child.wait();
     written
+}
+
+/// As [`play`], the customer's stream played as the application `app`
+/// (its `application.name`), the way a softphone's stream shows on the
+/// server; the stream exists exactly while its audio plays.
+pub fn play_as_app(server: &PulseServer, agent: &[i16], customer: &[i16], app: &str) {
+    let name = format!("--property=application.name={app}");
+    let (mut a_child, mut a_in) = pacat(server, "agent");
+    let (mut c_child, mut c_in) = pacat_with(server, "customer", &[&name]);
+    paced(agent.len().max(customer.len()), |at, block| {
+        let a: Vec<u8> = (at..at + block).flat_map(|i| le(agent, i)).collect();
+        let c: Vec<u8> = (at..at + block).flat_map(|i| le(customer, i)).collect();
+        a_in.write_all(&a).unwrap();
+        c_in.write_all(&c).unwrap();
+    });
+    drop((a_in, c_in));
+    let _ = a_child.wait();
+    let _ = c_child.wait();
 }
 
 /// Plays a two-channel 48 kHz signal in real time into the stereo sink
