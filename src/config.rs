@@ -21,6 +21,8 @@ pub struct Config {
     /// Where calls begin and end in a stream of calls (`live`, `replay
     /// --calls auto`), when nothing marks them.
     pub calls: tonewatch_core::calls::CallConfig,
+    /// Recovery after hard calls (`live`: the agent's nudge and shift).
+    pub wellbeing: tonewatch_core::calls::WellbeingConfig,
 }
 
 /// Publishing to NATS.
@@ -201,6 +203,7 @@ impl Config {
             600.0,
         )?;
         self.calls.validate()?;
+        self.wellbeing.validate()?;
         Ok(settings)
     }
 

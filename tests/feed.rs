@@ -611,3 +611,82 @@ fn metrics_include_the_build_and_the_process() {
     assert!((started - spawned).abs() < 5.0, "{started} vs {spawned}");
     assert!(value("process_cpu_seconds_total") >= 0.0);
 }
+
+/// A customer calm for a minute, then shouting (higher, louder, faster)
+/// for 40 s: a call whose agitation escalates. 8 kHz stereo, the agent
+/// silent on the left.
+fn hard_call(path: &Path) {
+    use tonewatch_testkit::synth::{self, VoiceSpec};
+    let part = |f0_hz, f0_swing_st, level_db, syllables_per_s, duration_s, seed| {
+        synth::render(&VoiceSpec {
+            rate_hz: 8000,
+            duration_s,
+            f0_hz,
+            f0_swing_st,
+            level_db,
+            syllables_per_s,
+            snr_db: Some(40.0),
+            seed,
+            ..VoiceSpec::default()
+        })
+        .0
+    };
+    let mut customer = part(200.0, 2.0, -28.0, 4.0, 60.0, 3);
+    customer.extend(part(290.0, 5.0, -14.0, 5.5, 40.0, 4));
+    let mut w = hound::WavWriter::create(
+        path,
+        hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        },
+    )
+    .unwrap();
+    for c in customer {
+        w.write_sample(0i16).unwrap();
+        w.write_sample((c * 32767.0).clamp(-32768.0, 32767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// At the end of a hard call (here, one that escalated) the agent gets a
+/// private suggestion to pause; a calm call (the example) gets none.
+#[test]
+fn a_hard_call_ends_with_a_nudge_to_pause() {
+    let desktop = FakeDesktop::start();
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hard_call.wav");
+    hard_call(&path);
+    let replay = |call: &Path| {
+        let out = Command::new(BIN)
+            .arg("replay")
+            .arg(call)
+            .arg("--notify")
+            .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
+            .output()
+            .unwrap();
+        common::assert_ok(&out);
+        common::lines(&out.stdout)
+    };
+    let lines = replay(&path);
+    let summary = lines.last().unwrap();
+    assert!(summary["escalations"].as_u64().unwrap() >= 1, "{summary}");
+    let shown = desktop.shown.lock().unwrap().clone();
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some("That was a hard call: take a short pause before the next one."),
+        "{shown:?}"
+    );
+    desktop.shown.lock().unwrap().clear();
+    let calm = replay(&example());
+    assert_eq!(calm.last().unwrap()["escalations"], 0);
+    assert!(
+        !desktop
+            .shown
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| s.contains("hard call")),
+    );
+}

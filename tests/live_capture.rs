@@ -148,8 +148,17 @@ fn live_capture_raises_the_same_alerts_as_replay() {
         &metrics,
     );
     let live = lines(&out);
-    let summary = live.last().expect("output");
-    assert_eq!(summary["type"], "summary", "last line is the summary");
+    // A shift of calls: the call's summary, then the agent's shift line.
+    let shift = live.last().expect("output");
+    assert_eq!(shift["type"], "shift", "last line is the shift");
+    assert_eq!(
+        (shift["calls"].as_u64(), shift["hard_calls"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let summary = live
+        .iter()
+        .rfind(|r| r["type"] == "summary")
+        .expect("the call's summary");
     for c in summary["capture"].as_array().expect("capture figures") {
         assert_eq!(c["overruns"], 0, "{c}");
         assert_eq!(c["rate_hz"], 48000, "{c}");
@@ -398,6 +407,7 @@ fn sighup_reloads_the_thresholds_without_dropping_the_call() {
     assert!((25.0..29.0).contains(&raised[0].2), "{raised:?}");
     let summaries = live.iter().filter(|r| r["type"] == "summary").count();
     assert_eq!(summaries, 1, "one call");
-    let summary = live.last().unwrap();
-    assert!(summary["duration_s"].as_f64().unwrap() > 32.0, "{summary}");
+    let summary = live.iter().rfind(|r| r["type"] == "summary").unwrap();
+    // From the first word (the call's start) to the end.
+    assert!(summary["duration_s"].as_f64().unwrap() > 31.0, "{summary}");
 }

@@ -60,6 +60,8 @@ struct Summary {
     overtalk_s: f64,
     dead_air_s: f64,
     agitation_peak: Option<f64>,
+    agitation_s: f64,
+    escalations: u32,
     alerts: std::collections::BTreeMap<String, u32>,
     #[serde(default)]
     warnings: Vec<String>,

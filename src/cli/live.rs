@@ -8,10 +8,10 @@ use clap::Args;
 use tonewatch::capture::softphone::SoftphoneWatch;
 use tonewatch::control::ControlServer;
 use tonewatch::live::{Live, LiveTaps, Sources};
-use tonewatch::output::CallLabel;
+use tonewatch::output::{CallLabel, write_record};
 use tonewatch_core::Record;
 use tonewatch_core::baseline::BaselineValues;
-use tonewatch_core::calls::Boundaries;
+use tonewatch_core::calls::{Boundaries, ShiftTally};
 
 use super::{
     CallArgs, CallsArg, Failure, FeedArgs, HostArg, SideArg, load_config, load_profile,
@@ -180,9 +180,12 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     .map_err(|e| Failure::Input(e.to_string()))?;
     let (tx, rx) = crossbeam_channel::unbounded::<Record>();
     let sink_stop = Arc::clone(&stop);
+    // A shift of calls ends with the agent's own `shift` line.
+    let shift = (boundaries != Boundaries::Whole).then(|| ShiftTally::new(cfg.wellbeing));
+    let started = std::time::Instant::now();
     let sink = std::thread::Builder::new()
         .name("tonewatch-output".into())
-        .spawn(move || write_records(&rx, &sink_stop))
+        .spawn(move || write_records(&rx, &sink_stop, shift, started))
         .map_err(Failure::Output)?;
     let (_, baseline) = live.run(&stop, args.call.frames, &tx, taps);
     drop(tx);
@@ -244,14 +247,23 @@ fn reload_on_sighup(
     }))
 }
 
-/// The output thread: writes records as they come, flushing whenever the
-/// queue is empty so a reader sees each alert at once. If stdout fails the
-/// call is ended (and the rest drained unwritten).
-fn write_records(rx: &crossbeam_channel::Receiver<Record>, stop: &AtomicBool) -> io::Result<()> {
+/// The output thread: writes records as they come (labelled with their
+/// call), flushing whenever the queue is empty so a reader sees each alert
+/// at once, and a shift of calls' `shift` line at the end. If stdout fails
+/// the run is ended (and the rest drained unwritten).
+fn write_records(
+    rx: &crossbeam_channel::Receiver<Record>,
+    stop: &AtomicBool,
+    mut shift: Option<ShiftTally>,
+    started: std::time::Instant,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut failed = None;
     let mut label = CallLabel::default();
     for rec in rx {
+        if let Some(s) = &mut shift {
+            s.add(&rec);
+        }
         if failed.is_some() {
             continue;
         }
@@ -263,6 +275,10 @@ fn write_records(rx: &crossbeam_channel::Receiver<Record>, stop: &AtomicBool) ->
             stop.store(true, Ordering::Relaxed);
             failed = Some(e);
         }
+    }
+    if let (None, Some(s)) = (&failed, &shift) {
+        let rec = Record::Shift(s.record(started.elapsed().as_secs_f64()));
+        failed = write_record(&mut out, &rec).err();
     }
     match failed {
         Some(e) => Err(e),

@@ -359,8 +359,11 @@ impl FeedArgs {
     pub(crate) fn start(&self, cfg: &Config) -> Result<Publisher, Failure> {
         let nudger = if self.notify {
             Some(
-                Nudger::start(Duration::from_secs_f32(cfg.nudges.min_interval_s))
-                    .map_err(Failure::Output)?,
+                Nudger::start(
+                    Duration::from_secs_f32(cfg.nudges.min_interval_s),
+                    cfg.wellbeing,
+                )
+                .map_err(Failure::Output)?,
             )
         } else {
             None

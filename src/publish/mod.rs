@@ -29,11 +29,12 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// The kind of a record, `None` for frames (never published).
+    /// The kind of a record, `None` for frames and the agent's shift
+    /// (never published).
     #[must_use]
     pub fn of(record: &Record) -> Option<Self> {
         match record {
-            Record::Frame(_) => None,
+            Record::Frame(_) | Record::Shift(_) => None,
             Record::Alert(_) => Some(Self::Alert),
             Record::Agitation(_) => Some(Self::Agitation),
             Record::Summary(_) => Some(Self::Summary),

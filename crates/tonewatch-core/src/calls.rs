@@ -42,7 +42,9 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{FrameFeatures, MAX_CHANNELS, Speaker};
 use crate::baseline::BaselineValues;
 use crate::monitor::{Monitor, Output};
+use crate::record::Record;
 use crate::settings::{AlertConfig, ConfigError, Settings, check_range};
+use crate::summary::SummaryRecord;
 use crate::units::round;
 
 /// Talk of the starting party is counted over this window (s).
@@ -111,6 +113,144 @@ pub enum CallSource {
     Activity,
     /// The run stopped with the call open.
     Stop,
+}
+
+/// `[wellbeing]`: recovery after hard calls, for the agent alone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WellbeingConfig {
+    /// A call whose customer was agitated (the alert up) longer than this
+    /// (s), or that escalated, is a hard one: a private nudge at its end
+    /// suggests a short pause.
+    pub hard_call_agitation_s: f32,
+    /// A gap between calls this long (s) is a pause: the shift's summary
+    /// reports the longest stretch of calls without one.
+    pub pause_s: f32,
+}
+
+impl Default for WellbeingConfig {
+    fn default() -> Self {
+        Self {
+            hard_call_agitation_s: 60.0,
+            pause_s: 120.0,
+        }
+    }
+}
+
+impl WellbeingConfig {
+    /// Checks the values.
+    ///
+    /// # Errors
+    /// The first value out of range, named by its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_range(
+            "wellbeing.hard_call_agitation_s",
+            self.hard_call_agitation_s,
+            0.0,
+            3600.0,
+        )?;
+        check_range("wellbeing.pause_s", self.pause_s, 10.0, 86_400.0)
+    }
+
+    /// Whether the call `s` summarises was a hard one.
+    #[must_use]
+    pub fn is_hard(&self, s: &SummaryRecord) -> bool {
+        s.escalations > 0 || s.agitation_s > f64::from(self.hard_call_agitation_s)
+    }
+}
+
+/// The `shift` record `live` prints at exit (stdout only: it is the
+/// agent's own):
+///
+/// ```json
+/// {"type":"shift","duration_s":28800.0,"calls":41,"talk_s":9120.4,"hard_calls":3,"agitation_s":412.0,"longest_without_pause_s":5400.2}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ShiftRecord {
+    /// Length of the run (s).
+    pub duration_s: f64,
+    /// Calls ended in it.
+    pub calls: u32,
+    /// The agent's talk over those calls (s).
+    pub talk_s: f64,
+    /// Calls with an escalation or long customer agitation.
+    pub hard_calls: u32,
+    /// Customer agitation heard (the alert up), over all calls (s).
+    pub agitation_s: f64,
+    /// The longest run of calls with no gap of `wellbeing.pause_s` between
+    /// them, from the first one's start to the last one's end (s).
+    pub longest_without_pause_s: f64,
+}
+
+/// Adds up a shift from its records (see [`ShiftRecord`]).
+#[derive(Debug, Clone, Default)]
+pub struct ShiftTally {
+    cfg: WellbeingConfig,
+    calls: u32,
+    talk_s: f64,
+    hard_calls: u32,
+    agitation_s: f64,
+    stretch_from: Option<f64>,
+    last_end: Option<f64>,
+    longest_s: f64,
+}
+
+impl ShiftTally {
+    /// A tally judging hard calls and pauses by `cfg`.
+    #[must_use]
+    pub fn new(cfg: WellbeingConfig) -> Self {
+        Self {
+            cfg,
+            ..Self::default()
+        }
+    }
+
+    /// Takes one record of the stream.
+    pub fn add(&mut self, r: &Record) {
+        match r {
+            Record::Call(c) if c.state == CallState::Started => {
+                let paused = self
+                    .last_end
+                    .is_some_and(|end| c.t - end >= f64::from(self.cfg.pause_s));
+                if paused || self.stretch_from.is_none() {
+                    self.stretch_from = Some(c.t);
+                }
+            }
+            Record::Call(c) => {
+                self.last_end = Some(c.t);
+                if let Some(from) = self.stretch_from {
+                    self.longest_s = self.longest_s.max(c.t - from);
+                }
+            }
+            Record::Summary(s) => {
+                self.calls += 1;
+                self.talk_s += s
+                    .speakers
+                    .iter()
+                    .filter(|p| p.speaker == Speaker::Agent)
+                    .map(|p| p.talk_s)
+                    .sum::<f64>();
+                self.agitation_s += s.agitation_s;
+                self.hard_calls += u32::from(self.cfg.is_hard(s));
+            }
+            _ => {}
+        }
+    }
+
+    /// The shift so far, `duration_s` long.
+    #[must_use]
+    pub fn record(&self, duration_s: f64) -> ShiftRecord {
+        ShiftRecord {
+            duration_s: round(duration_s, 2),
+            calls: self.calls,
+            talk_s: round(self.talk_s, 2),
+            hard_calls: self.hard_calls,
+            agitation_s: round(self.agitation_s, 2),
+            longest_without_pause_s: round(self.longest_s, 2),
+        }
+    }
 }
 
 /// A `call` record: see the module documentation.
@@ -771,5 +911,73 @@ mod tests {
         assert!(seen.calls.is_empty());
         assert_eq!(seen.order, ["summary"]);
         assert!((seen.summaries[0].duration_s - 50.0).abs() < 0.02);
+    }
+
+    /// The shift adds up calls, agent talk, agitation and hard calls from
+    /// the summaries, and the longest run of calls with no pause of
+    /// `pause_s` (120 s) between them, from the call records.
+    #[test]
+    fn a_shift_counts_hard_calls_and_the_longest_stretch_without_a_pause() {
+        let summary = |talk_s: f64, agitation_s: f64, escalations: u32| {
+            let speaker = |speaker, talk_s| crate::summary::SpeakerSummary {
+                speaker,
+                talk_s,
+                f0_median_hz: None,
+                rate_sps: None,
+                loudness_median_db: None,
+            };
+            let mut s = SummaryRecord {
+                duration_s: 300.0,
+                frames: 30_000,
+                speakers: vec![
+                    speaker(Speaker::Agent, talk_s),
+                    speaker(Speaker::Customer, 100.0),
+                ],
+                talk_listen_ratio: None,
+                interruptions: 0,
+                backchannels: 0,
+                overtalk_s: 0.0,
+                dead_air_s: 0.0,
+                agitation_peak: None,
+                agitation_s: 0.0,
+                escalations: 0,
+                alerts: std::collections::BTreeMap::new(),
+                capture: None,
+                warnings: Vec::new(),
+            };
+            s.agitation_s = agitation_s;
+            s.escalations = escalations;
+            Record::Summary(s)
+        };
+        let call = |t: f64, state| {
+            Record::Call(CallRecord {
+                t,
+                state,
+                call_id: "c".into(),
+                by: CallSource::Activity,
+                customer_ref: None,
+                duration_s: None,
+            })
+        };
+        let mut shift = ShiftTally::new(WellbeingConfig::default());
+        // 0-300, 330-600 (a 30-s gap: no pause), then 900-1000 after a
+        // 300-s pause.
+        for (from, to, talk, agitated, escalated) in [
+            (0.0, 300.0, 100.0, 0.0, 0),
+            (330.0, 600.0, 80.0, 75.0, 0),
+            (900.0, 1000.0, 40.0, 10.0, 1),
+        ] {
+            shift.add(&call(from, CallState::Started));
+            shift.add(&call(to, CallState::Ended));
+            shift.add(&summary(talk, agitated, escalated));
+        }
+        let r = shift.record(1200.0);
+        assert_eq!(r.calls, 3);
+        assert!((r.talk_s - 220.0).abs() < 1e-9);
+        // 75 s of agitation is over 60 s; the last call escalated.
+        assert_eq!(r.hard_calls, 2);
+        assert!((r.agitation_s - 85.0).abs() < 1e-9);
+        assert!((r.longest_without_pause_s - 600.0).abs() < 1e-9);
+        assert!((r.duration_s - 1200.0).abs() < 1e-9);
     }
 }

@@ -2,7 +2,7 @@
 //! engine, and the end-of-call summary. Replay drives it from a file, live
 //! capture from its analysis thread, with the same results.
 
-use crate::alerts::{AlertEngine, AlertKind, Event};
+use crate::alerts::{AlertEngine, AlertKind, AlertState, Event, Severity};
 use crate::analysis::{FrameFeatures, Speaker};
 use crate::baseline::BaselineValues;
 use crate::calls::CallRecord;
@@ -62,6 +62,36 @@ impl Output<'_> {
     }
 }
 
+/// How long the customer's agitation alert was up, and its escalations.
+#[derive(Debug, Clone, Copy, Default)]
+struct AgitationTally {
+    up_since: Option<f64>,
+    up_s: f64,
+    escalations: u32,
+}
+
+impl AgitationTally {
+    fn add(&mut self, e: &Event) {
+        let Event::Alert(a) = e else { return };
+        if a.kind != AlertKind::CustomerAgitation {
+            return;
+        }
+        match a.state {
+            AlertState::Raised => {
+                if a.severity == Severity::Escalate {
+                    self.escalations += 1;
+                }
+                self.up_since.get_or_insert(a.t);
+            }
+            AlertState::Cleared => {
+                if let Some(since) = self.up_since.take() {
+                    self.up_s += a.t - since;
+                }
+            }
+        }
+    }
+}
+
 /// Follows one call frame by frame.
 #[derive(Debug)]
 pub struct Monitor {
@@ -70,6 +100,7 @@ pub struct Monitor {
     engine: AlertEngine,
     hop_s: f64,
     frames: u64,
+    agitation: AgitationTally,
 }
 
 impl Monitor {
@@ -97,6 +128,7 @@ impl Monitor {
             engine: AlertEngine::new(settings.alerts(), hop_s, speakers, agent_profile),
             hop_s,
             frames: 0,
+            agitation: AgitationTally::default(),
         }
     }
 
@@ -117,7 +149,9 @@ impl Monitor {
         }
         out(Output::Frame { t, frames })?;
         let mut result = Ok(());
+        let agitation = &mut self.agitation;
         self.engine.on_frame(t, &self.speakers, frames, &mut |e| {
+            agitation.add(&e);
             if result.is_ok() {
                 result = out(Output::Event(e));
             }
@@ -141,7 +175,9 @@ impl Monitor {
         out: &mut impl FnMut(Output<'_>) -> std::io::Result<()>,
     ) -> std::io::Result<(SummaryRecord, Option<BaselineValues>)> {
         let mut result = Ok(());
+        let agitation = &mut self.agitation;
         self.engine.finish(&mut |e| {
+            agitation.add(&e);
             if result.is_ok() {
                 result = out(Output::Event(e));
             }
@@ -170,6 +206,8 @@ impl Monitor {
             overtalk_s: round(tally.overtalk_s, 2),
             dead_air_s: round(tally.dead_air_s, 2),
             agitation_peak: tally.agitation_peak.map(|p| round(p, 3)),
+            agitation_s: round(self.agitation.up_s, 2),
+            escalations: self.agitation.escalations,
             alerts: AlertKind::ALL
                 .iter()
                 .zip(tally.raised)

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::{AgitationComponents, Alert};
 use crate::analysis::{FrameFeatures, Speaker};
-use crate::calls::CallRecord;
+use crate::calls::{CallRecord, ShiftRecord};
 use crate::summary::SummaryRecord;
 use crate::units::round;
 
@@ -45,6 +45,8 @@ pub enum Record {
     Summary(SummaryRecord),
     /// A call began or ended in a stream of calls (see [`crate::calls`]).
     Call(CallRecord),
+    /// `live`'s shift, at exit: the agent's own (see [`crate::calls`]).
+    Shift(ShiftRecord),
 }
 
 /// See the module documentation.

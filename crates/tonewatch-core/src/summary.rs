@@ -51,6 +51,12 @@ pub struct SummaryRecord {
     pub dead_air_s: f64,
     /// Highest customer agitation score of the call.
     pub agitation_peak: Option<f64>,
+    /// Seconds the customer's agitation alert was up.
+    #[serde(default)]
+    pub agitation_s: f64,
+    /// Times it escalated (to the supervisor).
+    #[serde(default)]
+    pub escalations: u32,
     /// Alerts raised in the call, by kind (every kind listed).
     pub alerts: BTreeMap<AlertKind, u32>,
     /// `tonewatch live` only: how each party's device did.
