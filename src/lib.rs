@@ -14,7 +14,7 @@
 //!    capture::callback::CaptureWriter
 //!    convert, route, push ──► rtrb ring ══╪══► PartyIn::feed (SPSC,       stdout writer
 //!    (never allocates, locks or blocks)   │     lock-free) ─► Lockstep    (JSON Lines)
-//!                                         │     ─► Monitor ─► Record ══╪══►   ▲
+//!                                         │     ─► Calls ─► Record ══╪══►     ▲
 //!                                         │        │ try_send (bounded  │      │
 //!                                         │        │ crossbeam channel) │      │
 //!                                         │        └► feed / NATS / nudges (non-blocking
@@ -25,10 +25,11 @@
 //! device thread and the analysis thread; boundary 2 is the bounded
 //! crossbeam channel from the analysis thread to the output thread (and
 //! the publishers' own bounded queues). Nothing on the device side of
-//! boundary 1, and nothing in `Lockstep` and `Monitor`, allocates, locks or
-//! blocks (`tests/no_alloc.rs`). Device (re)opening runs on threads of its
-//! own; replay and batch run the same `Lockstep` → `Monitor` path on one
-//! thread per call.
+//! boundary 1, and nothing in `Lockstep` and `Calls` (a `Monitor` per call)
+//! allocates, locks or blocks between call boundaries (`tests/no_alloc.rs`).
+//! Device (re)opening, the control socket and the softphone watch run on
+//! threads of their own; replay and batch run the same `Lockstep` → `Calls`
+//! path on one thread per recording.
 //!
 //! | module | what |
 //! |---|---|

@@ -1,8 +1,9 @@
 //! Proof that the steady-state analysis path allocates nothing: a counting
 //! global allocator watches `ChannelInput::push` → `Lockstep::drain`
-//! (`CallAnalyzer::process` on every window) → `Monitor::on_frame` (tallies
-//! and every alert rule) over ten seconds of a two-party call that needs
-//! resampling, after a warm-up; and that the body of `live`'s audio callback
+//! (`CallAnalyzer::process` on every window) → `Calls::on_frame` (finding
+//! calls by activity; in a call, its `Monitor`: tallies and every alert
+//! rule) over 22 s of a two-party call that needs resampling, after a
+//! warm-up, and over 9 s between calls; and that the body of `live`'s audio callback
 //! (`CaptureWriter::write`: convert, route, push into the lock-free rings,
 //! count overruns) allocates nothing for any sample format, even with full
 //! rings.
@@ -11,8 +12,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use tonewatch::capture::{CaptureWriter, Pick};
+use tonewatch_core::calls::{Boundaries, CallConfig, Calls};
 use tonewatch_core::{
-    CallAnalyzer, ChannelInput, FrameFeatures, Lockstep, Monitor, Output, Settings, Speaker,
+    CallAnalyzer, ChannelInput, FrameFeatures, Lockstep, Output, Settings, Speaker,
 };
 use tonewatch_testkit::synth::{self, VoiceSpec};
 
@@ -78,13 +80,27 @@ fn steady_state_analysis_allocates_nothing() {
         seed,
         ..VoiceSpec::default()
     };
-    let (agent, _) = synth::render(&voice(120.0, 1));
-    let (customer, _) = synth::render(&voice(210.0, 2));
+    let (mut agent, _) = synth::render(&voice(120.0, 1));
+    let (mut customer, _) = synth::render(&voice(210.0, 2));
+    // Then 35 s of silence: the call ends by activity (20 s), and the
+    // stream goes on between calls.
+    for x in [&mut agent, &mut customer] {
+        x.resize(59 * rate as usize, 0.0);
+    }
 
     let settings = Settings::default();
     let speakers = [Speaker::Agent, Speaker::Customer];
-    let mut monitor = Monitor::new(&settings, &speakers, None);
-    let mut events = 0u64;
+    // A stream of calls found by activity: what `live` runs.
+    let mut calls = Calls::new(
+        &settings,
+        &speakers,
+        None,
+        &CallConfig::default(),
+        Boundaries::Activity,
+        Box::new(|| "call".to_string()),
+    );
+    let events = Cell::new(0u64);
+    let boundaries = Cell::new(0u64);
     let inputs = vec![
         ChannelInput::new(rate, settings.geometry()).unwrap(),
         ChannelInput::new(rate, settings.geometry()).unwrap(),
@@ -92,8 +108,9 @@ fn steady_state_analysis_allocates_nothing() {
     // The same lockstep loop replay and live run.
     let mut call = Lockstep::new(CallAnalyzer::new(&settings, 2), inputs);
     let chunk = call.inputs()[0].chunk_len();
-    let mut frames = 0u64;
-    let mut speech_frames = 0u64;
+    let frames = Cell::new(0u64);
+    let speech_frames = Cell::new(0u64);
+    let bump = |c: &Cell<u64>, n: u64| c.set(c.get() + n);
 
     let mut run = |from: usize, to: usize| {
         let mut pos = from;
@@ -107,11 +124,16 @@ fn steady_state_analysis_allocates_nothing() {
             assert_eq!(took_a, took_c);
             pos += took_a;
             call.drain(&mut |t, out: &[FrameFeatures]| {
-                frames += 1;
-                speech_frames += u64::from(out[0].speech) + u64::from(out[1].speech);
-                monitor.on_frame(t, out, &mut |o| {
-                    if let Output::Event(_) = o {
-                        events += 1;
+                bump(&frames, 1);
+                bump(
+                    &speech_frames,
+                    u64::from(out[0].speech) + u64::from(out[1].speech),
+                );
+                calls.on_frame(t, out, &mut |o| {
+                    match o {
+                        Output::Event(_) => bump(&events, 1),
+                        Output::Call(_) => bump(&boundaries, 1),
+                        _ => {}
                     }
                     Ok(())
                 })
@@ -119,16 +141,26 @@ fn steady_state_analysis_allocates_nothing() {
             .unwrap();
         }
     };
-    // Warm-up: two seconds (FFT planning is done, rings fill).
-    run(0, 2 * rate as usize);
-    let ((), n) = allocations_during(|| run(2 * rate as usize, 24 * rate as usize));
+    let s = |seconds: usize| seconds * rate as usize;
+    // Warm-up: two seconds (FFT planning is done, rings fill, the call
+    // starts: a boundary allocates its monitor).
+    run(0, s(2));
+    let ((), n) = allocations_during(|| run(s(2), s(24)));
     assert_eq!(n, 0, "{n} allocations in steady state");
     // The analysis really ran: 24 s of 10 ms frames (less the pitch
     // look-ahead still held back), both parties talking, and past the 20 s
     // warm-up the customer's agitation was reported.
+    let (frames, speech_frames) = (frames.get(), speech_frames.get());
     assert!(frames >= 2380, "{frames} frames");
     assert!(speech_frames > 2000, "{speech_frames} speech frames");
-    assert!(events > 0, "no agitation readings");
+    assert!(events.get() > 0, "no agitation readings");
+    assert_eq!(boundaries.get(), 1, "the call started");
+    // The call ends 20 s after the last talk (its summary allocates);
+    // between calls, frames go on without allocating.
+    run(s(24), s(50));
+    assert_eq!(boundaries.get(), 2, "the call ended");
+    let ((), n) = allocations_during(|| run(s(50), s(59)));
+    assert_eq!(n, 0, "{n} allocations between calls");
 }
 
 #[test]

@@ -106,16 +106,20 @@ pub(crate) enum Command {
     /// parallel into per-call results and calls.csv (exit code 3 if some
     /// failed).
     Replay(ReplayArgs),
-    /// Listen to a call as it happens, from audio devices.
+    /// Listen to calls as they happen, from audio devices, for a shift.
     ///
     /// The agent's microphone and the customer's audio (usually the monitor
     /// of the softphone's output: "Monitor of ..." in `tonewatch devices`),
     /// or one device with both parties on two channels (--stereo). Prints
-    /// the same JSON Lines as replay, as they happen; Ctrl-C or SIGTERM ends
-    /// the call: alerts still raised are cleared, the summary is printed and
-    /// the agent's profile saved, exit code 0. A device that goes away is
-    /// reopened with backoff while the other party is still analysed. Logs
-    /// go to stderr (RUST_LOG=info for more).
+    /// the same JSON Lines as replay, as they happen, call by call: calls
+    /// are marked by `tonewatch call start|end` (the control socket) or the
+    /// softphone's stream (--call-app), else found by activity; each has
+    /// its call_id, a fresh customer baseline and its summary, and the
+    /// agent's profile is saved at its end. Ctrl-C or SIGTERM ends the
+    /// open call (alerts cleared, its summary printed), saves the profile
+    /// and prints the agent's shift line, exit code 0. A device that goes
+    /// away is reopened with backoff while the other party is still
+    /// analysed. Logs go to stderr (RUST_LOG=info for more).
     #[cfg(feature = "desktop")]
     Live(LiveArgs),
     /// Mark where a call begins or ends, for a running `tonewatch live`

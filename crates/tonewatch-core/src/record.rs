@@ -20,7 +20,9 @@
 //! | `modulation_db_s` | how fast the level of the vowel band (300–2500 Hz) moves over the party's last `modulation_window_s` (2 s) of talking: the mean size of its change between consecutive speech frames, in dB per second; faster speech steepens every syllable's rise and fall. `null` when `rate_sps` is |
 //! | `effort_db` | vocal effort on voiced speech frames: the level of 1000–3400 Hz against 50–1000 Hz, in dB (the alpha ratio; a raised, strained voice reads higher; gain does not move it), else `null` |
 //!
-//! The last line is always the call's `summary` (see [`crate::summary`]).
+//! A call's last line is always its `summary` (see [`crate::summary`]); in
+//! a stream of calls each is framed by `call` records, and `live` ends with
+//! the agent's `shift` line (see [`crate::calls`]).
 
 use serde::{Deserialize, Serialize};
 
