@@ -28,11 +28,14 @@
 //! into that (an agent's greeting included: no pause over [`LEAD_GAP_S`],
 //! at most [`PREROLL_S`] back), and those frames are analysed as the call's
 //! first. It ends when neither party has talked for `calls.gap_s`. Its end
-//! is known only then: a silence longer than the dead-air threshold at the
-//! end of the call raises `dead_air` before the end is known (cleared at
-//! the end, and not counted in the summary's `dead_air_s`). A marker from
-//! the control socket or the softphone stream is exact, and once one has
-//! come, activity no longer starts or ends calls.
+//! is known only then, so in such a call a silence counts as dead air only
+//! while the customer's line carries something: a line gone to digital
+//! silence (the softphone stopped playing after a hang-up) is the call's
+//! end, not dead air (on a line that still hisses after a hang-up, the
+//! final silence raises it, cleared at the end and left out of the
+//! summary's `dead_air_s`). A marker from the control socket or the softphone
+//! stream is exact, and once one has come, activity no longer starts or
+//! ends calls.
 //!
 //! Real-time safe between boundaries: the preroll is allocated in `new`; a
 //! boundary allocates (a monitor, an id, a summary).
@@ -631,8 +634,12 @@ impl Calls {
             customer_ref: customer_ref.clone(),
             duration_s: None,
         };
+        let mut monitor = Monitor::new(&self.settings, &self.speakers, self.agent_prior);
+        if by == CallSource::Activity {
+            monitor.dead_air_needs_an_open_line();
+        }
         self.open = Some(Open {
-            monitor: Monitor::new(&self.settings, &self.speakers, self.agent_prior),
+            monitor,
             call_id,
             customer_ref,
             start_t,
@@ -714,12 +721,13 @@ mod tests {
         order: Vec<String>,
     }
 
-    fn voice(speech: bool, f0: f32) -> FrameFeatures {
+    /// A frame of talk, or of a quiet line at `quiet_db`.
+    fn voice(speech: bool, f0: f32, quiet_db: f32) -> FrameFeatures {
         FrameFeatures {
             speech,
             f0_hz: speech.then_some(f0),
             voiced_p: if speech { 0.9 } else { 0.0 },
-            loudness_db: if speech { -25.0 } else { -70.0 },
+            loudness_db: if speech { -25.0 } else { quiet_db },
             talk_frames: u32::from(speech),
             vowel_band_db: if speech { -28.0 } else { -75.0 },
             floor_db: -70.0,
@@ -736,12 +744,24 @@ mod tests {
     }
 
     /// Runs `script(t) -> (agent talks, customer talks)` every 10 ms up to
-    /// `end_s`; `marks` are given before the frame at their time.
+    /// `end_s`, a quiet line at -70 dBFS; `marks` are given before the
+    /// frame at their time.
     fn run(
         mode: Boundaries,
         end_s: f64,
         script: impl Fn(f64) -> (bool, bool),
         marks: &[(f64, CallCommand)],
+    ) -> Seen {
+        run_quiet_at(mode, end_s, script, marks, |_| -70.0)
+    }
+
+    /// As [`run`], the quiet line at `quiet_db(t)`.
+    fn run_quiet_at(
+        mode: Boundaries,
+        end_s: f64,
+        script: impl Fn(f64) -> (bool, bool),
+        marks: &[(f64, CallCommand)],
+        quiet_db: impl Fn(f64) -> f32,
     ) -> Seen {
         let settings = Settings::default();
         let mut calls = Calls::new(
@@ -778,8 +798,9 @@ mod tests {
                 }
             }
             let (a, c) = script(t);
+            let q = quiet_db(t);
             calls
-                .on_frame(t, &[voice(a, 120.0), voice(c, 210.0)], &mut out)
+                .on_frame(t, &[voice(a, 120.0, q), voice(c, 210.0, q)], &mut out)
                 .unwrap();
         }
         calls.finish(n as f64 * 0.01, &mut out).unwrap();
@@ -844,8 +865,9 @@ mod tests {
         assert!(seen.summaries.iter().all(|s| s.dead_air_s == 0.0));
         // Every frame is passed on once, inside calls or not.
         assert_eq!(seen.frames, 20_000);
-        // Dead air is raised in each call's final silence (10 s in) and
-        // cleared at its end; none spans the gap between the calls.
+        // On a line that still hisses, dead air is raised in each call's
+        // final silence (10 s in) and cleared at its end; none spans the
+        // gap between the calls.
         let dead: Vec<_> = seen
             .alerts
             .iter()
@@ -853,6 +875,41 @@ mod tests {
             .collect();
         assert_eq!(dead.len(), 4, "{dead:?}");
         assert!(dead[1].2 <= end1.t + 0.01 && dead[2].2 >= 120.0, "{dead:?}");
+    }
+
+    /// A line that falls to digital silence when the customer hangs up
+    /// (the softphone stops playing) raises no dead air in a call found by
+    /// activity; a silence on the open line inside the call still does.
+    #[test]
+    fn a_hang_up_is_not_dead_air() {
+        let script = |t: f64| {
+            if (5.0..40.0).contains(&t) || (55.0..70.0).contains(&t) {
+                talking(t, 5.0)
+            } else {
+                (false, false)
+            }
+        };
+        // The line hisses from 5 s until the hang-up at 70 s.
+        let quiet = |t: f64| {
+            if (5.0..70.0).contains(&t) {
+                -70.0
+            } else {
+                -120.0
+            }
+        };
+        let seen = run_quiet_at(Boundaries::Activity, 120.0, script, &[], quiet);
+        assert_eq!(seen.calls.len(), 2, "{:?}", seen.calls);
+        let dead: Vec<_> = seen
+            .alerts
+            .iter()
+            .filter(|a| a.0 == AlertKind::DeadAir)
+            .collect();
+        // The 15 s on the open line (raised 10 s in), and nothing after
+        // the hang-up.
+        assert_eq!(dead.len(), 2, "{dead:?}");
+        // Talk ends at 40 s, a turn 0.5 s later: raised at 50.5 s.
+        assert!((dead[0].2 - 50.5).abs() < 0.05, "{dead:?}");
+        assert!(dead[1].2 < 56.0, "{dead:?}");
     }
 
     /// Markers win: a start marker ends the call activity opened and

@@ -165,6 +165,12 @@ impl Monitor {
         self.engine.discount_final_silence();
     }
 
+    /// Dead air only while the customer's line carries something (see
+    /// [`AlertEngine::dead_air_needs_an_open_line`]).
+    pub fn dead_air_needs_an_open_line(&mut self) {
+        self.engine.dead_air_needs_an_open_line();
+    }
+
     /// Ends the call: clears alerts still raised, and returns the summary
     /// and the agent's baseline (for their profile).
     ///

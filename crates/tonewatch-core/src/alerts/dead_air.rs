@@ -1,5 +1,6 @@
 //! `dead_air`: neither party talking for `min_silence_s`; clears when
-//! either speaks.
+//! either speaks (or, for calls found by activity, when the customer's line
+//! falls to digital silence: a hang-up is not dead air).
 
 use super::Turns;
 use super::event::{AlertKind, Event, Evidence, Severity};
@@ -43,16 +44,18 @@ impl DeadAir {
         }
     }
 
-    /// One frame at `t`, `hop_s` after the last.
+    /// One frame at `t`, `hop_s` after the last; silence counts only while
+    /// `line_open` (the customer's line carries something).
     pub(super) fn update(
         &mut self,
         t: f64,
         hop_s: f64,
         turns: &Turns,
+        line_open: bool,
         cfg: &DeadAirConfig,
         out: &mut impl FnMut(Event),
     ) {
-        let silent = !turns.agent_talking && !turns.customer_talking;
+        let silent = !turns.agent_talking && !turns.customer_talking && line_open;
         if !silent {
             self.silence_since = t;
         }

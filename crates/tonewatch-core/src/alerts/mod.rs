@@ -100,6 +100,8 @@ pub struct AlertEngine {
     agitation: AgitationRule,
     overtalk: Overtalk,
     dead_air: DeadAir,
+    /// See [`Self::dead_air_needs_an_open_line`].
+    dead_air_needs_line: bool,
     monologue: Monologue,
     raised: [u32; AlertKind::COUNT],
     last_t: f64,
@@ -107,6 +109,11 @@ pub struct AlertEngine {
     /// tick: a drift on its way to an alert, not yet to be learned.
     agent_elevated: Elevated,
 }
+
+/// A frame quieter than this (dB as `loudness_db`) holds no line at all:
+/// digital silence, or the dither of 16-bit silence (which reads −91 to
+/// −94 dB), not a quiet line (telephone line noise sits at −60 to −80 dB).
+pub const EMPTY_LINE_DB: f32 = -88.0;
 
 /// A party's baseline takes a rate reading this often while they talk.
 const RATE_READING_S: f32 = 0.5;
@@ -161,6 +168,7 @@ impl AlertEngine {
             agitation: AgitationRule::new(&cfg.customer_agitation, cfg.baseline.tick_s),
             overtalk: Overtalk::new(),
             dead_air: DeadAir::new(),
+            dead_air_needs_line: false,
             monologue: Monologue::new(),
             raised: [0; AlertKind::COUNT],
             last_t: 0.0,
@@ -189,6 +197,14 @@ impl AlertEngine {
     /// taken off again.
     pub fn discount_final_silence(&mut self) {
         self.dead_air.discount_final_silence(self.last_t);
+    }
+
+    /// Dead air only while the customer's line carries something: a line
+    /// gone to digital silence (the softphone stopped playing: a hang-up)
+    /// is not dead air. For calls found by activity, whose end is known
+    /// only `calls.gap_s` after the last word (see [`crate::calls`]).
+    pub fn dead_air_needs_an_open_line(&mut self) {
+        self.dead_air_needs_line = true;
     }
 
     /// Whole-call turn-taking and agitation figures.
@@ -248,7 +264,14 @@ impl AlertEngine {
             };
             let (cfg, hop) = (&self.cfg, self.hop_s);
             self.overtalk.update(t, hop, &turns, &cfg.overtalk, out);
-            self.dead_air.update(t, hop, &turns, &cfg.dead_air, out);
+            // An empty line on the customer's side: nothing is playing.
+            let line_open = !self.dead_air_needs_line
+                || speakers
+                    .iter()
+                    .zip(frames)
+                    .any(|(&s, f)| s == Speaker::Customer && f.loudness_db > EMPTY_LINE_DB);
+            self.dead_air
+                .update(t, hop, &turns, line_open, &cfg.dead_air, out);
             self.monologue
                 .update(t, hop, &turns, &cfg.agent_monologue, out);
         }
