@@ -287,3 +287,77 @@ fn a_desk_reaches_a_tls_server_of_a_private_ca_with_an_nkey() {
         "{stderr}"
     );
 }
+
+/// By default a desk publishes nothing of the agent's own voice to NATS:
+/// a call in which the agent speeds up raises "slow down" on stdout, but
+/// `supervise` (subscribed to everything) gets no agent_pace alert and no
+/// agent pitch or rate in the summary; with --share-agent-alerts it gets
+/// both.
+#[test]
+fn nats_carries_the_agents_voice_only_when_the_site_opts_in() {
+    let (_server, port) = nats_server(&[]);
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut sup = Command::new(BIN)
+        .args(["supervise", "--nats", &url, "--feed", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let page = page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
+    let addr = common::page_addr(&page).to_string();
+    let _sup = Killed(sup);
+    let mut events = common::events(&addr);
+    let call = std::env::temp_dir().join(format!("speeding-nats-{}.wav", std::process::id()));
+    common::speeding_agent_call(&call);
+    let desk = |agent: &str, extra: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("replay")
+            .arg(&call)
+            .args(["--nats", &url, "--agent-name", agent])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        assert!(
+            alert_lines(&out.stdout)
+                .iter()
+                .any(|l| l.contains("\"kind\":\"agent_pace\"")),
+            "stdout has the agent's own alert"
+        );
+    };
+    desk("private", &[]);
+    desk("shared", &["--share-agent-alerts"]);
+    let mut got = String::new();
+    let mut buf = [0u8; 8192];
+    // Both summaries, the last one's data line whole (the feed's
+    // keep-alives would hold a read open for ever: a deadline of its own).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.matches("event: summary").count() < 2
+        || !got[got.rfind("event: summary").unwrap()..].contains("\n\n")
+    {
+        assert!(Instant::now() < deadline, "no two summaries in 60 s: {got}");
+        let n = events.read(&mut buf).expect("events within 30 s");
+        assert!(n > 0, "feed closed");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let of = |agent: &str| -> Vec<&str> {
+        got.split("\n\n")
+            .filter(|e| e.contains(&format!("\"agent\":\"{agent}\"")))
+            .collect()
+    };
+    let private = of("private");
+    let shared = of("shared");
+    assert!(!private.is_empty() && !shared.is_empty(), "{got}");
+    assert!(
+        !private.iter().any(|e| e.contains("agent_pace")),
+        "{private:?}"
+    );
+    assert!(
+        !private.iter().any(|e| e.contains("f0_median_hz\":1")),
+        "{private:?}"
+    );
+    assert!(
+        shared.iter().any(|e| e.contains("\"kind\":\"agent_pace\"")),
+        "{shared:?}"
+    );
+    let _ = std::fs::remove_file(&call);
+}

@@ -517,27 +517,8 @@ fn a_mono_file_with_two_voices_says_so() {
 }
 
 fn speeding_agent_call(name: &str) -> PathBuf {
-    let rate = 8000;
-    let part = |sps, seconds, seed| {
-        synth::render(&VoiceSpec {
-            rate_hz: rate,
-            duration_s: seconds,
-            f0_hz: 120.0,
-            syllables_per_s: sps,
-            seed,
-            ..VoiceSpec::default()
-        })
-        .0
-    };
-    let mut agent = part(4.0, 60.0, 11);
-    agent.extend(part(5.3, 40.0, 12));
-    let mut noise = synth::Noise::new(13);
-    let stereo: Vec<f32> = agent
-        .iter()
-        .flat_map(|&a| [a, 0.0003 * noise.gaussian() as f32])
-        .collect();
     let path = tmp(name);
-    write_hound(&path, rate, 2, 16, false, &stereo);
+    common::speeding_agent_call(&path);
     path
 }
 

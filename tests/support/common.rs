@@ -248,3 +248,41 @@ pub fn events(addr: &str) -> std::net::TcpStream {
         .unwrap();
     events
 }
+
+/// A call in which the agent speeds up (4 syllables a second for 60 s,
+/// then 5.3 for 40 s) over a quiet customer line: 8 kHz stereo, 16-bit,
+/// written to `path`. `replay` raises `agent_pace` on it.
+pub fn speeding_agent_call(path: &Path) {
+    use tonewatch_testkit::synth::{self, VoiceSpec};
+    let rate = 8000;
+    let part = |sps, seconds, seed| {
+        synth::render(&VoiceSpec {
+            rate_hz: rate,
+            duration_s: seconds,
+            f0_hz: 120.0,
+            syllables_per_s: sps,
+            seed,
+            ..VoiceSpec::default()
+        })
+        .0
+    };
+    let mut agent = part(4.0, 60.0, 11);
+    agent.extend(part(5.3, 40.0, 12));
+    let mut noise = synth::Noise::new(13);
+    let mut w = hound::WavWriter::create(
+        path,
+        hound::WavSpec {
+            channels: 2,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        },
+    )
+    .unwrap();
+    let q = |x: f32| (x * 32767.0).round().clamp(-32768.0, 32767.0) as i16;
+    for a in agent {
+        w.write_sample(q(a)).unwrap();
+        w.write_sample(q(0.0003 * noise.gaussian() as f32)).unwrap();
+    }
+    w.finalize().unwrap();
+}
