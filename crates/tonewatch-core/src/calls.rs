@@ -644,7 +644,8 @@ impl Calls {
             customer_ref,
             start_t,
         });
-        self.last_talk_t = start_t;
+        // (A call dated back keeps the talk that started it.)
+        self.last_talk_t = self.last_talk_t.max(start_t);
         out(Output::Call(&record))
     }
 
@@ -875,6 +876,19 @@ mod tests {
             .collect();
         assert_eq!(dead.len(), 4, "{dead:?}");
         assert!(dead[1].2 <= end1.t + 0.01 && dead[2].2 >= 120.0, "{dead:?}");
+    }
+
+    /// A call whose last word is the one that started it still ends
+    /// `gap_s` after that word, not after the greeting it was dated to.
+    #[test]
+    fn a_short_call_ends_gap_s_after_its_last_word() {
+        // The agent greets at 5-7 s; the customer says 0.5 s and hangs up.
+        let script = |t: f64| ((5.0..7.0).contains(&t), (7.2..7.7).contains(&t));
+        let seen = run(Boundaries::Activity, 40.0, script, &[]);
+        let c = &seen.calls;
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert!((c[0].t - 5.0).abs() < 0.02, "{c:?}");
+        assert!((c[1].t - 27.69).abs() < 0.02, "{c:?}");
     }
 
     /// A line that falls to digital silence when the customer hangs up
