@@ -162,15 +162,16 @@ pub(crate) enum Command {
     /// to write every page there (tonewatch.1, tonewatch-replay.1, ...).
     Man(ManArgs),
     /// Print the JSON Schema (draft 2020-12) of every JSON Lines record
-    /// replay and live print: frame, alert, agitation, summary. Its `$id`
+    /// replay and live print: frame, alert, agitation, summary, call, shift
+    /// (with `call_id` on the lines of a call in a stream of calls). Its `$id`
     /// carries the schema's version, raised when a record changes
     /// incompatibly.
     Schema,
 }
 
 /// The version of the records' schema, in its `$id`.
-/// 2: the `call` record, and `call_id` on the lines of a call in a stream
-/// of calls.
+/// 2: the `call` and `shift` records, and `call_id` on the lines of a call
+/// in a stream of calls.
 pub(crate) const SCHEMA_ID: &str = "urn:tonewatch:records:2";
 
 /// Lets every record but `call` carry the `call_id` its writer labels it
