@@ -42,12 +42,6 @@ enum CallWhat {
 }
 
 pub(super) fn run(args: &CallCmdArgs) -> Result<(), Failure> {
-    let path = args.socket.clone().or_else(control::default_path).ok_or_else(|| {
-        Failure::Input(
-            "no control socket: XDG_RUNTIME_DIR is unset; give --socket PATH (the daemon's --control-socket)"
-                .into(),
-        )
-    })?;
     let req = match &args.what {
         CallWhat::Start { id, customer_ref } => Request::Start {
             call_id: id.clone(),
@@ -57,6 +51,12 @@ pub(super) fn run(args: &CallCmdArgs) -> Result<(), Failure> {
     };
     // Say what is wrong with an id here, not only in the daemon's reply.
     control::command_of(req.clone()).map_err(Failure::Input)?;
+    let path = args.socket.clone().or_else(control::default_path).ok_or_else(|| {
+        Failure::Input(
+            "no control socket: XDG_RUNTIME_DIR is unset; give --socket PATH (the daemon's --control-socket)"
+                .into(),
+        )
+    })?;
     let reply = control::send(&path, &req).map_err(|e| Failure::Input(e.to_string()))?;
     if !reply.ok {
         return Err(Failure::Input(format!(
