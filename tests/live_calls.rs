@@ -51,40 +51,6 @@ fn call(server: &pulse::PulseServer, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// SIGTERM, then (exit success, stdout, stderr) within 20 s.
-fn terminate(child: &mut Child) -> (bool, Vec<u8>, String) {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take();
-    let out = thread::spawn(move || {
-        let mut v = Vec::new();
-        stdout.read_to_end(&mut v).unwrap();
-        v
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(mut e) = stderr {
-            e.read_to_string(&mut s).unwrap();
-        }
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tonewatch live did not stop within 20 s of SIGTERM");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    (status.success(), out.join().unwrap(), err.join().unwrap())
-}
-
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -248,7 +214,7 @@ fn calls_marked_on_the_control_socket_frame_the_records() {
         "profile saved at the second end"
     );
     thread::sleep(Duration::from_millis(300));
-    let (ok, out, err) = terminate(&mut child.0);
+    let (ok, out, err) = common::terminate(&mut child.0);
     assert!(ok, "{err}");
     let _ = std::fs::write(d.join("live.jsonl"), &out);
 
@@ -366,7 +332,7 @@ fn live_and_replay_find_the_same_calls_by_activity() {
         h.join().unwrap();
         common::Killed(child)
     });
-    let (ok, out, err) = terminate(&mut child.0);
+    let (ok, out, err) = common::terminate(&mut child.0);
     assert!(ok, "{err}");
     let _ = std::fs::write(d.join("live.jsonl"), &out);
     let live = lines(&out);
@@ -466,7 +432,7 @@ fn the_softphones_stream_marks_each_call() {
         "tonewatch-test-phone",
     );
     thread::sleep(Duration::from_secs(2));
-    let (ok, out, _) = terminate(&mut child.0);
+    let (ok, out, _) = common::terminate(&mut child.0);
     let err = drain.join().unwrap();
     assert!(ok, "{err}");
     let live = lines(&out);

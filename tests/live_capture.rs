@@ -8,11 +8,10 @@ mod common;
 
 use tonewatch_testkit::pulse;
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{BIN, example, free_port, lines};
 use serde_json::Value;
@@ -45,35 +44,6 @@ fn signal(child: &Child, sig: &str) {
             .unwrap()
             .success()
     );
-}
-
-/// Sends SIGTERM and collects (exit success, stdout, stderr), within 20 s.
-fn terminate(mut child: Child) -> (bool, Vec<u8>, String) {
-    signal(&child, "-TERM");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut v = Vec::new();
-        stdout.read_to_end(&mut v).unwrap();
-        v
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tonewatch live did not stop within 20 s of SIGTERM");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    (status.success(), out.join().unwrap(), err.join().unwrap())
 }
 
 fn first_speech(records: &[Value], speaker: &str) -> f64 {
@@ -123,7 +93,7 @@ fn live_capture_raises_the_same_alerts_as_replay() {
     }
     // With the supervisor feed on, to see live publish to it.
     let feed = format!("127.0.0.1:{}", free_port());
-    let player = thread::scope(|s| {
+    let mut player = thread::scope(|s| {
         let h = s.spawn(|| pulse::play(&server, &agent, &customer));
         thread::sleep(Duration::from_millis(500));
         let child = spawn_live(&server, &["--frames", "--feed", &feed]);
@@ -136,7 +106,7 @@ fn live_capture_raises_the_same_alerts_as_replay() {
         .unwrap()
         .into_string()
         .unwrap();
-    let (ok, out, err) = terminate(player);
+    let (ok, out, err) = common::terminate(&mut player);
     assert!(ok, "exit status not 0; stderr:\n{err}");
     // Kept for a look when this fails.
     let _ = std::fs::write(
@@ -271,7 +241,7 @@ fn a_lost_device_is_reopened_while_the_call_goes_on() {
     let cfg = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live_stall_1s.toml");
     std::fs::write(&cfg, "[capture]\nstall_s = 1.0\n").unwrap();
     // Nobody talks: one call from start to end, to read its summary.
-    let child = spawn_live(
+    let mut child = spawn_live(
         &server,
         &["--config", cfg.to_str().unwrap(), "--calls", "whole"],
     );
@@ -297,7 +267,7 @@ fn a_lost_device_is_reopened_while_the_call_goes_on() {
         .unwrap();
     // Stall detection (1 s) and the reopen backoff (from 0.5 s).
     thread::sleep(Duration::from_secs(4));
-    let (ok, out, err) = terminate(child);
+    let (ok, out, err) = common::terminate(&mut child);
     assert!(ok, "exit status not 0; stderr:\n{err}");
     assert!(err.contains("input lost"), "{err}");
     assert!(err.contains("input reopened"), "{err}");
@@ -325,7 +295,7 @@ fn one_stereo_device_carries_both_parties_on_one_clock() {
     let server = pulse::PulseServer::start();
     let (agent, customer) = pulse::stereo_at_48k(&example());
     // The agent on the right this time.
-    let child = thread::scope(|s| {
+    let mut child = thread::scope(|s| {
         let child = Command::new(BIN)
             .args([
                 "live",
@@ -346,7 +316,7 @@ fn one_stereo_device_carries_both_parties_on_one_clock() {
         child
     });
     thread::sleep(Duration::from_millis(500));
-    let (ok, out, err) = terminate(child);
+    let (ok, out, err) = common::terminate(&mut child);
     assert!(ok, "{err}");
     let got = alerts(&lines(&out));
     assert_eq!(
@@ -375,7 +345,7 @@ fn sighup_reloads_the_thresholds_without_dropping_the_call() {
 
     let server = pulse::PulseServer::start();
     let (agent, customer) = pulse::stereo_at_48k(&example());
-    let child = thread::scope(|s| {
+    let mut child = thread::scope(|s| {
         let h = s.spawn(|| pulse::play(&server, &agent, &customer));
         let child = spawn_live(&server, &["--config", cfg.to_str().unwrap()]);
         thread::sleep(Duration::from_secs(3));
@@ -388,7 +358,7 @@ fn sighup_reloads_the_thresholds_without_dropping_the_call() {
         child
     });
     thread::sleep(Duration::from_millis(500));
-    let (ok, out, err) = terminate(child);
+    let (ok, out, err) = common::terminate(&mut child);
     assert!(ok, "exit status not 0; stderr:\n{err}");
     assert!(
         err.contains("SIGHUP: kept the running configuration")

@@ -208,23 +208,32 @@ struct Session {
     mainloop: Mainloop,
 }
 
+/// A main loop and a context connected (ready) to the server the
+/// environment names, as the client `name`, by `deadline`.
+pub(super) fn connect_context(
+    name: &str,
+    deadline: Instant,
+) -> Result<(Mainloop, Context), String> {
+    let mut mainloop = Mainloop::new().ok_or("libpulse: cannot create a main loop")?;
+    let mut context = Context::new(&mainloop, name).ok_or("libpulse: cannot create a context")?;
+    context
+        .connect(None, ContextFlags::NOAUTOSPAWN, None)
+        .map_err(|e| format!("no PulseAudio server: {e}"))?;
+    wait(&mut mainloop, deadline, || match context.get_state() {
+        ContextState::Ready => Ok(true),
+        ContextState::Failed | ContextState::Terminated => Err(format!(
+            "cannot connect to the PulseAudio server: {}",
+            context.errno()
+        )),
+        _ => Ok(false),
+    })?;
+    Ok((mainloop, context))
+}
+
 impl Session {
     fn connect(spec: &RecordSpec) -> Result<Self, String> {
-        let mut mainloop = Mainloop::new().ok_or("libpulse: cannot create a main loop")?;
-        let mut context =
-            Context::new(&mainloop, "tonewatch").ok_or("libpulse: cannot create a context")?;
-        context
-            .connect(None, ContextFlags::NOAUTOSPAWN, None)
-            .map_err(|e| format!("no PulseAudio server: {e}"))?;
         let deadline = Instant::now() + CONNECT_WAIT;
-        wait(&mut mainloop, deadline, || match context.get_state() {
-            ContextState::Ready => Ok(true),
-            ContextState::Failed | ContextState::Terminated => Err(format!(
-                "cannot connect to the PulseAudio server: {}",
-                context.errno()
-            )),
-            _ => Ok(false),
-        })?;
+        let (mut mainloop, mut context) = connect_context("tonewatch", deadline)?;
         let pa_spec = Spec {
             format: spec.wire.pulse(),
             rate: spec.rate_hz,

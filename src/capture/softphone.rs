@@ -22,13 +22,12 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 use libpulse_binding as pa;
 use pa::callbacks::ListResult;
+use pa::context::State as ContextState;
 use pa::context::introspect::SinkInputInfo;
 use pa::context::subscribe::{Facility, InterestMaskSet, Operation};
-use pa::context::{Context, FlagSet as ContextFlags, State as ContextState};
-use pa::mainloop::standard::Mainloop;
 use tonewatch_core::calls::{CallCommand, CallSource};
 
-use super::pulse::{CONNECT_WAIT, STOP_POLL, iterate, wait};
+use super::pulse::{CONNECT_WAIT, STOP_POLL, connect_context, iterate, wait};
 
 /// Removed streams remembered, to ignore their late properties.
 const GONE_KEPT: usize = 64;
@@ -117,21 +116,8 @@ fn watch(
     stop: &AtomicBool,
     ready: &mpsc::SyncSender<Result<(), String>>,
 ) -> Result<(), String> {
-    let mut mainloop = Mainloop::new().ok_or("libpulse: cannot create a main loop")?;
-    let mut context = Context::new(&mainloop, "tonewatch softphone watch")
-        .ok_or("libpulse: cannot create a context")?;
-    context
-        .connect(None, ContextFlags::NOAUTOSPAWN, None)
-        .map_err(|e| format!("no PulseAudio server: {e}"))?;
     let deadline = Instant::now() + CONNECT_WAIT;
-    wait(&mut mainloop, deadline, || match context.get_state() {
-        ContextState::Ready => Ok(true),
-        ContextState::Failed | ContextState::Terminated => Err(format!(
-            "cannot connect to the PulseAudio server: {}",
-            context.errno()
-        )),
-        _ => Ok(false),
-    })?;
+    let (mut mainloop, mut context) = connect_context("tonewatch softphone watch", deadline)?;
     let seen = Rc::new(RefCell::new(Seen::default()));
     {
         let seen = Rc::clone(&seen);
