@@ -10,7 +10,7 @@ use tonewatch_testkit::synth::{self, VoiceSpec};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -25,20 +25,7 @@ fn dir(name: &str) -> PathBuf {
 }
 
 fn spawn_live(server: &pulse::PulseServer, extra: &[&str]) -> Child {
-    Command::new(BIN)
-        .args([
-            "live",
-            "--agent",
-            "agent.monitor",
-            "--customer",
-            "customer.monitor",
-        ])
-        .args(extra)
-        .envs(server.envs())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    common::live_on(server, extra).spawn().unwrap()
 }
 
 /// `tonewatch call ARGS` as a CTI script runs it, next to the daemon.
@@ -140,17 +127,7 @@ fn calls_marked_on_the_control_socket_frame_the_records() {
     assert_eq!(parent.permissions().mode() & 0o077, 0);
 
     // A second daemon on the same socket is refused at once.
-    let second = Command::new(BIN)
-        .args([
-            "live",
-            "--agent",
-            "agent.monitor",
-            "--customer",
-            "customer.monitor",
-        ])
-        .envs(server.envs())
-        .output()
-        .unwrap();
+    let second = common::live_on(&server, &[]).output().unwrap();
     assert_eq!(second.status.code(), Some(2));
     let why = String::from_utf8_lossy(&second.stderr);
     assert!(why.contains("another tonewatch live is listening"), "{why}");

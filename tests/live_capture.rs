@@ -17,19 +17,8 @@ use common::{BIN, example, free_port, lines};
 use serde_json::Value;
 
 fn spawn_live(server: &pulse::PulseServer, extra: &[&str]) -> Child {
-    Command::new(BIN)
-        .args([
-            "live",
-            "--agent",
-            "agent.monitor",
-            "--customer",
-            "customer.monitor",
-        ])
-        .args(extra)
-        .envs(server.envs())
+    common::live_on(server, extra)
         .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }

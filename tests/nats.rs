@@ -6,10 +6,10 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Killed, assert_ok, example, free_port, nats_server, page_url_then};
+use common::{BIN, assert_ok, example, free_port, nats_server};
 
 fn alert_lines(stdout: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stdout)
@@ -27,17 +27,11 @@ fn supervise_shows_every_desk_on_one_feed() {
     let (_server, port) = nats_server(&["--user", "floor", "--pass", "p@ss+1"]);
     let url = format!("nats://127.0.0.1:{port}");
     let desk_url = format!("nats://floor:p%40ss+1@127.0.0.1:{port}");
-    let mut sup = Command::new(BIN)
-        .args(["supervise", "--nats", &url, "--feed", "127.0.0.1:0"])
-        .args(["--nats-user", "floor"])
-        .env("TONEWATCH_NATS_PASSWORD", "p@ss+1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // supervise says when its subscription is made.
-    let page = page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
-    let addr = common::page_addr(&page).to_string();
-    let _sup = Killed(sup);
+    let (_sup, addr) = common::supervise(
+        &url,
+        &["--nats-user", "floor"],
+        &[("TONEWATCH_NATS_PASSWORD", "p@ss+1")],
+    );
     let mut events = common::events(&addr);
 
     // Two desks replay the example call (two alerts raised and cleared).
@@ -297,14 +291,7 @@ fn a_desk_reaches_a_tls_server_of_a_private_ca_with_an_nkey() {
 fn nats_carries_the_agents_voice_only_when_the_site_opts_in() {
     let (_server, port) = nats_server(&[]);
     let url = format!("nats://127.0.0.1:{port}");
-    let mut sup = Command::new(BIN)
-        .args(["supervise", "--nats", &url, "--feed", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let page = page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
-    let addr = common::page_addr(&page).to_string();
-    let _sup = Killed(sup);
+    let (_sup, addr) = common::supervise(&url, &[], &[]);
     let mut events = common::events(&addr);
     let call = std::env::temp_dir().join(format!("speeding-nats-{}.wav", std::process::id()));
     common::speeding_agent_call(&call);

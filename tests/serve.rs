@@ -754,14 +754,7 @@ async fn two_instances_reach_one_supervisor_through_nats() {
     use std::io::Read;
     let (_nats, port) = common::nats_server(&[]);
     let url = format!("nats://127.0.0.1:{port}");
-    let mut sup = Command::new(BIN)
-        .args(["supervise", "--nats", &url, "--feed", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let page = common::page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
-    let _sup = Killed(sup);
-    let feed = common::page_addr(&page).to_string();
+    let (_sup, feed) = common::supervise(&url, &[], &[]);
     let mut events = common::events(&feed);
 
     let a = Serve::start(&["--nats", &url, "--site", "east"]);

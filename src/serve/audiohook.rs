@@ -428,6 +428,20 @@ mod tests {
         AudioHookSession::new("floor", false, Some(SESSION.into()), Some(ORG.into()), 4096)
     }
 
+    const CONV: &str = "5b0ef3a0-2cf2-4f17-8f21-bb7a27a6e9d1";
+
+    /// A session after the client's `open` of a stereo call `conv`, and
+    /// the steps that open gave.
+    fn opened_stereo(conv: &str) -> (AudioHookSession, Vec<Step>) {
+        let mut s = session();
+        let mut out = Vec::new();
+        s.text(
+            &msg("open", 1, 0, "PT0S", &open_params(conv, &stereo())),
+            &mut out,
+        );
+        (s, out)
+    }
+
     fn msg(kind: &str, seq: u64, serverseq: u64, position: &str, parameters: &Value) -> String {
         json!({"version": "2", "id": SESSION, "type": kind, "seq": seq,
                "serverseq": serverseq, "position": position, "parameters": parameters})
@@ -457,18 +471,12 @@ mod tests {
 
     #[test]
     fn open_ping_audio_close_in_order() {
-        let mut s = session();
-        let mut out = Vec::new();
-        let conv = "5b0ef3a0-2cf2-4f17-8f21-bb7a27a6e9d1";
-        s.text(
-            &msg("open", 1, 0, "PT0S", &open_params(conv, &stereo())),
-            &mut out,
-        );
+        let (mut s, mut out) = opened_stereo(CONV);
         let Step::Open(spec) = &out[0] else {
             panic!("{out:?}")
         };
         assert_eq!(spec.speakers, [Speaker::Agent, Speaker::Customer]);
-        assert_eq!(spec.origin.call_id.as_deref(), Some(conv));
+        assert_eq!(spec.origin.call_id.as_deref(), Some(CONV));
         assert_eq!(spec.origin.agent, "ana");
         let r = replies(&out);
         assert_eq!(r[0]["type"], "opened");
@@ -511,13 +519,7 @@ mod tests {
     /// the lag is measured afresh (Resync).
     #[test]
     fn a_pause_is_not_lag_nor_a_position_error() {
-        let mut s = session();
-        let mut out = Vec::new();
-        let conv = "5b0ef3a0-2cf2-4f17-8f21-bb7a27a6e9d1";
-        s.text(
-            &msg("open", 1, 0, "PT0S", &open_params(conv, &stereo())),
-            &mut out,
-        );
+        let (mut s, mut out) = opened_stereo(CONV);
         s.binary(&[0xFF; 3200], &mut out);
         s.text(&msg("paused", 2, 1, "PT0.2S", &json!({})), &mut out);
         out.clear();
@@ -560,7 +562,7 @@ mod tests {
 
     #[test]
     fn broken_rules_disconnect_with_the_protocols_code() {
-        let conv = "5b0ef3a0-2cf2-4f17-8f21-bb7a27a6e9d1";
+        let conv = CONV;
         let cases: Vec<(Vec<String>, Vec<u8>, &str)> = vec![
             (vec!["{garbage".into()], vec![], "400"),
             (vec![msg("ping", 1, 0, "PT0S", &json!({}))], vec![], "400"),
@@ -636,13 +638,7 @@ mod tests {
             {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}
         ]);
         s.text(
-            &msg(
-                "open",
-                1,
-                0,
-                "PT0S",
-                &open_params("5b0ef3a0-2cf2-4f17-8f21-bb7a27a6e9d1", &media),
-            ),
+            &msg("open", 1, 0, "PT0S", &open_params(CONV, &media)),
             &mut out,
         );
         let Step::Open(spec) = &out[0] else {

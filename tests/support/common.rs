@@ -321,3 +321,40 @@ pub fn terminate(child: &mut Child) -> (bool, Vec<u8>, String) {
     };
     (status.success(), out.join().unwrap(), err.join().unwrap())
 }
+
+/// `tonewatch live` on a private PulseAudio server's two party sinks
+/// (`agent.monitor`, `customer.monitor`), `extra` arguments after; stdout
+/// and stderr piped, not yet started.
+pub fn live_on(
+    server: &tonewatch_testkit::pulse::PulseServer,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args([
+        "live",
+        "--agent",
+        "agent.monitor",
+        "--customer",
+        "customer.monitor",
+    ])
+    .args(extra)
+    .envs(server.envs())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// `tonewatch supervise` on the NATS server at `url` (`extra` arguments and
+/// `envs` added), once it says its subscription is made; its feed's
+/// `host:port`.
+pub fn supervise(url: &str, extra: &[&str], envs: &[(&str, &str)]) -> (Killed, String) {
+    let mut sup = std::process::Command::new(BIN)
+        .args(["supervise", "--nats", url, "--feed", "127.0.0.1:0"])
+        .args(extra)
+        .envs(envs.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let page = page_url_then(&mut sup, Some("tonewatch: subscribed to tonewatch.>"));
+    (Killed(sup), page_addr(&page).to_string())
+}
