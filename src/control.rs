@@ -195,12 +195,6 @@ impl ControlServer {
             thread: Some(thread),
         })
     }
-
-    /// Where it listens.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for ControlServer {

@@ -436,6 +436,17 @@ impl Publisher {
         if matches!(r, Record::Frame(_)) {
             return;
         }
+        if self.leaves_the_desk() {
+            self.publish_to_floor(r);
+        }
+        if let Some(n) = &self.nudger {
+            n.offer(r);
+        }
+    }
+
+    /// The feed and NATS: `r` labelled with its call, as `FloorEvent` lets
+    /// it leave the desk.
+    fn publish_to_floor(&self, r: &Record) {
         let call_id = self
             .label
             .lock()
@@ -458,9 +469,15 @@ impl Publisher {
                 nats.publish_event(&origin, &event);
             }
         }
-        if let Some(n) = &self.nudger {
-            n.offer(r);
-        }
+    }
+
+    /// A feed or NATS to publish to.
+    fn leaves_the_desk(&self) -> bool {
+        #[cfg(feature = "nats")]
+        let nats = self.nats.is_some();
+        #[cfg(not(feature = "nats"))]
+        let nats = false;
+        self.hub.is_some() || nats
     }
 
     pub(crate) fn metrics(&self) -> Option<Arc<tonewatch::publish::feed::Metrics>> {
@@ -475,11 +492,7 @@ impl Publisher {
     /// Anything to publish to at all.
     #[cfg(feature = "desktop")]
     pub(crate) fn wanted(&self) -> bool {
-        #[cfg(feature = "nats")]
-        let nats = self.nats.is_some();
-        #[cfg(not(feature = "nats"))]
-        let nats = false;
-        self.hub.is_some() || nats || self.nudger.is_some()
+        self.leaves_the_desk() || self.nudger.is_some()
     }
 }
 

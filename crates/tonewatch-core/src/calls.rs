@@ -461,16 +461,6 @@ impl Calls {
         calls
     }
 
-    /// The open call's id (`None` between calls, and with
-    /// [`Boundaries::Whole`]).
-    #[must_use]
-    pub fn call_id(&self) -> Option<&str> {
-        match self.mode {
-            Boundaries::Whole => None,
-            _ => self.open.as_ref().map(|o| o.call_id.as_str()),
-        }
-    }
-
     /// A marker, applied before the next frame. A marker switches the
     /// activity fallback off for the rest of the stream.
     pub fn command(&mut self, c: CallCommand) {
@@ -695,12 +685,6 @@ impl Calls {
     ) -> std::io::Result<Option<BaselineValues>> {
         self.end(t, CallSource::Stop, out)?;
         Ok(self.agent_prior)
-    }
-
-    /// A call is open.
-    #[must_use]
-    pub fn is_open(&self) -> bool {
-        self.open.is_some()
     }
 }
 
