@@ -41,6 +41,7 @@
 //! | [`output`] | JSON Lines, the coaching report |
 //! | [`publish`] | supervisor feed, NATS, desktop nudges |
 //! | [`config`], [`profile`] | the config file and agent profiles |
+//! | [`service`] | systemd readiness, watchdog and reload notices |
 
 #![forbid(unsafe_code)]
 
@@ -58,6 +59,7 @@ pub mod profile;
 pub mod publish;
 pub mod replay;
 pub mod serve;
+pub mod service;
 
 pub use config::Config;
 pub use tonewatch_core as core;

@@ -286,12 +286,36 @@ fn a_desk_reaches_a_tls_server_of_a_private_ca_with_an_nkey() {
 /// a call in which the agent speeds up raises "slow down" on stdout, but
 /// `supervise` (subscribed to everything) gets no agent_pace alert and no
 /// agent pitch or rate in the summary; with --share-agent-alerts it gets
-/// both.
+/// both. Started as systemd would start it (`Type=notify`, a watchdog),
+/// `supervise` says it is ready with its page's address and feeds the
+/// watchdog.
 #[test]
 fn nats_carries_the_agents_voice_only_when_the_site_opts_in() {
     let (_server, port) = nats_server(&[]);
     let url = format!("nats://127.0.0.1:{port}");
-    let (_sup, addr) = common::supervise(&url, &[], &[]);
+    let notify_dir = tempfile::tempdir().unwrap();
+    let notify = notify_dir.path().join("notify");
+    let sock = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (_sup, addr) = common::supervise(
+        &url,
+        &[],
+        &[
+            ("NOTIFY_SOCKET", notify.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+        ],
+    );
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("READY from supervise");
+    let ready = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready}");
+    assert!(
+        ready.contains(&format!("STATUS=supervisor page at http://{addr}/")),
+        "{ready}"
+    );
+    let n = sock.recv(&mut buf).expect("a watchdog ping from supervise");
+    assert_eq!(&buf[..n], b"WATCHDOG=1\n");
     let mut events = common::events(&addr);
     let call = std::env::temp_dir().join(format!("speeding-nats-{}.wav", std::process::id()));
     common::speeding_agent_call(&call);

@@ -812,3 +812,106 @@ async fn two_instances_reach_one_supervisor_through_nats() {
         }
     }
 }
+
+/// Under systemd (`Type=notify`, `WatchdogSec=`): a notify socket of the
+/// test's own, as systemd binds it. `READY=1` comes once calls are taken
+/// (/readyz answers 200 at the address in its status), `WATCHDOG=1` at
+/// half the period while the daemon runs, `RELOADING=1` then `READY=1` on
+/// SIGHUP, `STOPPING=1` on SIGTERM, and the process ends cleanly.
+#[test]
+fn serve_tells_systemd_ready_watchdog_reload_and_stop() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let next = || {
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).expect("a notice from serve");
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    };
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--stream-path",
+            STREAM_PATH,
+        ])
+        .env("NOTIFY_SOCKET", &path)
+        // 400 ms: fed every 200 ms.
+        .env("WATCHDOG_USEC", "400000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let ready = next();
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready}");
+    let addr = ready
+        .lines()
+        .find_map(|l| l.strip_prefix("STATUS=taking calls on "))
+        .unwrap_or_else(|| panic!("no status with the address: {ready}"))
+        .to_string();
+    let readyz = ureq::get(&format!("http://{addr}/readyz")).call().unwrap();
+    assert_eq!(readyz.status(), 200);
+
+    let start = Instant::now();
+    let mut pings = 0;
+    while start.elapsed() < Duration::from_millis(1500) {
+        let notice = next();
+        assert_eq!(notice, "WATCHDOG=1\n");
+        pings += 1;
+    }
+    // 1.5 s at one every 200 ms (100-ms loop): 7; at least 5 on a busy
+    // machine, and not a flood.
+    assert!((5..=9).contains(&pings), "{pings} watchdog pings in 1.5 s");
+
+    let notices_until = |what: &str| {
+        let mut seen = Vec::new();
+        loop {
+            let n = next();
+            let done = n.lines().any(|l| l == what);
+            seen.push(n);
+            if done {
+                return seen;
+            }
+        }
+    };
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let reload = notices_until("RELOADING=1");
+    let last = reload.last().unwrap();
+    assert!(
+        last.lines().any(|l| l.starts_with("MONOTONIC_USEC=")),
+        "{last}"
+    );
+    let after = notices_until("READY=1");
+    assert!(
+        after
+            .last()
+            .unwrap()
+            .contains(&format!("STATUS=taking calls on {addr}"))
+    );
+
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let stopping = notices_until("STOPPING=1");
+    assert!(
+        stopping
+            .last()
+            .unwrap()
+            .contains("STATUS=draining: ending 0 open calls")
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}

@@ -13,6 +13,7 @@ use tonewatch::serve::metrics::ServeMetrics;
 use tonewatch::serve::pool::Outputs;
 use tonewatch::serve::signature::Credentials;
 use tonewatch::serve::{ServeOptions, Server};
+use tonewatch::service::Notifier;
 
 use super::{Failure, FeedToken, NatsLogin, load_config, serve_feed, stop_on_signals};
 
@@ -249,12 +250,18 @@ pub(super) fn run(args: &ServeArgs) -> Result<(), Failure> {
         server.addr()
     );
     let stop = stop_on_signals(false)?;
+    let mut systemd = Notifier::from_env();
+    systemd.ready(&format!("taking calls on {}", server.addr()));
+    // The watchdog is fed while the connection runtime runs its tasks.
+    let stall = systemd.watchdog().map_or(Duration::from_secs(5), |w| w / 2);
     let hup = Arc::new(std::sync::atomic::AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
         .map_err(|e| Failure::Output(std::io::Error::other(format!("cannot catch SIGHUP: {e}"))))?;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
+        systemd.tick(|| server.responsive(stall));
         if hup.swap(false, Ordering::Relaxed) {
+            systemd.reloading();
             // A bad file keeps the running settings, and says why.
             match load_config(args.config.as_ref()).and_then(|c| {
                 c.settings()
@@ -262,6 +269,7 @@ pub(super) fn run(args: &ServeArgs) -> Result<(), Failure> {
             }) {
                 Ok(next) => {
                     server.reload(next);
+                    systemd.ready(&format!("taking calls on {}", server.addr()));
                     eprintln!(
                         "tonewatch: configuration reloaded (SIGHUP): new calls take all of it, \
                          open calls its alert thresholds"
@@ -269,6 +277,7 @@ pub(super) fn run(args: &ServeArgs) -> Result<(), Failure> {
                 }
                 Err(e) => {
                     server.reload_failed();
+                    systemd.ready("the new configuration was refused: kept the running one");
                     let why = match e {
                         Failure::Input(why) => why,
                         _ => "cannot read it".into(),
@@ -280,6 +289,7 @@ pub(super) fn run(args: &ServeArgs) -> Result<(), Failure> {
     }
     let open = metrics.calls_open.load(Ordering::Relaxed);
     eprintln!("tonewatch: draining: ending {open} open calls");
+    systemd.stopping(&format!("draining: ending {open} open calls"));
     server.drain(Duration::from_secs(u64::from(args.drain_s)));
     Ok(())
 }

@@ -564,6 +564,7 @@ pub struct FeedServer {
     tls: bool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
+    heartbeat: crate::service::Heartbeat,
 }
 
 impl std::fmt::Debug for FeedServer {
@@ -632,6 +633,8 @@ impl FeedServer {
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let max_connections = options.max_connections.max(1);
         let is_tls = tls.is_some();
+        let heartbeat = crate::service::Heartbeat::new();
+        let beat = heartbeat.clone();
         let thread = thread::Builder::new()
             .name("tonewatch-feed".into())
             .spawn(move || {
@@ -645,6 +648,7 @@ impl FeedServer {
                     };
                     tokio::select! {
                         () = accept_loop(listener, ctx, tls, max_connections) => {}
+                        () = beat.run() => {}
                         _ = stopped => {}
                     }
                 });
@@ -656,6 +660,7 @@ impl FeedServer {
             tls: is_tls,
             stop: Some(stop),
             thread: Some(thread),
+            heartbeat,
         })
     }
 
@@ -663,6 +668,13 @@ impl FeedServer {
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether the feed's runtime ran a task within `within` (what feeds
+    /// systemd's watchdog in `supervise`).
+    #[must_use]
+    pub fn responsive(&self, within: std::time::Duration) -> bool {
+        self.heartbeat.fresh(within)
     }
 
     /// The page's address: `http://` or `https://`, with a trailing `/`.

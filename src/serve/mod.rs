@@ -101,6 +101,7 @@ pub struct Server {
     ctx: Arc<Ctx>,
     outputs: Arc<pool::Outputs>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    heartbeat: crate::service::Heartbeat,
 }
 
 impl std::fmt::Debug for Server {
@@ -163,6 +164,8 @@ impl Server {
                 _ = stopped => {}
             }
         });
+        let heartbeat = crate::service::Heartbeat::new();
+        runtime.spawn(heartbeat.clone().run());
         tracing::info!("serving calls on {addr}");
         Ok(Self {
             addr,
@@ -170,6 +173,7 @@ impl Server {
             ctx,
             outputs,
             stop: Some(stop),
+            heartbeat,
         })
     }
 
@@ -177,6 +181,13 @@ impl Server {
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether the connection runtime ran a task within `within` (what
+    /// feeds systemd's watchdog).
+    #[must_use]
+    pub fn responsive(&self, within: Duration) -> bool {
+        self.heartbeat.fresh(within)
     }
 
     /// New settings (SIGHUP): see [`Pool::reload`].
