@@ -1,7 +1,8 @@
 //! An agent's profile: their baseline saved at the end of a call, read at
 //! the start of the next, as a small TOML file.
 
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tonewatch_core::baseline::BaselineValues;
@@ -85,10 +86,65 @@ impl Profile {
     }
 }
 
+/// Where `live` keeps an agent's profile when no `--profile` is given:
+/// `$XDG_STATE_HOME/tonewatch/profiles/<agent>.toml`, with
+/// `~/.local/state` when `XDG_STATE_HOME` is unset, empty or relative (as
+/// the XDG spec says); `Ok(None)` with neither a state home nor a home.
+///
+/// # Errors
+/// An agent name that is not a plain file name (empty, `.`-led, a `/`).
+pub fn default_path(
+    agent: &str,
+    state_home: Option<&OsStr>,
+    home: Option<&OsStr>,
+) -> Result<Option<PathBuf>, String> {
+    if agent.is_empty() || agent.starts_with('.') || agent.contains(['/', '\0']) {
+        return Err(format!(
+            "agent name {agent:?} cannot name a profile file: give --profile PATH or --no-profile"
+        ));
+    }
+    let base = state_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            home.map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".local/state"))
+        });
+    Ok(base.map(|b| b.join("tonewatch/profiles").join(format!("{agent}.toml"))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tonewatch_core::baseline::Baseline;
+
+    #[test]
+    fn the_default_place_follows_the_xdg_state_home() {
+        let at = |state: Option<&str>, home: Option<&str>| {
+            default_path("sam", state.map(OsStr::new), home.map(OsStr::new)).unwrap()
+        };
+        assert_eq!(
+            at(Some("/var/st"), Some("/home/sam")),
+            Some(PathBuf::from("/var/st/tonewatch/profiles/sam.toml"))
+        );
+        // Unset, empty or relative: ~/.local/state.
+        for state in [None, Some(""), Some("rel/state")] {
+            assert_eq!(
+                at(state, Some("/home/sam")),
+                Some(PathBuf::from(
+                    "/home/sam/.local/state/tonewatch/profiles/sam.toml"
+                ))
+            );
+        }
+        assert_eq!(at(None, None), None);
+        for bad in ["", ".hidden", "../sam", "a/b"] {
+            assert!(
+                default_path(bad, None, Some(OsStr::new("/h"))).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn whatever_a_call_teaches_can_be_saved_and_loaded_again() {

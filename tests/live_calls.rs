@@ -28,6 +28,16 @@ fn spawn_live(server: &pulse::PulseServer, extra: &[&str]) -> Child {
     common::live_on(server, extra).spawn().unwrap()
 }
 
+/// The private HOME the server's clients run with.
+fn server_home(server: &pulse::PulseServer) -> std::path::PathBuf {
+    server
+        .envs()
+        .into_iter()
+        .find(|(k, _)| k == "HOME")
+        .map(|(_, v)| v.into())
+        .unwrap()
+}
+
 /// `tonewatch call ARGS` as a CTI script runs it, next to the daemon.
 fn call(server: &pulse::PulseServer, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -98,9 +108,14 @@ fn profile(at: &Path) {
 #[test]
 fn calls_marked_on_the_control_socket_frame_the_records() {
     let d = dir("live-calls-control");
-    let prof = d.join("agent.toml");
-    profile(&prof);
+    let made = d.join("agent.toml");
+    profile(&made);
     let server = pulse::PulseServer::start();
+    // The agent's profile in its default place (under the server's private
+    // HOME), from which live reads it and to which it saves it.
+    let prof = server_home(&server).join(".local/state/tonewatch/profiles/desk-7.toml");
+    std::fs::create_dir_all(prof.parent().unwrap()).unwrap();
+    std::fs::copy(&made, &prof).unwrap();
     let socket = Path::new(
         &server
             .envs()
@@ -112,7 +127,7 @@ fn calls_marked_on_the_control_socket_frame_the_records() {
     .join("tonewatch/control.sock");
     let mut child = spawn_live(
         &server,
-        &["--feed", "127.0.0.1:0", "--profile", prof.to_str().unwrap()],
+        &["--feed", "127.0.0.1:0", "--agent-name", "desk-7"],
     );
     let page = common::page_url_then(&mut child, Some("tonewatch: marking calls"));
     let mut child = common::Killed(child);
@@ -305,7 +320,16 @@ fn live_and_replay_find_the_same_calls_by_activity() {
     let mut child = thread::scope(|s| {
         let h = s.spawn(|| pulse::play(&server, &agent, &customer));
         thread::sleep(Duration::from_millis(500));
-        let child = spawn_live(&server, &["--frames", "--config", cfg.to_str().unwrap()]);
+        let child = spawn_live(
+            &server,
+            &[
+                "--frames",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--agent-name",
+                "desk-7",
+            ],
+        );
         h.join().unwrap();
         common::Killed(child)
     });
@@ -313,6 +337,16 @@ fn live_and_replay_find_the_same_calls_by_activity() {
     assert!(ok, "{err}");
     let _ = std::fs::write(d.join("live.jsonl"), &out);
     let live = lines(&out);
+    // Without --profile, the agent's profile is kept in the default place
+    // (the server's private HOME here: too little speech in the example to
+    // save a baseline), in a folder only they can read.
+    let kept = server_home(&server).join(".local/state/tonewatch/profiles");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&kept)
+        .unwrap_or_else(|e| panic!("{}: {e}", kept.display()))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
 
     let first = |rs: &[Value]| {
         rs.iter()

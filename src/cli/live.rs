@@ -68,6 +68,13 @@ pub(crate) struct LiveArgs {
     #[arg(long, value_name = "PATH", env = "TONEWATCH_CONTROL_SOCKET")]
     control_socket: Option<std::path::PathBuf>,
 
+    /// Keep no profile. Without this or --profile, the agent's profile is
+    /// $XDG_STATE_HOME/tonewatch/profiles/AGENT.toml (~/.local/state/...;
+    /// AGENT from --agent-name, else $USER), so the next run starts from
+    /// their baseline.
+    #[arg(long, conflicts_with = "profile")]
+    no_profile: bool,
+
     #[command(flatten)]
     call: CallArgs,
 
@@ -75,9 +82,41 @@ pub(crate) struct LiveArgs {
     feed: FeedArgs,
 }
 
+/// The profile `live` reads and saves: --profile, else the default place
+/// (its folder made, owner-only: a baseline of someone's voice is theirs),
+/// unless --no-profile.
+fn profile_path(args: &LiveArgs) -> Result<Option<std::path::PathBuf>, Failure> {
+    if let Some(p) = &args.call.profile {
+        return Ok(Some(p.clone()));
+    }
+    if args.no_profile {
+        return Ok(None);
+    }
+    let agent = args.feed.origin().agent;
+    let state = std::env::var_os("XDG_STATE_HOME");
+    let home = std::env::var_os("HOME");
+    let Some(path) = tonewatch::profile::default_path(&agent, state.as_deref(), home.as_deref())
+        .map_err(Failure::Input)?
+    else {
+        tracing::warn!("no $XDG_STATE_HOME or $HOME: the agent's profile is not kept");
+        return Ok(None);
+    };
+    if let Some(dir) = path.parent() {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Failure::Input(format!("profile folder {}: {e}", dir.display())))?;
+    }
+    tracing::info!("agent profile {}", path.display());
+    Ok(Some(path))
+}
+
 pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     let cfg = load_config(args.call.config.as_ref())?;
-    let profile = load_profile(args.call.profile.as_ref())?;
+    let profile_path = profile_path(args)?;
+    let profile = load_profile(profile_path.as_ref())?;
     let sources = match (&args.stereo, &args.agent, &args.customer) {
         (Some(device), _, _) => Sources::Stereo {
             device: device.clone(),
@@ -138,7 +177,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     };
     // The agent's profile is saved at each call's end, off the analysis
     // thread.
-    let (profile_tx, saver) = match args.call.profile.clone() {
+    let (profile_tx, saver) = match profile_path.clone() {
         Some(path) => {
             let (tx, rx) = crossbeam_channel::unbounded::<BaselineValues>();
             let saver = std::thread::Builder::new()
@@ -193,7 +232,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<(), Failure> {
     if let Some(saver) = saver {
         let _ = saver.join();
     }
-    save_profile(args.call.profile.as_ref(), baseline)?;
+    save_profile(profile_path.as_ref(), baseline)?;
     written.map_err(Failure::Output)
 }
 

@@ -339,6 +339,8 @@ pub fn live_on(
     ])
     .args(extra)
     .envs(server.envs())
+    // The agent's profile goes under the server's private HOME.
+    .env_remove("XDG_STATE_HOME")
     .stdout(std::process::Stdio::piped())
     .stderr(std::process::Stdio::piped());
     cmd

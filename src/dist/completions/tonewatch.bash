@@ -523,7 +523,7 @@ _tonewatch() {
             return 0
             ;;
         tonewatch__subcmd__live)
-            opts="-h --agent --customer --stereo --agent-channel --host --calls --call-app --control-socket --frames --config --profile --feed --feed-token --feed-tls-cert --feed-tls-key --feed-allow-origin --feed-allow-host --feed-max-connections --nats --nats-token --nats-user --nats-password --nats-nkey --nats-creds --nats-tls-cert --nats-tls-key --nats-tls-ca --notify --agent-name --site --share-agent-alerts --log-format --help"
+            opts="-h --agent --customer --stereo --agent-channel --host --calls --call-app --control-socket --no-profile --frames --config --profile --feed --feed-token --feed-tls-cert --feed-tls-key --feed-allow-origin --feed-allow-host --feed-max-connections --nats --nats-token --nats-user --nats-password --nats-nkey --nats-creds --nats-tls-cert --nats-tls-key --nats-tls-ca --notify --agent-name --site --share-agent-alerts --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
