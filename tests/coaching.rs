@@ -102,7 +102,7 @@ fn the_report_shows_each_raised_alert_in_a_browser() {
         );
     }
     assert!(
-        dom.contains("<td>talk-to-listen ratio</td>"),
+        dom.contains("<th scope=\"row\">talk-to-listen ratio</th>"),
         "summary table"
     );
     // The pitch lane: each party's 10-s median trend over the faint raw
@@ -115,6 +115,15 @@ fn the_report_shows_each_raised_alert_in_a_browser() {
         assert!(
             dom.contains(&format!("class=\"{party} raw series\"")),
             "{party} raw"
+        );
+        // Its normal band on the pitch and rate lanes, saying its range.
+        let bands = dom.matches(&format!("class=\"{party} normal\"")).count();
+        assert_eq!(bands, 2, "{party} normal bands");
+        assert!(
+            dom.contains(&format!("{party} normal (the middle half of the call): "))
+                && dom.contains("st from the call's median pitch")
+                && dom.contains("syllables/s</title>"),
+            "{party} band titles"
         );
     }
     // Self-contained: nothing fetched, its script inline; the one address
@@ -455,4 +464,150 @@ fn a_batch_stopped_midway_leaves_no_file_that_looks_complete_but_is_not() {
         })
         .count();
     assert_eq!(jsonl, ok.len());
+}
+
+/// Text contrast and labels, checked in the page (WCAG 2 AA: 4.5:1 for
+/// text, its colour blended by opacity over the nearest background; every
+/// chart an image with a label, every table a caption and scoped headers,
+/// every control a label, the page a language). Returns what fails.
+const ACCESSIBILITY: &str = r#"
+const rgba=c=>{const m=(c.match(/[\d.]+/g)||[]).map(Number);return [m[0],m[1],m[2],m.length>3?m[3]:1]};
+const bgOf=el=>{for(let e=el;e;e=e.parentElement){const c=rgba(getComputedStyle(e).backgroundColor);if(c[3]>0)return c;}return [255,255,255,1]};
+const lin=v=>{v/=255;return v<=0.03928?v/12.92:Math.pow((v+0.055)/1.055,2.4)};
+const lum=c=>0.2126*lin(c[0])+0.7152*lin(c[1])+0.0722*lin(c[2]);
+const bad=[];
+for(const el of document.querySelectorAll('body *')){
+  if(el.tagName.toLowerCase()==='title'||![...el.childNodes].some(n=>n.nodeType===3&&n.textContent.trim()))continue;
+  const st=getComputedStyle(el);
+  if(st.display==='none'||st.visibility==='hidden')continue;
+  const fgc=el instanceof SVGElement?st.fill:st.color;
+  if(!fgc||!fgc.startsWith('rgb'))continue;
+  let a=rgba(fgc)[3];for(let e=el;e;e=e.parentElement)a*=parseFloat(getComputedStyle(e).opacity);
+  const bg=bgOf(el),f=rgba(fgc),mix=[0,1,2].map(i=>a*f[i]+(1-a)*bg[i]);
+  const l1=lum(mix),l2=lum(bg),r=(Math.max(l1,l2)+0.05)/(Math.min(l1,l2)+0.05);
+  if(r<4.5)bad.push(`contrast ${r.toFixed(2)}: <${el.tagName.toLowerCase()}> ${el.textContent.trim().slice(0,40)}`);
+}
+for(const s of document.querySelectorAll('svg'))if(s.getAttribute('role')!=='img'||!s.getAttribute('aria-label'))bad.push('an svg without role=img and a label');
+for(const t of document.querySelectorAll('table'))if(!t.querySelector('caption'))bad.push('a table without a caption');
+for(const th of document.querySelectorAll('th'))if(!th.getAttribute('scope'))bad.push('a th without scope: '+th.textContent);
+for(const c of document.querySelectorAll('audio,input,select,button,textarea'))if(!c.closest('label')&&!c.getAttribute('aria-label'))bad.push('an unlabelled '+c.tagName.toLowerCase());
+if(!document.documentElement.lang)bad.push('no lang on the page');
+return bad;"#;
+
+/// A folder of calls by two agents over two weeks: `tonewatch trends`
+/// counts each agent's calls per week as calls.csv has them (and their
+/// overtalk alerts), keeps the agents' own voice out unless asked, maps
+/// files to agents from a CSV, and its page shows both agents in headless
+/// Chromium, passing the accessibility check — as does the call report.
+#[test]
+fn trends_count_each_agents_calls_and_read_well() {
+    let calls = scratch("trends-in");
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trends-out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    // Sam: two calls in the week of Monday 23 November, one in the next;
+    // Ana: two in the week of 30 November.
+    for name in [
+        "sam_2026-11-23_a",
+        "sam_2026-11-25_b",
+        "sam_2026-11-30_c",
+        "ana_2026-11-30_a",
+        "ana_2026-12-06_b",
+    ] {
+        std::fs::copy(example(), calls.join(format!("{name}.wav"))).unwrap();
+    }
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(&calls)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let trends = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("trends")
+            .arg(&out_dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        common::assert_ok(&out);
+        std::fs::read_to_string(out_dir.join("trends.csv")).unwrap()
+    };
+    let table = |csv: &str| -> Vec<std::collections::HashMap<String, String>> {
+        let mut rows = csv.lines().map(|l| l.split(',').map(str::to_string));
+        let header: Vec<String> = rows.next().unwrap().collect();
+        rows.map(|r| header.iter().cloned().zip(r).collect())
+            .collect()
+    };
+    // calls.csv, written by the batch, is the independent count.
+    let batch = std::fs::read_to_string(out_dir.join("calls.csv")).unwrap();
+    let batch = table(&batch);
+    let overtalk_of = |prefix: &[&str]| -> u32 {
+        batch
+            .iter()
+            .filter(|r| prefix.iter().any(|p| r["file"].contains(p)))
+            .map(|r| r["alerts_overtalk"].parse::<u32>().unwrap())
+            .sum()
+    };
+
+    let private = table(&trends(&[]));
+    assert!(!private[0].contains_key("agent_pace_per_h"), "{private:?}");
+    assert!(!private[0].contains_key("agent_f0_median_hz"));
+    let weeks: Vec<(String, String, String)> = private
+        .iter()
+        .map(|r| (r["agent"].clone(), r["week"].clone(), r["calls"].clone()))
+        .collect();
+    let w = |a: &str, d: &str, n: &str| (a.to_string(), d.to_string(), n.to_string());
+    assert_eq!(
+        weeks,
+        [
+            w("ana", "2026-11-30", "2"),
+            w("sam", "2026-11-23", "2"),
+            w("sam", "2026-11-30", "1")
+        ]
+    );
+    for (r, files) in private.iter().zip([
+        &["ana_"][..],
+        &["sam_2026-11-23", "sam_2026-11-25"],
+        &["sam_2026-11-30"],
+    ]) {
+        let per_h: f64 = r["overtalk_per_h"].parse().unwrap();
+        let hours: f64 = r["call_h"].parse().unwrap();
+        let n = f64::from(overtalk_of(files));
+        assert!(
+            (per_h * hours - n).abs() < 0.05 * n.max(1.0),
+            "{r:?} vs {n}"
+        );
+    }
+
+    let mapping = calls.join("agents.csv");
+    std::fs::write(&mapping, "file,agent\nana_2026-11-30_a.wav,sam\n").unwrap();
+    let mapped = table(&trends(&[
+        "--agents",
+        mapping.to_str().unwrap(),
+        "--agent-voice",
+    ]));
+    assert!(mapped[0].contains_key("agent_pace_per_h"));
+    let sam_calls: u32 = mapped
+        .iter()
+        .filter(|r| r["agent"] == "sam")
+        .map(|r| r["calls"].parse::<u32>().unwrap())
+        .sum();
+    assert_eq!(sam_calls, 4);
+
+    trends(&["--agent-voice"]);
+    let browser = common::Browser::start();
+    browser.open(&format!("file://{}", out_dir.join("trends.html").display()));
+    let shown = browser.run(
+        "return [...document.querySelectorAll('section[data-agent]')].map(s=>[s.dataset.agent,s.dataset.calls,s.querySelectorAll('svg[role=img]').length]);",
+    );
+    assert_eq!(shown, serde_json::json!([["ana", "2", 2], ["sam", "3", 2]]));
+    let bad = browser.run(ACCESSIBILITY);
+    assert_eq!(bad, serde_json::json!([]), "trends.html");
+    browser.open(&format!(
+        "file://{}",
+        out_dir.join("sam_2026-11-23_a.html").display()
+    ));
+    let bad = browser.run(ACCESSIBILITY);
+    assert_eq!(bad, serde_json::json!([]), "the call report");
 }

@@ -16,6 +16,7 @@ mod replay;
 mod serve;
 #[cfg(feature = "nats")]
 mod supervise;
+mod trends;
 
 use std::io;
 use std::path::PathBuf;
@@ -151,6 +152,12 @@ pub(crate) enum Command {
     /// `--feed` does, until Ctrl-C.
     #[cfg(feature = "nats")]
     Supervise(SuperviseArgs),
+    /// Each agent's trend across calls, for coaching: reads the folders
+    /// `replay DIR --out OUT` wrote and writes trends.html and trends.csv
+    /// (per agent and week: calls, talk, alerts per hour of talk by kind,
+    /// talk-to-listen, customer agitation heard, escalations; the agent's
+    /// own voice only with --agent-voice).
+    Trends(trends::TrendsArgs),
     /// Show or check the configuration (every threshold, with its meaning).
     Config(ConfigArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish or
@@ -259,6 +266,7 @@ pub(crate) fn run(command: Command) -> ExitCode {
         #[cfg(feature = "nats")]
         Command::Supervise(args) => exit_code(supervise::run(&args)),
         Command::Serve(args) => exit_code(serve::run(&args)),
+        Command::Trends(args) => exit_code(trends::run(&args)),
         Command::Config(args) => config::run(&args),
         Command::Completions(args) => {
             use clap::CommandFactory;

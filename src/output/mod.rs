@@ -2,6 +2,7 @@
 
 pub mod durable;
 pub mod report;
+pub mod trends;
 
 use serde::Serialize;
 use tonewatch_core::Record;

@@ -390,6 +390,32 @@ impl ReportBuilder {
                 let pts = series(k, panel);
                 let class = color(self.speakers[k]);
                 let at = |i: usize| x(i as f64 * self.bin_s);
+                // The party's normal: the middle half of what the lane's
+                // line shows (the pitch trend, the rate), as a light band.
+                if panel <= 2 {
+                    let half = (TREND_S / 2.0 / self.bin_s).round() as usize;
+                    let shown = if panel == 1 {
+                        trend(&pts, half)
+                    } else {
+                        pts.clone()
+                    };
+                    if let Some((q1, q3)) = quartiles(&shown) {
+                        let what = if panel == 1 {
+                            format!("{q1:+.1} to {q3:+.1} st from the call's median pitch")
+                        } else {
+                            format!("{q1:.1} to {q3:.1} syllables/s")
+                        };
+                        let _ = writeln!(
+                            h,
+                            "<rect class=\"{class} normal\" x=\"{LEFT}\" width=\"{PLOT_W:.1}\" \
+                             y=\"{:.1}\" height=\"{:.1}\"><title>{} normal (the middle half of the call): \
+                             {what}</title></rect>",
+                            yv(q3),
+                            (yv(q1) - yv(q3)).max(1.0),
+                            self.speakers[k].as_str()
+                        );
+                    }
+                }
                 if panel == 1 {
                     // Raw pitch jumps from syllable to syllable; what the
                     // rules judge is a median over seconds.
@@ -452,20 +478,23 @@ impl ReportBuilder {
                 hgt = bottom - 20.0,
             );
         }
-        h.push_str("</svg>\n<p class=\"legend\"><span class=\"agent\">■ agent</span> <span class=\"customer\">■ customer</span> · ▼ alert raised (shaded while it lasts; hover for the message) · dashed: agitation spike level</p>\n");
+        h.push_str("</svg>\n<p class=\"legend\"><span class=\"agent\">■ agent</span> <span class=\"customer\">■ customer</span> · ▼ alert raised (shaded while it lasts; hover for the message) · light band: each party's normal (the middle half of their call) · dashed: agitation spike level</p>\n");
     }
 
     fn summary_table(&self, h: &mut String, s: &SummaryRecord) {
-        h.push_str("<h2>Summary</h2>\n<table class=\"summary\"><tr><th></th>");
+        h.push_str(
+            "<h2>Summary</h2>\n<table class=\"summary\"><caption>Each party</caption>\
+             <tr><th scope=\"col\"></th>",
+        );
         for sp in &s.speakers {
-            let _ = write!(h, "<th>{}</th>", sp.speaker.as_str());
+            let _ = write!(h, "<th scope=\"col\">{}</th>", sp.speaker.as_str());
         }
         h.push_str("</tr>\n");
         let row =
             |h: &mut String,
              name: &str,
              f: &dyn Fn(&tonewatch_core::summary::SpeakerSummary) -> String| {
-                let _ = write!(h, "<tr><td>{name}</td>");
+                let _ = write!(h, "<tr><th scope=\"row\">{name}</th>");
                 for sp in &s.speakers {
                     let _ = write!(h, "<td>{}</td>", f(sp));
                 }
@@ -479,9 +508,9 @@ impl ReportBuilder {
         row(h, "median loudness", &|sp| {
             opt(sp.loudness_median_db, "dBFS")
         });
-        h.push_str("</table>\n<table class=\"summary\">");
+        h.push_str("</table>\n<table class=\"summary\"><caption>The call</caption>");
         let line = |h: &mut String, k: &str, v: String| {
-            let _ = write!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
+            let _ = write!(h, "<tr><th scope=\"row\">{k}</th><td>{v}</td></tr>");
         };
         line(h, "duration", clock(s.duration_s));
         line(
@@ -513,8 +542,10 @@ impl ReportBuilder {
             return;
         }
         h.push_str(
-            "<table class=\"alerts\"><tr><th>time</th><th>alert</th><th>state</th>\
-             <th>severity</th><th>message</th></tr>\n",
+            "<table class=\"alerts\"><caption>Every alert, raised and cleared (click one to \
+             listen from just before it)</caption><tr><th scope=\"col\">time</th>\
+             <th scope=\"col\">alert</th><th scope=\"col\">state</th>\
+             <th scope=\"col\">severity</th><th scope=\"col\">message</th></tr>\n",
         );
         for a in &self.alerts {
             let state = match a.state {
@@ -588,6 +619,18 @@ fn evidence_text(e: &Evidence) -> String {
     } else {
         format!(" — {}", parts.join("; "))
     }
+}
+
+/// The first and third quartiles of the values present (`None` with
+/// fewer than four).
+fn quartiles(pts: &[Option<f64>]) -> Option<(f64, f64)> {
+    let mut v: Vec<f64> = pts.iter().flatten().copied().collect();
+    if v.len() < 4 {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.25), at(0.75)))
 }
 
 /// The pitch lane's trend: a median over this many seconds around each
@@ -689,10 +732,10 @@ svg{display:block;background:#fff}.frame{fill:#fafafa;stroke:#ddd}.grid{stroke:#
 .alert-marker.info{stroke:#2ca02c;fill:#2ca02c}.alert-marker.warn{stroke:#ff7f0e;fill:#ff7f0e}\
 .alert-marker.escalate{stroke:#b00;fill:#b00}.legend{color:#555;font-size:12px}\
 table{border-collapse:collapse;margin:0 16px 8px 0;display:inline-table;vertical-align:top}\
-td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}th{background:#f4f4f4}\
-tr.warn td:nth-child(4){color:#c60}tr.escalate td:nth-child(4){color:#b00;font-weight:600}\
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}th{background:#f4f4f4}caption{text-align:left;font-weight:600;padding:4px 0}th[scope=row]{font-weight:400}\
+tr.warn td:nth-child(4){color:#a34a00}tr.escalate td:nth-child(4){color:#b00;font-weight:600}\
 .listen{margin:8px 0 12px}.listen audio{vertical-align:middle;height:32px}\
-.missing{color:#b00;font-weight:600}.raw{opacity:.3;stroke-width:1}.trend{stroke-width:2.5}[data-t],#timeline{cursor:pointer}";
+.missing{color:#b00;font-weight:600}.raw{opacity:.3;stroke-width:1}rect.normal{fill-opacity:.12;stroke:none}.trend{stroke-width:2.5}[data-t],#timeline{cursor:pointer}";
 
 #[cfg(test)]
 mod tests {

@@ -49,6 +49,9 @@ _tonewatch() {
             tonewatch,supervise)
                 cmd="tonewatch__subcmd__supervise"
                 ;;
+            tonewatch,trends)
+                cmd="tonewatch__subcmd__trends"
+                ;;
             tonewatch__subcmd__call,end)
                 cmd="tonewatch__subcmd__call__subcmd__end"
                 ;;
@@ -100,6 +103,9 @@ _tonewatch() {
             tonewatch__subcmd__help,supervise)
                 cmd="tonewatch__subcmd__help__subcmd__supervise"
                 ;;
+            tonewatch__subcmd__help,trends)
+                cmd="tonewatch__subcmd__help__subcmd__trends"
+                ;;
             tonewatch__subcmd__help__subcmd__call,end)
                 cmd="tonewatch__subcmd__help__subcmd__call__subcmd__end"
                 ;;
@@ -113,7 +119,7 @@ _tonewatch() {
 
     case "${cmd}" in
         tonewatch)
-            opts="-h -V --log-format --help --version replay live call devices serve supervise config completions man schema help"
+            opts="-h -V --log-format --help --version replay live call devices serve supervise trends config completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -327,7 +333,7 @@ _tonewatch() {
             return 0
             ;;
         tonewatch__subcmd__help)
-            opts="replay live call devices serve supervise config completions man schema help"
+            opts="replay live call devices serve supervise trends config completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -509,6 +515,20 @@ _tonewatch() {
             return 0
             ;;
         tonewatch__subcmd__help__subcmd__supervise)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tonewatch__subcmd__help__subcmd__trends)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1036,6 +1056,40 @@ _tonewatch() {
                     return 0
                     ;;
                 --feed-max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tonewatch__subcmd__trends)
+            opts="-h --out --agent-name --agents --agent-voice --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agents)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
