@@ -498,3 +498,65 @@ fn the_softphones_stream_marks_each_call() {
         assert!(s["speakers"][1]["talk_s"].as_f64().unwrap() > 2.0, "{s}");
     }
 }
+
+/// The sound server restarts mid-call (a desktop's PulseAudio or PipeWire
+/// does, on a crash or an update): the softphone's stream went with it, so
+/// its call ends; the watch reconnects on its own, and the softphone's
+/// next stream starts the next call. The streams here are silent pacat
+/// clients named as the softphone: only their presence marks calls.
+#[test]
+fn a_restarted_sound_server_ends_the_call_and_the_watch_comes_back() {
+    let mut server = pulse::PulseServer::start();
+    let mut child = common::Killed(spawn_live(&server, &["--call-app", "tonewatch-test-phone"]));
+    let mut err = std::io::BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
+        if line.starts_with("tonewatch: a call is on while") {
+            break;
+        }
+    }
+    let drain = thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        rest
+    });
+    let phone = |server: &pulse::PulseServer| {
+        Command::new("pacat")
+            .args(["--playback", "--raw", "-d", "customer"])
+            .arg("--property=application.name=tonewatch-test-phone")
+            .envs(server.envs())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = common::Killed(phone(&server));
+    thread::sleep(Duration::from_secs(2));
+    server.restart();
+    drop(first);
+    // The watch retries after 0.5 s, then 1 s, ...
+    thread::sleep(Duration::from_secs(4));
+    let second = common::Killed(phone(&server));
+    thread::sleep(Duration::from_secs(2));
+    drop(second);
+    thread::sleep(Duration::from_secs(1));
+    let (ok, out, _) = common::terminate(&mut child.0);
+    let err = drain.join().unwrap();
+    assert!(ok, "{err}");
+    let calls: Vec<(String, String)> = lines(&out)
+        .iter()
+        .filter(|r| r["type"] == "call")
+        .map(|c| (c["state"].to_string(), c["by"].to_string()))
+        .collect();
+    let c = |s: &str| (format!("\"{s}\""), "\"softphone\"".to_string());
+    assert_eq!(
+        calls,
+        [c("started"), c("ended"), c("started"), c("ended")],
+        "{err}"
+    );
+    assert!(
+        err.contains("softphone watch: the PulseAudio server went away"),
+        "{err}"
+    );
+}

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use libpulse_binding as pa;
@@ -29,6 +29,11 @@ use tonewatch_core::calls::{CallCommand, CallSource};
 
 use super::pulse::{CONNECT_WAIT, STOP_POLL, connect_context, iterate, wait};
 
+/// First wait before watching again after the server went away, doubled
+/// up to [`RECONNECT_MAX`].
+const RECONNECT_FIRST: Duration = Duration::from_millis(500);
+/// See [`RECONNECT_FIRST`].
+const RECONNECT_MAX: Duration = Duration::from_secs(10);
 /// Removed streams remembered, to ignore their late properties.
 const GONE_KEPT: usize = 64;
 
@@ -87,13 +92,35 @@ impl SoftphoneWatch {
         let thread = thread::Builder::new()
             .name("tonewatch-softphone".into())
             .spawn(move || {
-                if let Err(e) = watch(&app, &markers, new_id, &flag, &ready_tx) {
-                    // Said at start-up when it fails then; later, logged.
-                    if ready_tx.try_send(Err(e.clone())).is_err() {
-                        tracing::error!(
-                            "softphone watch ended: {e}; calls are no longer marked by its stream"
-                        );
+                let mut playing = BTreeSet::new();
+                let mut ready = Some(ready_tx);
+                let mut backoff = RECONNECT_FIRST;
+                while !flag.load(Ordering::Relaxed) {
+                    let Err(e) = watch(&app, &markers, new_id, &flag, &mut ready, &mut playing)
+                    else {
+                        return;
+                    };
+                    // Said at start-up when it fails then.
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(Err(e));
+                        return;
                     }
+                    // Later (a sound server restarted): the softphone's
+                    // streams went with it, so its call ends; watched
+                    // again once the server is back.
+                    if !playing.is_empty() {
+                        playing.clear();
+                        tracing::info!("softphone streams gone with the server: call ended");
+                        let _ = markers.send(CallCommand::End {
+                            by: CallSource::Softphone,
+                        });
+                    }
+                    tracing::warn!("softphone watch: {e}; reconnecting in {backoff:?}");
+                    let until = Instant::now() + backoff;
+                    while Instant::now() < until && !flag.load(Ordering::Relaxed) {
+                        thread::sleep(STOP_POLL);
+                    }
+                    backoff = (backoff * 2).min(RECONNECT_MAX);
                 }
             })
             .map_err(|e| format!("cannot start a thread: {e}"))?;
@@ -109,12 +136,16 @@ impl SoftphoneWatch {
     }
 }
 
+/// Watches until `stop` (`Ok`) or the server goes (`Err`). Says it is
+/// watching on `ready` the first time; `playing` (the softphone's streams
+/// now) outlives a reconnection.
 fn watch(
     app: &str,
     markers: &Sender<CallCommand>,
     new_id: fn() -> String,
     stop: &AtomicBool,
-    ready: &mpsc::SyncSender<Result<(), String>>,
+    ready: &mut Option<mpsc::SyncSender<Result<(), String>>>,
+    playing: &mut BTreeSet<u32>,
 ) -> Result<(), String> {
     let deadline = Instant::now() + CONNECT_WAIT;
     let (mut mainloop, mut context) = connect_context("tonewatch softphone watch", deadline)?;
@@ -160,8 +191,11 @@ fn watch(
         Some(false) => Err("the PulseAudio server refused to report its streams".into()),
         None => Ok(false),
     })?;
-    let _ = ready.send(Ok(()));
-    let mut playing: BTreeSet<u32> = BTreeSet::new();
+    if let Some(tx) = ready.take() {
+        let _ = tx.send(Ok(()));
+    } else {
+        tracing::info!("softphone watch: back on the sound server");
+    }
     // Streams that went before they were known (indices are not reused
     // soon: the last few are enough).
     let mut gone: VecDeque<u32> = VecDeque::with_capacity(GONE_KEPT);

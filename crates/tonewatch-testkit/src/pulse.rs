@@ -49,58 +49,43 @@ impl PulseServer {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.join("runtime"), std::fs::Permissions::from_mode(0o700))
             .unwrap();
-        let mut server = Self {
-            child: Command::new("pulseaudio")
-                .args([
-                    "-n",
-                    "--daemonize=no",
-                    "--exit-idle-time=-1",
-                    "--disallow-exit",
-                    "--use-pid-file=no",
-                    "-L",
-                    &format!(
-                        "module-native-protocol-unix socket={} auth-anonymous=1",
-                        dir.join("native").display()
-                    ),
-                    "-L",
-                    &format!("module-null-sink sink_name=agent rate={RATE} channels=1"),
-                    "-L",
-                    &format!("module-null-sink sink_name=customer rate={RATE} channels=1"),
-                    "-L",
-                    &format!("module-null-sink sink_name=both rate={RATE} channels=2"),
-                    "-L",
-                    &format!(
-                        "module-pipe-source source_name=pipe_mic file={} format=s16le rate={RATE} channels=1",
-                        dir.join("pipe_mic.fifo").display()
-                    ),
-                ])
-                .envs(envs_for(&dir))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(dir.join("pulseaudio.log")).unwrap())
-                .spawn()
-                .expect(
-                    "cannot start pulseaudio: install it (apt-get install -y pulseaudio \
-                     pulseaudio-utils), as .ci/run does",
-                ),
-            dir,
-        };
+        let child = spawn(&dir);
+        let mut server = Self { child, dir };
+        server.wait_ready();
+        server
+    }
+
+    /// Kills the server and starts it again on the same socket, as a
+    /// desktop's sound server restarts: every client loses its connection.
+    ///
+    /// # Panics
+    /// When it does not come back.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.dir.join("native"));
+        let _ = std::fs::remove_file(self.fifo());
+        self.child = spawn(&self.dir);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let ok = Command::new("pactl")
                 .arg("info")
-                .envs(server.envs())
+                .envs(self.envs())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
-            if ok && server.fifo().exists() {
-                return server;
+            if ok && self.fifo().exists() {
+                return;
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "pulseaudio exited ({status}): {}",
-                    std::fs::read_to_string(server.dir.join("pulseaudio.log")).unwrap_or_default()
+                    std::fs::read_to_string(self.dir.join("pulseaudio.log")).unwrap_or_default()
                 );
             }
             assert!(
@@ -134,6 +119,43 @@ impl PulseServer {
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// The server process on `dir`'s socket, with the test's sinks and source.
+fn spawn(dir: &Path) -> Child {
+    Command::new("pulseaudio")
+        .args([
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--disallow-exit",
+            "--use-pid-file=no",
+            "-L",
+            &format!(
+                "module-native-protocol-unix socket={} auth-anonymous=1",
+                dir.join("native").display()
+            ),
+            "-L",
+            &format!("module-null-sink sink_name=agent rate={RATE} channels=1"),
+            "-L",
+            &format!("module-null-sink sink_name=customer rate={RATE} channels=1"),
+            "-L",
+            &format!("module-null-sink sink_name=both rate={RATE} channels=2"),
+            "-L",
+            &format!(
+                "module-pipe-source source_name=pipe_mic file={} format=s16le rate={RATE} channels=1",
+                dir.join("pipe_mic.fifo").display()
+            ),
+        ])
+        .envs(envs_for(dir))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(dir.join("pulseaudio.log")).unwrap())
+        .spawn()
+        .expect(
+            "cannot start pulseaudio: install it (apt-get install -y pulseaudio \
+             pulseaudio-utils), as .ci/run does",
+        )
 }
 
 fn envs_for(dir: &Path) -> Vec<(String, String)> {
