@@ -864,9 +864,9 @@ fn serve_tells_systemd_ready_watchdog_reload_and_stop() {
         assert_eq!(notice, "WATCHDOG=1\n");
         pings += 1;
     }
-    // 1.5 s at one every 200 ms (100-ms loop): 7; at least 5 on a busy
-    // machine, and not a flood.
-    assert!((5..=9).contains(&pings), "{pings} watchdog pings in 1.5 s");
+    // 1.5 s at one every 200 ms (100-ms loop): 7; on a loaded 2-core CI
+    // machine as few as 4 were seen. Fed repeatedly, and not a flood.
+    assert!((3..=9).contains(&pings), "{pings} watchdog pings in 1.5 s");
 
     let notices_until = |what: &str| {
         let mut seen = Vec::new();
