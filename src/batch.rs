@@ -16,6 +16,7 @@ use tonewatch_core::analysis::Speaker;
 use tonewatch_core::baseline::BaselineValues;
 
 use crate::output::report::{Listen, ReportBuilder};
+use crate::output::trends::csv_field;
 use crate::replay::{CallInput, Replay, ReplayError, Side};
 use tonewatch_core::monitor::Output;
 use tonewatch_core::record::Record;
@@ -426,12 +427,4 @@ fn write_csv(path: &Path, items: &[BatchItem], interrupted: &[PathBuf]) -> io::R
         )?;
     }
     crate::output::durable::write(path, &w)
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

@@ -28,6 +28,25 @@ fn spawn_live(server: &pulse::PulseServer, extra: &[&str]) -> Child {
     common::live_on(server, extra).spawn().unwrap()
 }
 
+/// Waits until `live --call-app` says it watches the softphone (stderr),
+/// then keeps reading the rest of its stderr, returned when it ends.
+fn watching_the_softphone(child: &mut Child) -> thread::JoinHandle<String> {
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
+        if line.starts_with("tonewatch: a call is on while") {
+            break;
+        }
+    }
+    thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        rest
+    })
+}
+
 /// The private HOME the server's clients run with.
 fn server_home(server: &pulse::PulseServer) -> std::path::PathBuf {
     server
@@ -413,20 +432,7 @@ fn the_softphones_stream_marks_each_call() {
         &["--frames", "--call-app", "tonewatch-test-phone"],
     ));
     // Ready once it says so (stderr), then the first call rings.
-    let mut err = std::io::BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
-        if line.starts_with("tonewatch: a call is on while") {
-            break;
-        }
-    }
-    let drain = thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-        rest
-    });
+    let drain = watching_the_softphone(&mut child.0);
     let (agent, customer) = pulse::stereo_at_48k(&example());
     let half = agent.len() / 2;
     pulse::play_as_app(
@@ -508,20 +514,7 @@ fn the_softphones_stream_marks_each_call() {
 fn a_restarted_sound_server_ends_the_call_and_the_watch_comes_back() {
     let mut server = pulse::PulseServer::start();
     let mut child = common::Killed(spawn_live(&server, &["--call-app", "tonewatch-test-phone"]));
-    let mut err = std::io::BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
-        if line.starts_with("tonewatch: a call is on while") {
-            break;
-        }
-    }
-    let drain = thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-        rest
-    });
+    let drain = watching_the_softphone(&mut child.0);
     let phone = |server: &pulse::PulseServer| {
         Command::new("pacat")
             .args(["--playback", "--raw", "-d", "customer"])

@@ -370,7 +370,8 @@ fn opt(v: Option<f64>, places: usize) -> String {
     v.map_or_else(String::new, |v| format!("{v:.places$}"))
 }
 
-fn csv_field(s: &str) -> String {
+/// `s` as one CSV field (quoted when it holds a comma, quote or newline).
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
