@@ -21,6 +21,35 @@ enum Cue {
     EffortDb,
 }
 
+/// The measured (non-NaN) values of one cue in the window, kept in order
+/// as frames come and go, so a quantile is one index. Sorting or selecting
+/// the window afresh on every tick was a tenth of the whole analysis; an
+/// insertion and a removal per frame move a few kilobytes. Fixed memory.
+#[derive(Debug, Clone)]
+struct Sorted(Vec<f32>);
+
+impl Sorted {
+    fn new(cap: usize) -> Self {
+        Self(Vec::with_capacity(cap))
+    }
+
+    /// `new` enters the window and `old` leaves it (NaN: nothing measured).
+    fn replace(&mut self, old: f32, new: f32) {
+        if !old.is_nan()
+            && let Ok(i) = self.0.binary_search_by(|v| v.total_cmp(&old))
+        {
+            self.0.remove(i);
+        }
+        if !new.is_nan() {
+            let i = self
+                .0
+                .binary_search_by(|v| v.total_cmp(&new))
+                .unwrap_or_else(|i| i);
+            self.0.insert(i, new);
+        }
+    }
+}
+
 /// A party's recent speech: the last window of frames (`agent_window_s`
 /// for the agent, `short_window_s` for the customer). The agent's
 /// baseline learns from the frames that leave it, so a drift is measured
@@ -38,7 +67,8 @@ struct Recent {
     frames: Vec<FrameFeatures>,
     pos: usize,
     filled: usize,
-    scratch: Vec<f32>,
+    /// Each cue's measured values in order ([`Cue`]'s order).
+    sorted: [Sorted; 4],
 }
 
 impl Recent {
@@ -52,13 +82,20 @@ impl Recent {
             frames: vec![FrameFeatures::default(); frames],
             pos: 0,
             filled: 0,
-            scratch: Vec::with_capacity(frames),
+            sorted: std::array::from_fn(|_| Sorted::new(frames)),
         }
     }
 
     /// Takes a frame; returns the one that left the window, once it is full.
     fn push(&mut self, f: &FrameFeatures) -> Option<FrameFeatures> {
         let left = (self.filled == self.frames.len()).then(|| self.frames[self.pos]);
+        let at = self.pos;
+        let old = [
+            self.pitch_st[at],
+            self.loudness_db[at],
+            self.modulation_db_s[at],
+            self.effort_db[at],
+        ];
         self.frames[self.pos] = *f;
         self.pitch_st[self.pos] = f.f0_hz.map_or(f32::NAN, hz_to_st);
         self.loudness_db[self.pos] = if f.speech { f.loudness_db } else { f32::NAN };
@@ -73,38 +110,34 @@ impl Recent {
             Some(e) if f.speech && f.f0_hz.is_some() => e,
             _ => f32::NAN,
         };
+        let new = [
+            self.pitch_st[at],
+            self.loudness_db[at],
+            self.modulation_db_s[at],
+            self.effort_db[at],
+        ];
+        for ((sorted, old), new) in self.sorted.iter_mut().zip(old).zip(new) {
+            sorted.replace(old, new);
+        }
         self.pos = (self.pos + 1) % self.pitch_st.len();
         self.filled = (self.filled + 1).min(self.pitch_st.len());
         left
     }
 
     /// Quantiles `qs` of the non-NaN values of `cue`, when at least
-    /// `min_count` are there. No allocation: `scratch` has the capacity.
+    /// `min_count` are there.
     fn quantiles<const N: usize>(
-        &mut self,
+        &self,
         cue: Cue,
         min_count: usize,
         qs: [f32; N],
     ) -> Option<[f32; N]> {
-        let src = match cue {
-            Cue::PitchSt => &self.pitch_st,
-            Cue::LoudnessDb => &self.loudness_db,
-            Cue::ModulationDbS => &self.modulation_db_s,
-            Cue::EffortDb => &self.effort_db,
-        };
-        self.scratch.clear();
-        self.scratch
-            .extend(src.iter().copied().filter(|v| !v.is_nan()));
-        let n = self.scratch.len();
+        let sorted = &self.sorted[cue as usize].0;
+        let n = sorted.len();
         if n < min_count.max(1) {
             return None;
         }
-        let mut out = [0.0; N];
-        for (o, q) in out.iter_mut().zip(qs) {
-            let k = ((n - 1) as f32 * q).round() as usize;
-            *o = *self.scratch.select_nth_unstable_by(k, f32::total_cmp).1;
-        }
-        Some(out)
+        Some(qs.map(|q| sorted[((n - 1) as f32 * q).round() as usize]))
     }
 }
 
