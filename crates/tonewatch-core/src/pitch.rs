@@ -135,6 +135,8 @@ pub struct PitchEstimator {
     time: Vec<f32>,
     spectrum: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
+    /// From 1 on: the squares of the centred frame `measure` took, turned
+    /// into their running sums by its `search`.
     prefix_sq: Vec<f32>,
     nsdf: Vec<f32>,
     band_bins: (usize, usize),
@@ -217,16 +219,30 @@ impl PitchEstimator {
             }
         }
         let mean = (lanes.iter().sum::<f32>() + rest) / s as f32;
-        let mut acc = 0.0f32;
+        // The squares are kept for `search`, which sums them into its
+        // prefix sums; here they are summed in eight lanes (a running sum
+        // is one long chain of dependent additions, and most frames are
+        // never searched).
         self.prefix_sq[0] = 0.0;
-        for (i, (&x, t)) in frame.iter().zip(self.time.iter_mut()).enumerate() {
+        for ((&x, t), sq) in frame
+            .iter()
+            .zip(self.time.iter_mut())
+            .zip(&mut self.prefix_sq[1..])
+        {
             let v = x - mean;
             *t = v;
-            acc += v * v;
-            self.prefix_sq[i + 1] = acc;
+            *sq = v * v;
+        }
+        let mut lanes = [0.0f32; 8];
+        let chunks = self.prefix_sq[1..].chunks_exact(8);
+        let rest: f32 = chunks.remainder().iter().sum();
+        for chunk in chunks {
+            for (l, &x) in lanes.iter_mut().zip(chunk) {
+                *l += x;
+            }
         }
         self.time[s..].fill(0.0);
-        let energy = acc;
+        let energy = lanes.iter().sum::<f32>() + rest;
         let mean_square = energy / s as f32;
         if energy <= f32::MIN_POSITIVE * s as f32 * 1e6 {
             return Levels {
@@ -276,6 +292,12 @@ impl PitchEstimator {
         }
         let s = self.geom.window_samples;
         let n = self.geom.fft_len as f32;
+        // `measure` left the squares: their running sums.
+        let mut acc = 0.0f32;
+        for p in &mut self.prefix_sq[1..] {
+            acc += *p;
+            *p = acc;
+        }
         for c in &mut self.spectrum {
             *c = Complex::new(c.norm_sqr(), 0.0);
         }
