@@ -36,8 +36,12 @@ pub struct AnalysisConfig {
     pub speech_margin_db: f32,
     /// A frame this much quieter than the other party is their bleed, not speech.
     pub crosstalk_margin_db: f32,
-    /// Nothing quieter than this is speech, whatever the noise floor (a
-    /// muted line's digital silence makes the faintest click stand out).
+    /// Until a party's own speech level is known (their first second of
+    /// clear speech), nothing quieter than this is speech, whatever the
+    /// noise floor (a muted line's digital silence makes the faintest
+    /// click stand out). From then on their own level decides (nothing 30
+    /// dB under it is speech), so a quiet talker's weak syllables count as
+    /// a loud one's do and a gain step does not change what is speech.
     pub min_speech_db: f32,
 }
 

@@ -19,7 +19,9 @@
 //! The line's gain does not decide what is speech: a frame more than 30 dB
 //! under the party's own speech level (tracked from their clearly loud
 //! frames) is the line's noise or hum, not them, however far it stands
-//! over a near-silent floor.
+//! over a near-silent floor; and once that level is known, no absolute
+//! minimum applies (`min_speech_db` holds only before), so a quiet
+//! talker's weak syllables are speech as a loud talker's are.
 //!
 //! Real-time safe: fixed-size state, no allocation after `new`.
 
@@ -246,10 +248,14 @@ impl SpeechDetector {
         });
         // Audible: above the absolute minimum, and not so far under the
         // party's own speech that it can only be the line (noise, hum).
-        let audible = loudness_db >= self.min_speech_db
-            && self
-                .own_level_db()
-                .is_none_or(|own| loudness_db >= own - OWN_RANGE_DB);
+        // Once their own level is known it alone decides: an absolute
+        // minimum would cut a quiet talker's weak syllables and not a loud
+        // one's, so a gain step or AGC would change what their speech is
+        // (and its tempo, measured from syllable edges).
+        let audible = match self.own_level_db() {
+            Some(own) => loudness_db >= own - OWN_RANGE_DB,
+            None => loudness_db >= self.min_speech_db,
+        };
         // Staying in speech looks at the median of the last few frames, so
         // that single noise frames over the release level do not hold it.
         self.recent_db[self.recent_pos] = level;
@@ -397,6 +403,26 @@ mod tests {
         }
         // Speech 12 dB quieter than before (a gain step) still is speech.
         assert!(d.update(-32.0, None));
+    }
+
+    #[test]
+    fn a_quiet_talkers_weak_syllables_are_speech_at_any_gain() {
+        // A quiet talker (syllables at -42 dBFS over a line at -85) and the
+        // same line 12 dB louder: once their own level is known, a weak
+        // syllable 21 dB under it (-63 dBFS, under the -60 dBFS minimum
+        // that holds before) is talk on both, not just hangover.
+        let weak_syllable = |gain_db: f32| {
+            let mut d = detector();
+            for i in 0..600 {
+                d.update(gain_db + if i % 100 < 40 { -42.0 } else { -85.0 }, None);
+            }
+            assert!((d.own_level_db().unwrap() - gain_db + 42.0).abs() < 0.5);
+            (0..8)
+                .map(|_| d.update(gain_db - 63.0, None) && !d.in_hangover())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(weak_syllable(0.0), vec![true; 8]);
+        assert_eq!(weak_syllable(12.0), vec![true; 8]);
     }
 
     #[test]
