@@ -246,12 +246,12 @@ impl SpeechDetector {
                         .own_level_db()
                         .is_some_and(|own| loudness_db < own - BLEED_UNDER_OWN_DB))
         });
-        // Audible: above the absolute minimum, and not so far under the
-        // party's own speech that it can only be the line (noise, hum).
-        // Once their own level is known it alone decides: an absolute
-        // minimum would cut a quiet talker's weak syllables and not a loud
-        // one's, so a gain step or AGC would change what their speech is
-        // (and its tempo, measured from syllable edges).
+        // Audible: not so far under the party's own speech that it can
+        // only be the line (noise, hum); until that level is known, above
+        // the absolute minimum. Once it is known it alone decides: an
+        // absolute minimum would cut a quiet talker's weak syllables and
+        // not a loud one's, so a gain step or AGC would change what their
+        // speech is (and its tempo, measured from syllable edges).
         let audible = match self.own_level_db() {
             Some(own) => loudness_db >= own - OWN_RANGE_DB,
             None => loudness_db >= self.min_speech_db,
