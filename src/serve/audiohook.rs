@@ -392,12 +392,19 @@ impl Session for AudioHookSession {
         if self.probe {
             return;
         }
-        let mut samples = Vec::with_capacity(data.len());
-        for set in data.chunks_exact(self.channels) {
-            for &i in &self.order {
-                samples.push(ULAW_TO_F32[usize::from(set[i])]);
-            }
-        }
+        let decode = |b: u8| ULAW_TO_F32[usize::from(b)];
+        let samples: Vec<f32> = match (self.channels, self.order.as_slice()) {
+            // The common cases in one pass each.
+            (1, [0]) => data.iter().map(|&b| decode(b)).collect(),
+            (2, &[a, b]) => data
+                .chunks_exact(2)
+                .flat_map(|set| [decode(set[a]), decode(set[b])])
+                .collect(),
+            _ => data
+                .chunks_exact(self.channels)
+                .flat_map(|set| self.order.iter().map(|&i| decode(set[i])))
+                .collect(),
+        };
         out.push(Step::Audio(samples));
     }
 

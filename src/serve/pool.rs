@@ -228,11 +228,12 @@ impl ServedCall {
     }
 
     fn take_samples(&mut self, samples: &[f32], outputs: &Outputs) -> u64 {
+        // One pass per channel: a queue grows once per message, not once
+        // per sample.
         let n = self.pending.len();
-        for set in samples.chunks_exact(n) {
-            for (q, &v) in self.pending.iter_mut().zip(set) {
-                q.push_back(v);
-            }
+        let whole = samples.len() - samples.len() % n;
+        for (c, q) in self.pending.iter_mut().enumerate() {
+            q.extend(samples[..whole].iter().skip(c).step_by(n));
         }
         self.pump(outputs)
     }
