@@ -151,6 +151,19 @@ impl std::fmt::Debug for PitchEstimator {
     }
 }
 
+/// The sum of `xs` in eight running sums, which the compiler vectorises.
+fn lane_sum(xs: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (l, &x) in lanes.iter_mut().zip(chunk) {
+            *l += x;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
 impl PitchEstimator {
     /// Plans the FFTs and allocates all scratch for frames of `geom`.
     #[must_use]
@@ -209,16 +222,7 @@ impl PitchEstimator {
     pub fn measure(&mut self, frame: &[f32]) -> Levels {
         let s = self.geom.window_samples;
         assert_eq!(frame.len(), s, "frame length must equal the window");
-        // Eight running sums let the compiler vectorise the mean.
-        let mut lanes = [0.0f32; 8];
-        let chunks = frame.chunks_exact(8);
-        let rest: f32 = chunks.remainder().iter().sum();
-        for chunk in chunks {
-            for (l, &x) in lanes.iter_mut().zip(chunk) {
-                *l += x;
-            }
-        }
-        let mean = (lanes.iter().sum::<f32>() + rest) / s as f32;
+        let mean = lane_sum(frame) / s as f32;
         // The squares are kept for `search`, which sums them into its
         // prefix sums; here they are summed in eight lanes (a running sum
         // is one long chain of dependent additions, and most frames are
@@ -233,16 +237,8 @@ impl PitchEstimator {
             *t = v;
             *sq = v * v;
         }
-        let mut lanes = [0.0f32; 8];
-        let chunks = self.prefix_sq[1..].chunks_exact(8);
-        let rest: f32 = chunks.remainder().iter().sum();
-        for chunk in chunks {
-            for (l, &x) in lanes.iter_mut().zip(chunk) {
-                *l += x;
-            }
-        }
         self.time[s..].fill(0.0);
-        let energy = lanes.iter().sum::<f32>() + rest;
+        let energy = lane_sum(&self.prefix_sq[1..]);
         let mean_square = energy / s as f32;
         if energy <= f32::MIN_POSITIVE * s as f32 * 1e6 {
             return Levels {

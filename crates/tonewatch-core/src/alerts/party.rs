@@ -90,12 +90,7 @@ impl Recent {
     fn push(&mut self, f: &FrameFeatures) -> Option<FrameFeatures> {
         let left = (self.filled == self.frames.len()).then(|| self.frames[self.pos]);
         let at = self.pos;
-        let old = [
-            self.pitch_st[at],
-            self.loudness_db[at],
-            self.modulation_db_s[at],
-            self.effort_db[at],
-        ];
+        let old = self.cues_at(at);
         self.frames[self.pos] = *f;
         self.pitch_st[self.pos] = f.f0_hz.map_or(f32::NAN, hz_to_st);
         self.loudness_db[self.pos] = if f.speech { f.loudness_db } else { f32::NAN };
@@ -110,18 +105,23 @@ impl Recent {
             Some(e) if f.speech && f.f0_hz.is_some() => e,
             _ => f32::NAN,
         };
-        let new = [
-            self.pitch_st[at],
-            self.loudness_db[at],
-            self.modulation_db_s[at],
-            self.effort_db[at],
-        ];
+        let new = self.cues_at(at);
         for ((sorted, old), new) in self.sorted.iter_mut().zip(old).zip(new) {
             sorted.replace(old, new);
         }
         self.pos = (self.pos + 1) % self.pitch_st.len();
         self.filled = (self.filled + 1).min(self.pitch_st.len());
         left
+    }
+
+    /// Slot `at`'s value of each cue, in [`Cue`]'s order.
+    fn cues_at(&self, at: usize) -> [f32; 4] {
+        [
+            self.pitch_st[at],
+            self.loudness_db[at],
+            self.modulation_db_s[at],
+            self.effort_db[at],
+        ]
     }
 
     /// Quantiles `qs` of the non-NaN values of `cue`, when at least
