@@ -38,6 +38,17 @@ pub const DIP_DB: f32 = 3.0;
 /// is faster speech.
 pub const MAX_GAP_S: f64 = 0.5;
 
+/// How much of a change in tempo the level modulation shows, as a ratio of
+/// logarithms: a voice `k` times faster moves it by about `k^0.62`. Faster
+/// speech shortens its steady vowels more than its transitions, so the
+/// level's steps grow less than the tempo. Measured: real read speech
+/// stretched by sox `tempo` (pitch kept) ×1.15 reads ×1.095 (0.65), ×1.25
+/// reads ×1.14 (0.60; 289 utterances of the `tune` speakers in
+/// `benches/eval/real_drift.py`); MFA's real fast and slow reading, 1.88×
+/// apart by its TextGrid, 1.50× (0.65, `benches/eval/rate.py`). The pace
+/// rule divides by it, so its thresholds are in the speaker's tempo.
+pub const MODULATION_PER_TEMPO: f32 = 0.62;
+
 /// One value per talking frame over the last `cap` talking frames, with
 /// their running sum; a negative value stands for "nothing measured" and
 /// is neither summed nor counted.

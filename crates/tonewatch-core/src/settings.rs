@@ -372,9 +372,10 @@ pub struct PaceConfig {
     /// Seconds of the agent's talking before their tempo baseline is
     /// trusted (without a profile).
     pub warmup_talk_s: f32,
-    /// Raise when the tempo (level modulation) is this many percent above
-    /// the agent's baseline, and at least `spread_factor` times the
-    /// agent's own tempo spread: this is the floor.
+    /// Raise when the agent's tempo is this many percent above their
+    /// baseline (read from the level modulation, which moves about 0.62 as
+    /// far in logarithms: see [`crate::rate::MODULATION_PER_TEMPO`]), and at
+    /// least `spread_factor` times their own tempo spread: this is the floor.
     pub raise_above_pct: f32,
     /// Clear when it falls below this many percent above (when the spread
     /// sets the raise level, the clear level moves up with it).
@@ -394,8 +395,8 @@ impl Default for PaceConfig {
     fn default() -> Self {
         Self {
             warmup_talk_s: 45.0,
-            raise_above_pct: 18.0,
-            clear_below_pct: 10.0,
+            raise_above_pct: 30.0,
+            clear_below_pct: 17.0,
             spread_factor: 1.5,
             min_duration_s: 4.0,
             clear_after_s: 3.0,

@@ -10,7 +10,10 @@
 //! learned every [`RATE_READING_S`](super::RATE_READING_S); the baseline
 //! needs `warmup_talk_s` of them unless a profile brings it.
 //!
-//! The excess must reach `raise_above_pct` and `spread_factor` times the
+//! The modulation moves less than the tempo (a voice 15 % faster moves it
+//! about 9 %): its excess over the baseline is read as a tempo change
+//! through [`MODULATION_PER_TEMPO`], so `raise_above_pct` is a change in the
+//! agent's tempo. The excess must reach that and `spread_factor` times the
 //! agent's own tempo spread (how far their tempo wanders in calm speech,
 //! see [`crate::baseline`]), compared as logarithms of the tempo ratio.
 
@@ -18,6 +21,7 @@ use super::event::Evidence;
 use super::party::Party;
 use super::sustain::levels;
 use crate::baseline::BaselineValues;
+use crate::rate::MODULATION_PER_TEMPO;
 use crate::settings::PaceConfig;
 use crate::units::round;
 
@@ -36,14 +40,25 @@ pub(super) fn check(
     let m = agent.measures;
     let rate_known = agent.has_profile
         || agent.baseline.rate_readings() as f32 * super::RATE_READING_S >= cfg.warmup_talk_s;
-    // The spread is of the tempo (modulation); a syllable-rate fallback is
-    // held to the floor alone.
-    let (ratio, spread) = match (m.modulation_db_s, base.modulation_median_db_s) {
-        (Some(mo), Some(mb)) if mb > 0.0 => (Some(mo / mb), spread),
-        (_, None) => (m.rate_sps.map(|r| r / base.rate_median_sps), 0.0),
-        _ => (None, spread),
+    // In the speaker's tempo: the modulation and its spread scaled by how
+    // much of a tempo change the modulation shows. The spread is of the
+    // modulation; a syllable-rate fallback (which counts syllables, so
+    // reads the tempo itself) is held to the floor alone.
+    let (log_up, spread) = match (m.modulation_db_s, base.modulation_median_db_s) {
+        (Some(mo), Some(mb)) if mb > 0.0 && mo > 0.0 => (
+            Some((mo / mb).ln() / MODULATION_PER_TEMPO),
+            spread / MODULATION_PER_TEMPO,
+        ),
+        (_, None) => (
+            m.rate_sps
+                .map(|r| r / base.rate_median_sps)
+                .filter(|&r| r > 0.0)
+                .map(f32::ln),
+            0.0,
+        ),
+        _ => (None, spread / MODULATION_PER_TEMPO),
     };
-    let log_up = ratio.filter(|&r| rate_known && r > 0.0).map(f32::ln);
+    let log_up = log_up.filter(|_| rate_known);
     let floor = (1.0 + cfg.raise_above_pct / 100.0).ln();
     let raise = floor.max(cfg.spread_factor * spread);
     let clear = raise - (floor - (1.0 + cfg.clear_below_pct / 100.0).max(1e-3).ln());
