@@ -657,7 +657,7 @@ fn config_defaults_print_and_bad_keys_are_named() {
     let out = tonewatch(&["config", "--default"]);
     common::assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("[alerts.agent_pace]") && text.contains("raise_above_pct = 30.0"));
+    assert!(text.contains("[alerts.agent_pace]") && text.contains("raise_above_pct = 31.0"));
     let good = tmp("good.toml");
     std::fs::write(&good, &text).unwrap();
     common::assert_ok(&tonewatch(&["config", "--check", p(&good)]));

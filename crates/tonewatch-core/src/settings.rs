@@ -395,7 +395,7 @@ impl Default for PaceConfig {
     fn default() -> Self {
         Self {
             warmup_talk_s: 45.0,
-            raise_above_pct: 30.0,
+            raise_above_pct: 31.0,
             clear_below_pct: 17.0,
             spread_factor: 1.5,
             min_duration_s: 4.0,

@@ -597,7 +597,7 @@ mod tests {
         assert!((ev.measured.unwrap() - 34.0).abs() <= 1.0, "{ev:?}");
         // The synthetic voice's tempo never wanders: the floor sets the
         // level, not its (tiny) spread.
-        assert_eq!(ev.threshold, Some(30.0));
+        assert_eq!(ev.threshold, Some(31.0));
         assert!(ev.excursion_spreads.unwrap() > 1.5, "{ev:?}");
         assert_eq!(ev.rate_sps, Some(4.8));
         assert!((ev.baseline_rate_sps.unwrap() - 4.0).abs() < 0.1, "{ev:?}");
