@@ -146,6 +146,11 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
+        let mut cfg = cfg;
+        if let Some(note) = cfg.alerts.agent_pace.legacy_note() {
+            tracing::warn!("{}: {note}", path.display());
+            cfg.alerts.agent_pace = cfg.alerts.agent_pace.upgraded();
+        }
         Ok(cfg)
     }
 
@@ -317,10 +322,11 @@ mod tests {
 
     #[test]
     fn a_bad_value_is_named_by_its_key() {
-        let cfg: Config = toml::from_str("[alerts.agent_pace]\nraise_above_pct = -5\n").unwrap();
+        let cfg: Config =
+            toml::from_str("[alerts.agent_pace]\nraise_above_tempo_pct = -5\n").unwrap();
         assert_eq!(
             cfg.validate().unwrap_err().key,
-            "alerts.agent_pace.raise_above_pct"
+            "alerts.agent_pace.raise_above_tempo_pct"
         );
         let cfg: Config = toml::from_str("[analysis]\nhop_ms = 0\n").unwrap();
         assert_eq!(cfg.validate().unwrap_err().key, "analysis.hop_ms");

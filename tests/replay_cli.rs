@@ -657,7 +657,7 @@ fn config_defaults_print_and_bad_keys_are_named() {
     let out = tonewatch(&["config", "--default"]);
     common::assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("[alerts.agent_pace]") && text.contains("raise_above_pct = 31.0"));
+    assert!(text.contains("[alerts.agent_pace]") && text.contains("raise_above_tempo_pct = 31.0"));
     let good = tmp("good.toml");
     std::fs::write(&good, &text).unwrap();
     common::assert_ok(&tonewatch(&["config", "--check", p(&good)]));
@@ -673,6 +673,48 @@ fn config_defaults_print_and_bad_keys_are_named() {
     write_hound(&call, 8000, 1, 16, false, &voice(150.0, 8000, 30));
     let out = tonewatch(&["replay", "--config", p(&range), p(&call)]);
     expect_error(&out, &range, "alerts.dead_air.min_silence_s");
+}
+
+/// A configuration from before the pace rule took tempo percent keeps its
+/// alerts: its `raise_above_pct = 18` / `clear_below_pct = 10` (percent of
+/// the level modulation) act as 30.60 / 16.62 % of tempo (by hand: e to the
+/// ln 1.18 / 0.62, e to the ln 1.10 / 0.62), and it is told how to write them.
+#[test]
+fn an_old_pace_config_keeps_its_alerts_and_is_told_the_new_keys() {
+    let call = speeding_agent_call("speeding_old_config.wav");
+    let old = tmp("old_pace.toml");
+    std::fs::write(
+        &old,
+        "[alerts.agent_pace]\nraise_above_pct = 18\nclear_below_pct = 10\n",
+    )
+    .unwrap();
+    let new = tmp("new_pace.toml");
+    std::fs::write(
+        &new,
+        "[alerts.agent_pace]\nraise_above_tempo_pct = 30.6\nclear_below_tempo_pct = 16.62\n",
+    )
+    .unwrap();
+    let pace_alerts = |cfg: &Path| {
+        let out = tonewatch(&["replay", "--config", p(cfg), p(&call)]);
+        common::assert_ok(&out);
+        let alerts: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"agent_pace\"") && l.contains("\"type\":\"alert\""))
+            .map(str::to_string)
+            .collect();
+        (alerts, String::from_utf8(out.stderr).unwrap())
+    };
+    let (from_old, warned) = pace_alerts(&old);
+    let (from_new, quiet) = pace_alerts(&new);
+    assert!(!from_old.is_empty(), "the speeding agent raises slow down");
+    assert_eq!(from_old, from_new);
+    assert!(
+        warned.contains("raise_above_tempo_pct = 31")
+            && warned.contains("clear_below_tempo_pct = 17"),
+        "{warned}"
+    );
+    assert!(!quiet.contains("raise_above_pct"), "{quiet}");
 }
 
 /// What a desk's feed carries of a call in which the agent speeds up: the

@@ -376,10 +376,19 @@ pub struct PaceConfig {
     /// baseline (read from the level modulation, which moves about 0.62 as
     /// far in logarithms: see [`crate::rate::MODULATION_PER_TEMPO`]), and at
     /// least `spread_factor` times their own tempo spread: this is the floor.
-    pub raise_above_pct: f32,
+    pub raise_above_tempo_pct: f32,
     /// Clear when it falls below this many percent above (when the spread
     /// sets the raise level, the clear level moves up with it).
-    pub clear_below_pct: f32,
+    pub clear_below_tempo_pct: f32,
+    /// The raise level as configurations before the tempo keys wrote it:
+    /// percent of the level modulation (18 then was a 31 % faster tempo).
+    /// Still read with that meaning, in place of `raise_above_tempo_pct`,
+    /// so an old file keeps its alerts; see [`PaceConfig::legacy_note`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raise_above_pct: Option<f32>,
+    /// The clear level the same way, in place of `clear_below_tempo_pct`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_below_pct: Option<f32>,
     /// How many of the agent's own tempo spreads (how far their tempo
     /// wanders from chunk to chunk of calm speech) the excess must reach.
     pub spread_factor: f32,
@@ -395,8 +404,10 @@ impl Default for PaceConfig {
     fn default() -> Self {
         Self {
             warmup_talk_s: 45.0,
-            raise_above_pct: 31.0,
-            clear_below_pct: 17.0,
+            raise_above_tempo_pct: 31.0,
+            clear_below_tempo_pct: 17.0,
+            raise_above_pct: None,
+            clear_below_pct: None,
             spread_factor: 1.5,
             min_duration_s: 4.0,
             clear_after_s: 3.0,
@@ -405,6 +416,66 @@ impl Default for PaceConfig {
     }
 }
 sustain_accessor!(PaceConfig);
+
+impl PaceConfig {
+    /// The raise and clear levels in percent of the agent's tempo: the
+    /// tempo keys, or an old key's percent of modulation read as the tempo
+    /// change it stood for.
+    #[must_use]
+    pub fn tempo_levels_pct(&self) -> (f32, f32) {
+        let tempo = |modulation_pct: f32| {
+            let ln = (1.0 + modulation_pct / 100.0).max(1e-3).ln();
+            100.0 * ((ln / crate::rate::MODULATION_PER_TEMPO).exp() - 1.0)
+        };
+        (
+            self.raise_above_pct
+                .map_or(self.raise_above_tempo_pct, tempo),
+            self.clear_below_pct
+                .map_or(self.clear_below_tempo_pct, tempo),
+        )
+    }
+
+    /// The same levels with the old keys, if any, written as tempo keys:
+    /// what a configuration with them means, in today's terms.
+    #[must_use]
+    pub fn upgraded(&self) -> Self {
+        let (raise, clear) = self.tempo_levels_pct();
+        let round = |v: f32| (v * 100.0).round() / 100.0;
+        Self {
+            raise_above_tempo_pct: round(raise),
+            clear_below_tempo_pct: round(clear),
+            raise_above_pct: None,
+            clear_below_pct: None,
+            ..self.clone()
+        }
+    }
+
+    /// What to tell someone whose configuration still has the old keys
+    /// (`None` when it has none).
+    #[must_use]
+    pub fn legacy_note(&self) -> Option<String> {
+        if self.raise_above_pct.is_none() && self.clear_below_pct.is_none() {
+            return None;
+        }
+        let (raise, clear) = self.tempo_levels_pct();
+        let mut old = Vec::new();
+        if let Some(r) = self.raise_above_pct {
+            old.push(format!(
+                "raise_above_pct = {r} (write raise_above_tempo_pct = {raise:.0})"
+            ));
+        }
+        if let Some(c) = self.clear_below_pct {
+            old.push(format!(
+                "clear_below_pct = {c} (write clear_below_tempo_pct = {clear:.0})"
+            ));
+        }
+        Some(format!(
+            "[alerts.agent_pace] {}: percent of the level modulation, as before; \
+             the rule now takes percent of the tempo, which the modulation shows about 0.62 of",
+            old.join(", ")
+        ))
+    }
+}
 
 /// `agent_pitch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -669,13 +740,32 @@ impl AlertConfig {
         let p = &self.agent_pace;
         check_ranges!("alerts.agent_pace", p, {
             warmup_talk_s: 0.0 => 3600.0,
-            raise_above_pct: 1.0 => 200.0,
-            clear_below_pct: -100.0 => p.raise_above_pct,
+            raise_above_tempo_pct: 1.0 => 400.0,
+            clear_below_tempo_pct: -100.0 => p.raise_above_tempo_pct,
             spread_factor: 0.0 => 10.0,
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,
             cooldown_s: 0.0 => 3600.0,
         });
+        if let Some(r) = p.raise_above_pct {
+            check_range("alerts.agent_pace.raise_above_pct", r, 1.0, 200.0)?;
+        }
+        if let Some(c) = p.clear_below_pct {
+            check_range("alerts.agent_pace.clear_below_pct", c, -100.0, 200.0)?;
+        }
+        let (raise, clear) = p.tempo_levels_pct();
+        if clear > raise {
+            let (key, value) = match p.clear_below_pct {
+                Some(c) => ("alerts.agent_pace.clear_below_pct", c),
+                None => ("alerts.agent_pace.clear_below_tempo_pct", clear),
+            };
+            return Err(ConfigError {
+                key,
+                value: value.to_string(),
+                reason: "above the raise level, read as tempo (an old key is percent of the modulation, \
+                         about 1.6 times as much of the tempo: write both as *_tempo_pct)",
+            });
+        }
         let p = &self.agent_pitch;
         check_ranges!("alerts.agent_pitch", p, {
             raise_above_st: 0.1 => 24.0,
@@ -865,12 +955,50 @@ mod tests {
     }
 
     #[test]
+    fn old_pace_keys_keep_the_tempo_they_stood_for() {
+        // 18 % and 10 % of modulation: ln 1.18 / 0.62 = 0.26696, e^that =
+        // 1.30597; ln 1.10 / 0.62 = 0.15373, e^that = 1.16618 (by hand).
+        let p = PaceConfig {
+            raise_above_pct: Some(18.0),
+            clear_below_pct: Some(10.0),
+            ..PaceConfig::default()
+        };
+        let (raise, clear) = p.tempo_levels_pct();
+        assert!((raise - 30.60).abs() < 0.02, "{raise}");
+        assert!((clear - 16.62).abs() < 0.02, "{clear}");
+        let note = p.legacy_note().unwrap();
+        assert!(note.contains("raise_above_tempo_pct = 31"), "{note}");
+        assert!(note.contains("clear_below_tempo_pct = 17"), "{note}");
+        // Written in today's keys, the same levels and nothing to say.
+        let up = p.upgraded();
+        assert_eq!(up.tempo_levels_pct(), (30.6, 16.62));
+        assert_eq!(up.legacy_note(), None);
+        // Without them: the tempo keys as written, and nothing to say.
+        let p = PaceConfig::default();
+        assert_eq!(p.tempo_levels_pct(), (31.0, 17.0));
+        assert_eq!(p.legacy_note(), None);
+    }
+
+    #[test]
     fn a_bad_value_is_named_by_its_key() {
         let mut alerts = AlertConfig::default();
-        alerts.agent_pace.raise_above_pct = -5.0;
+        alerts.agent_pace.raise_above_tempo_pct = -5.0;
+        assert_eq!(
+            alerts.validate().unwrap_err().key,
+            "alerts.agent_pace.raise_above_tempo_pct"
+        );
+        alerts = AlertConfig::default();
+        alerts.agent_pace.raise_above_pct = Some(-5.0);
         assert_eq!(
             alerts.validate().unwrap_err().key,
             "alerts.agent_pace.raise_above_pct"
+        );
+        // An old clear level above the new raise level, once converted.
+        alerts = AlertConfig::default();
+        alerts.agent_pace.clear_below_pct = Some(25.0);
+        assert_eq!(
+            alerts.validate().unwrap_err().key,
+            "alerts.agent_pace.clear_below_pct"
         );
         alerts = AlertConfig::default();
         alerts.customer_agitation.cooldown_s = f32::NAN;

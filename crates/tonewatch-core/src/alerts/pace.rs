@@ -12,8 +12,8 @@
 //!
 //! The modulation moves less than the tempo (a voice 15 % faster moves it
 //! about 9 %): its excess over the baseline is read as a tempo change
-//! through [`MODULATION_PER_TEMPO`], so `raise_above_pct` is a change in the
-//! agent's tempo. The excess must reach that and `spread_factor` times the
+//! through [`MODULATION_PER_TEMPO`], so `raise_above_tempo_pct` is a change in
+//! the agent's tempo. The excess must reach that and `spread_factor` times the
 //! agent's own tempo spread (how far their tempo wanders in calm speech,
 //! see [`crate::baseline`]), compared as logarithms of the tempo ratio.
 
@@ -59,9 +59,10 @@ pub(super) fn check(
         _ => (None, spread / MODULATION_PER_TEMPO),
     };
     let log_up = log_up.filter(|_| rate_known);
-    let floor = (1.0 + cfg.raise_above_pct / 100.0).ln();
+    let (raise_pct, clear_pct) = cfg.tempo_levels_pct();
+    let floor = (1.0 + raise_pct / 100.0).ln();
     let raise = floor.max(cfg.spread_factor * spread);
-    let clear = raise - (floor - (1.0 + cfg.clear_below_pct / 100.0).max(1e-3).ln());
+    let clear = raise - (floor - (1.0 + clear_pct / 100.0).max(1e-3).ln());
     let pct = |ln: f32| 100.0 * (ln.exp() - 1.0);
     let evidence = Evidence {
         measured: log_up.map(|l| f64::from(pct(l)).round()),
