@@ -710,8 +710,8 @@ fn an_old_pace_config_keeps_its_alerts_and_is_told_the_new_keys() {
     assert!(!from_old.is_empty(), "the speeding agent raises slow down");
     assert_eq!(from_old, from_new);
     assert!(
-        warned.contains("raise_above_tempo_pct = 31")
-            && warned.contains("clear_below_tempo_pct = 17"),
+        warned.contains("raise_above_tempo_pct = 30.6")
+            && warned.contains("clear_below_tempo_pct = 16.6"),
         "{warned}"
     );
     assert!(!quiet.contains("raise_above_pct"), "{quiet}");

@@ -461,12 +461,12 @@ impl PaceConfig {
         let mut old = Vec::new();
         if let Some(r) = self.raise_above_pct {
             old.push(format!(
-                "raise_above_pct = {r} (write raise_above_tempo_pct = {raise:.0})"
+                "raise_above_pct = {r} (write raise_above_tempo_pct = {raise:.1})"
             ));
         }
         if let Some(c) = self.clear_below_pct {
             old.push(format!(
-                "clear_below_pct = {c} (write clear_below_tempo_pct = {clear:.0})"
+                "clear_below_pct = {c} (write clear_below_tempo_pct = {clear:.1})"
             ));
         }
         Some(format!(
@@ -967,8 +967,8 @@ mod tests {
         assert!((raise - 30.60).abs() < 0.02, "{raise}");
         assert!((clear - 16.62).abs() < 0.02, "{clear}");
         let note = p.legacy_note().unwrap();
-        assert!(note.contains("raise_above_tempo_pct = 31"), "{note}");
-        assert!(note.contains("clear_below_tempo_pct = 17"), "{note}");
+        assert!(note.contains("raise_above_tempo_pct = 30.6"), "{note}");
+        assert!(note.contains("clear_below_tempo_pct = 16.6"), "{note}");
         // Written in today's keys, the same levels and nothing to say.
         let up = p.upgraded();
         assert_eq!(up.tempo_levels_pct(), (30.6, 16.62));
