@@ -279,7 +279,9 @@ impl PitchEstimator {
 
     /// The costly half of [`estimate`](Self::estimate): the periodicity
     /// search (inverse FFT, NSDF, candidates) of the frame last given to
-    /// [`measure`](Self::measure), whose result is `levels`.
+    /// [`measure`](Self::measure), whose result is `levels`. Once per
+    /// `measure`: it turns that frame's spectrum and squares into its own
+    /// working values in place.
     ///
     /// Real-time safe: no allocation.
     pub fn search(&mut self, levels: &Levels) -> PitchEstimate {

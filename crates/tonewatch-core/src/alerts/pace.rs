@@ -44,11 +44,11 @@ pub(super) fn check(
     // much of a tempo change the modulation shows. The spread is of the
     // modulation; a syllable-rate fallback (which counts syllables, so
     // reads the tempo itself) is held to the floor alone.
+    let tempo_spread = spread / MODULATION_PER_TEMPO;
     let (log_up, spread) = match (m.modulation_db_s, base.modulation_median_db_s) {
-        (Some(mo), Some(mb)) if mb > 0.0 && mo > 0.0 => (
-            Some((mo / mb).ln() / MODULATION_PER_TEMPO),
-            spread / MODULATION_PER_TEMPO,
-        ),
+        (Some(mo), Some(mb)) if mb > 0.0 && mo > 0.0 => {
+            (Some((mo / mb).ln() / MODULATION_PER_TEMPO), tempo_spread)
+        }
         (_, None) => (
             m.rate_sps
                 .map(|r| r / base.rate_median_sps)
@@ -56,7 +56,7 @@ pub(super) fn check(
                 .map(f32::ln),
             0.0,
         ),
-        _ => (None, spread / MODULATION_PER_TEMPO),
+        _ => (None, tempo_spread),
     };
     let log_up = log_up.filter(|_| rate_known);
     let (raise_pct, clear_pct) = cfg.tempo_levels_pct();
