@@ -103,7 +103,7 @@ fn latency(server: &pulse::PulseServer) {
         }
     });
     thread::sleep(Duration::from_millis(300));
-    let written = pulse::play(server, &agent, &customer);
+    let written = pulse::play_with(server, &agent, &customer, pulse::Buffer::Tight, None);
     thread::sleep(Duration::from_millis(500));
     stop(&child);
     let _ = child.wait();
@@ -180,7 +180,7 @@ fn cost(server: &pulse::PulseServer) {
     let cpu0 = cpu_s(live.id());
     let rec0: f64 = recorders.iter().map(|r| cpu_s(r.id())).sum();
     let t0 = Instant::now();
-    pulse::play(server, &agent, &customer);
+    pulse::play_with(server, &agent, &customer, pulse::Buffer::Tight, None);
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_s(live.id()) - cpu0;
     let rec: f64 = recorders.iter().map(|r| cpu_s(r.id())).sum::<f64>() - rec0;

@@ -197,24 +197,24 @@ fn calls_marked_on_the_control_socket_frame_the_records() {
     common::assert_ok(&started);
     assert_eq!(String::from_utf8_lossy(&started.stdout).trim(), "A-1029");
     let (agent, customer) = pulse::stereo_at_48k(&example());
-    let half = agent.len() / 2;
+    // The first call ends at 15 s of the example, in the silence after the
+    // agent's last words (14.75 s) and 11 s before the customer's next:
+    // that silence is the second call's dead air. The boundary is marked
+    // between two plays, not at a wall-clock moment in one, so a loaded
+    // machine cannot move it (under load the stream ran 1.7 s behind the
+    // clock and the second call began too late for its dead air).
+    let cut = 15 * pulse::RATE as usize;
     let before_first_end = modified(&prof);
-    let second_id = thread::scope(|s| {
-        let player = s.spawn(|| pulse::play(&server, &agent, &customer));
-        // The first call ends halfway, the second starts at once.
-        thread::sleep(Duration::from_secs_f64(
-            half as f64 / f64::from(pulse::RATE) + 0.3,
-        ));
-        common::assert_ok(&call(&server, &["end"]));
-        assert!(
-            rewritten(&prof, before_first_end),
-            "profile saved at the first end"
-        );
-        let out = call(&server, &["start"]);
-        common::assert_ok(&out);
-        player.join().unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    });
+    pulse::play(&server, &agent[..cut], &customer[..cut]);
+    common::assert_ok(&call(&server, &["end"]));
+    assert!(
+        rewritten(&prof, before_first_end),
+        "profile saved at the first end"
+    );
+    let out = call(&server, &["start"]);
+    common::assert_ok(&out);
+    let second_id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    pulse::play(&server, &agent[cut..], &customer[cut..]);
     let id = uuid::Uuid::parse_str(&second_id).expect("a UUID");
     assert_eq!(id.get_version_num(), 7);
     thread::sleep(Duration::from_millis(500));

@@ -177,12 +177,40 @@ impl Drop for PulseServer {
     }
 }
 
-fn pacat(server: &PulseServer, sink: &str) -> (Child, ChildStdin) {
-    pacat_with(server, sink, &[])
+/// How far ahead of the sink `pacat` keeps its audio.
+///
+/// Tests use [`Buffer::Slack`]: a stream whose buffer runs dry is played
+/// on as silence and then resumes late, shifting that device's audio for
+/// the rest of the run; on a loaded two-core CI machine running four
+/// servers at once the writer and the daemon miss 20 ms deadlines (seen:
+/// two devices 0.6 and 1.5 s apart). 250 ms absorbs those hiccups and
+/// costs only a constant delay, the same on every stream. The latency
+/// bench, which times audio against the wall clock, uses
+/// [`Buffer::Tight`].
+#[derive(Clone, Copy, Debug)]
+pub enum Buffer {
+    /// 20 ms: low delay, for timing against the wall clock.
+    Tight,
+    /// 250 ms: survives a loaded machine, for alerts timed in the audio.
+    Slack,
+}
+
+impl Buffer {
+    fn latency_arg(self) -> &'static str {
+        match self {
+            Buffer::Tight => "--latency-msec=20",
+            Buffer::Slack => "--latency-msec=250",
+        }
+    }
 }
 
 /// `pacat` playing into `sink`, with `extra` arguments (stream properties).
-fn pacat_with(server: &PulseServer, sink: &str, extra: &[&str]) -> (Child, ChildStdin) {
+fn pacat_with(
+    server: &PulseServer,
+    sink: &str,
+    buffer: Buffer,
+    extra: &[&str],
+) -> (Child, ChildStdin) {
     let channels = if sink == "both" {
         "--channels=2"
     } else {
@@ -192,7 +220,7 @@ fn pacat_with(server: &PulseServer, sink: &str, extra: &[&str]) -> (Child, Child
         .args([
             "--playback",
             "--raw",
-            "--latency-msec=20",
+            buffer.latency_arg(),
             "--rate=48000",
             channels,
             "--format=s16le",
@@ -241,12 +269,32 @@ fn le(x: &[i16], i: usize) -> [u8; 2] {
 }
 
 /// Plays two mono 48 kHz signals in real time into the `agent` and
-/// `customer` sinks (through `pacat`, 20 ms latency), 10 ms at a time.
-/// Returns, per block, the index of its first sample and when it was
-/// written.
-pub fn play(server: &PulseServer, agent: &[i16], customer: &[i16]) -> Vec<(usize, Instant)> {
-    let (mut a_child, mut a_in) = pacat(server, "agent");
-    let (mut c_child, mut c_in) = pacat(server, "customer");
+/// `customer` sinks (through `pacat`, [`Buffer::Slack`]), 10 ms at a time.
+pub fn play(server: &PulseServer, agent: &[i16], customer: &[i16]) {
+    play_with(server, agent, customer, Buffer::Slack, None);
+}
+
+/// As [`play`], the customer's stream played as the application `app`
+/// (its `application.name`), the way a softphone's stream shows on the
+/// server; the stream exists exactly while its audio plays.
+pub fn play_as_app(server: &PulseServer, agent: &[i16], customer: &[i16], app: &str) {
+    play_with(server, agent, customer, Buffer::Slack, Some(app));
+}
+
+/// As [`play`] with the given `buffer`, the customer's stream named `app`
+/// if given. Returns, per block, the index of its first sample and when it
+/// was written.
+pub fn play_with(
+    server: &PulseServer,
+    agent: &[i16],
+    customer: &[i16],
+    buffer: Buffer,
+    app: Option<&str>,
+) -> Vec<(usize, Instant)> {
+    let name = app.map(|app| format!("--property=application.name={app}"));
+    let extra: Vec<&str> = name.iter().map(String::as_str).collect();
+    let (mut a_child, mut a_in) = pacat_with(server, "agent", buffer, &[]);
+    let (mut c_child, mut c_in) = pacat_with(server, "customer", buffer, &extra);
     let mut written = Vec::new();
     paced(agent.len().max(customer.len()), |at, block| {
         let a: Vec<u8> = (at..at + block).flat_map(|i| le(agent, i)).collect();
@@ -261,28 +309,11 @@ pub fn play(server: &PulseServer, agent: &[i16], customer: &[i16]) -> Vec<(usize
     written
 }
 
-/// As [`play`], the customer's stream played as the application `app`
-/// (its `application.name`), the way a softphone's stream shows on the
-/// server; the stream exists exactly while its audio plays.
-pub fn play_as_app(server: &PulseServer, agent: &[i16], customer: &[i16], app: &str) {
-    let name = format!("--property=application.name={app}");
-    let (mut a_child, mut a_in) = pacat(server, "agent");
-    let (mut c_child, mut c_in) = pacat_with(server, "customer", &[&name]);
-    paced(agent.len().max(customer.len()), |at, block| {
-        let a: Vec<u8> = (at..at + block).flat_map(|i| le(agent, i)).collect();
-        let c: Vec<u8> = (at..at + block).flat_map(|i| le(customer, i)).collect();
-        a_in.write_all(&a).unwrap();
-        c_in.write_all(&c).unwrap();
-    });
-    drop((a_in, c_in));
-    let _ = a_child.wait();
-    let _ = c_child.wait();
-}
-
 /// Plays a two-channel 48 kHz signal in real time into the stereo sink
-/// `both` (whose monitor is `both.monitor`), 10 ms at a time.
+/// `both` (whose monitor is `both.monitor`), 10 ms at a time, with
+/// [`Buffer::Slack`].
 pub fn play_stereo(server: &PulseServer, left: &[i16], right: &[i16]) {
-    let (mut child, mut sink) = pacat(server, "both");
+    let (mut child, mut sink) = pacat_with(server, "both", Buffer::Slack, &[]);
     paced(left.len().max(right.len()), |at, block| {
         let frames: Vec<u8> = (at..at + block)
             .flat_map(|i| {
