@@ -1,11 +1,18 @@
 //! The per-frame analysis shared by replay and live capture: pitch, loudness,
 //! speech and speaking rate for each party, frame by frame, in lockstep.
 //!
-//! Each frame is measured in two steps. First every channel is measured on
-//! its own (pitch, loudness, vowel-band level). Then the decisions that need
-//! both parties are taken: a frame is speech only if it is not the other
-//! party's bleed, and only speech frames carry a pitch and count towards the
-//! speaking rate.
+//! Each frame is measured in steps. First every channel's levels are
+//! measured. Then the decisions that need both parties are taken: a frame
+//! is speech only if it is not the other party's bleed, and only speech
+//! frames are searched for pitch and count towards the speaking rate.
+//! Bleed is judged on level first; a frame level cannot settle (a quiet
+//! voice far under a louder other, yet well above that other's echo) is
+//! settled by pitch: it is this party's own voice when its pitch goes on
+//! from theirs (within 3 semitones of their clear pitch of the last
+//! 300 ms) and is unlike the other's over the last 100 ms (echo comes back
+//! late), an octave off included. A party talked over keeps their quiet
+//! syllables; the other's echo, however a line's AGC lifts it, carries the
+//! other's pitch and stays bleed.
 //!
 //! Real-time safety: [`CallAnalyzer::new`] allocates; [`CallAnalyzer::process`]
 //! never allocates, locks or blocks (proved by `tests/no_alloc.rs`).
@@ -16,7 +23,7 @@ use crate::pitch::{PITCH_LOOKAHEAD_FRAMES, PitchEstimate, PitchEstimator, PitchT
 use crate::rate::RateTracker;
 use crate::settings::{FrameGeometry, Settings};
 use crate::speech::{CROSSTALK_FRAMES, SpeechDetector};
-use crate::units::{SILENCE_DB, mean_square_to_db};
+use crate::units::{SILENCE_DB, hz_to_st, mean_square_to_db};
 
 /// A frame whose NSDF clarity reaches this is voiced (if it is speech).
 pub const VOICED_CLARITY: f32 = 0.6;
@@ -90,6 +97,14 @@ struct Channel {
     speech: SpeechDetector,
     rate: RateTracker,
     recent_db: [f32; CROSSTALK_FRAMES],
+    /// This party's clear pitch over the last [`ECHO_PITCH_FRAMES`], in
+    /// semitones (NaN: none): what bleed of their voice into the other
+    /// channel carries.
+    heard_st: [f32; ECHO_PITCH_FRAMES],
+    /// This party's latest own clear pitch (semitones) and the frame it
+    /// was in: a contested frame continuing it is theirs.
+    own_st: f32,
+    own_frame: u64,
 }
 
 /// Analyses the frames of a call with one or two parties.
@@ -134,6 +149,9 @@ impl CallAnalyzer {
                 speech: SpeechDetector::new(cfg, &geom),
                 rate: RateTracker::new(cfg, &geom),
                 recent_db: [SILENCE_DB; CROSSTALK_FRAMES],
+                heard_st: [f32::NAN; ECHO_PITCH_FRAMES],
+                own_st: f32::NAN,
+                own_frame: 0,
             })
             .collect();
         Self {
@@ -188,17 +206,48 @@ impl CallAnalyzer {
         });
 
         let n = self.channels.len();
-        let mut ready = true;
+        let echo_slot = (frame % ECHO_PITCH_FRAMES as u64) as usize;
+        // Speech on level, and the pitch of talk and of contested bleed
+        // (a quiet voice under a louder other, which level cannot tell
+        // from that other's echo).
+        let mut searched: [Option<(bool, PitchEstimate)>; MAX_CHANNELS] = [None; MAX_CHANNELS];
         for (c, ch) in self.channels.iter_mut().enumerate() {
             let (levels, loudness_db) = estimates[c].expect("measured above");
             let other_db = (n == 2).then(|| loudest_recent[1 - c]);
             let speech = ch.speech.update(loudness_db, other_db);
-            // Not speech: not voiced whatever the search would find.
-            let p = if speech {
+            let p = if speech || ch.speech.bleed_contested() {
                 ch.pitch.search(&levels)
             } else {
                 PitchEstimate::unsearched(&levels)
             };
+            ch.heard_st[echo_slot] = clear_st(&p);
+            searched[c] = Some((speech, p));
+        }
+        let heard_st: [[f32; ECHO_PITCH_FRAMES]; MAX_CHANNELS] = std::array::from_fn(|c| {
+            self.channels
+                .get(c)
+                .map_or([f32::NAN; ECHO_PITCH_FRAMES], |ch| ch.heard_st)
+        });
+
+        let mut ready = true;
+        for (c, ch) in self.channels.iter_mut().enumerate() {
+            let (levels, loudness_db) = estimates[c].expect("measured above");
+            let (mut speech, mut p) = searched[c].expect("searched above");
+            let st = ch.heard_st[echo_slot];
+            if ch.speech.bleed_contested() {
+                let continues = frame - ch.own_frame <= OWN_CONTOUR_FRAMES
+                    && (st - ch.own_st).abs() <= OWN_CONTOUR_ST;
+                if n == 2 && continues && unlike(st, &heard_st[1 - c]) {
+                    speech = ch.speech.own_voice_after_all();
+                    (ch.own_st, ch.own_frame) = (st, frame);
+                } else if !speech {
+                    // Bleed: as if never searched; its pitch is the other's.
+                    p = PitchEstimate::unsearched(&levels);
+                    ch.heard_st[echo_slot] = f32::NAN;
+                }
+            } else if speech && !ch.speech.in_hangover() && !st.is_nan() {
+                (ch.own_st, ch.own_frame) = (st, frame);
+            }
             let voiced = speech && p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
             let vowel_band_db = mean_square_to_db(p.vowel_band_mean_square);
             // Speaking rate is per second of talking: the rate tracker
@@ -248,6 +297,42 @@ impl CallAnalyzer {
     }
 }
 
+/// Bleed of the other party carries their pitch (or, read an octave off,
+/// its double or half); a voice of this party's own under it, its own.
+const SAME_PITCH_ST: f32 = 1.5;
+/// The other party's pitches a contested frame is held against: 100 ms of
+/// them, since a line's echo comes back tens of milliseconds late.
+const ECHO_PITCH_FRAMES: usize = 10;
+/// A contested frame is this party's own voice only if it continues their
+/// own pitch contour: within this many semitones of their latest clear
+/// pitch ...
+const OWN_CONTOUR_ST: f32 = 3.0;
+/// ... seen at most this many frames before (300 ms): a quiet stretch of
+/// a voice talked over, not a pitch out of nowhere on the line.
+const OWN_CONTOUR_FRAMES: u64 = 30;
+
+/// A frame's pitch in semitones when it is clearly periodic; NaN if not.
+fn clear_st(p: &PitchEstimate) -> f32 {
+    match p.f0_hz {
+        Some(f0) if p.clarity >= VOICED_CLARITY => hz_to_st(f0),
+        _ => f32::NAN,
+    }
+}
+
+/// Whether the clear pitch `st` (NaN: none) is unlike every one of the
+/// other party's clear pitches `other` (NaN: none), within
+/// [`SAME_PITCH_ST`] neither of them nor an octave from them; false
+/// without a pitch on both sides (nothing is told then).
+fn unlike(st: f32, other: &[f32]) -> bool {
+    if st.is_nan() || other.iter().all(|o| o.is_nan()) {
+        return false;
+    }
+    other.iter().filter(|o| !o.is_nan()).all(|&o| {
+        let d = (st - o).abs();
+        d.min((d - 12.0).abs()) > SAME_PITCH_ST
+    })
+}
+
 impl Channel {
     /// The held frame `frame` with its pitch decided.
     fn release(&self, frame: u64, f0_hz: Option<f32>) -> FrameFeatures {
@@ -255,5 +340,161 @@ impl Channel {
             f0_hz,
             ..self.held[(frame % DELAY_RING as u64) as usize]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framing::{ChannelInput, Lockstep};
+
+    const RATE: usize = 8000;
+    /// Frames per second.
+    const FPS: usize = 100;
+
+    /// `secs` of a voiced sound at `f0` Hz (four harmonics) whose level
+    /// is `db` (re a full-scale sine, as frames report it); `syllables`:
+    /// 0.5 s on, 0.5 s off, pauses long enough for the noise floor to show.
+    fn voice(f0: f32, db: f32, secs: f32, syllables: bool) -> Vec<f32> {
+        let n = (secs * RATE as f32) as usize;
+        let amp = 10f32.powf((db - 3.01) / 20.0);
+        // RMS of the four harmonics of amplitude 1/h: sqrt(sum 1/(2h²)).
+        let rms = (1..=4).map(|h| 0.5 / (h * h) as f32).sum::<f32>().sqrt();
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / RATE as f32;
+                if syllables && t % 1.0 >= 0.5 {
+                    return 0.0;
+                }
+                amp / rms
+                    * (1..=4)
+                        .map(|h| (std::f32::consts::TAU * f0 * h as f32 * t).sin() / h as f32)
+                        .sum::<f32>()
+            })
+            .collect()
+    }
+
+    fn silence(secs: f32) -> Vec<f32> {
+        vec![0.0; (secs * RATE as f32) as usize]
+    }
+
+    /// `x` times `db` of gain.
+    fn gain(x: &[f32], db: f32) -> Vec<f32> {
+        x.iter().map(|v| v * 10f32.powf(db / 20.0)).collect()
+    }
+
+    /// Speech decisions per frame of a two-channel call; a faint noise
+    /// (-75 dB) on both lines.
+    fn speech(agent: &[f32], customer: &[f32]) -> [Vec<bool>; 2] {
+        let settings = Settings::default();
+        let mut noise = tonewatch_testkit::synth::Noise::new(3);
+        let mut line = |x: &[f32]| -> Vec<f32> {
+            x.iter()
+                .map(|v| v + 0.000_25 * noise.gaussian() as f32)
+                .collect()
+        };
+        let (agent, customer) = (line(agent), line(customer));
+        let inputs = (0..2)
+            .map(|_| ChannelInput::new(RATE as u32, settings.geometry()).unwrap())
+            .collect();
+        let mut call = Lockstep::new(CallAnalyzer::new(&settings, 2), inputs);
+        let mut got = [Vec::new(), Vec::new()];
+        let mut keep = |_t: f64, frames: &[FrameFeatures]| {
+            got[0].push(frames[0].speech);
+            got[1].push(frames[1].speech);
+            Ok::<_, ()>(())
+        };
+        let (mut a, mut c) = (&agent[..], &customer[..]);
+        while !a.is_empty() || !c.is_empty() {
+            let took = call.inputs_mut()[0].push(a);
+            a = &a[took..];
+            let took = call.inputs_mut()[1].push(c);
+            c = &c[took..];
+            call.drain(&mut keep).unwrap();
+        }
+        for i in call.inputs_mut() {
+            i.finish();
+        }
+        call.drain(&mut keep).unwrap();
+        call.flush(&mut keep).unwrap();
+        got
+    }
+
+    /// The share of the frames from `from_s` to `to_s` inside the
+    /// syllables of a `voice` started at 0 (their first and last 30 ms
+    /// left out) that are speech.
+    fn share_in_syllables(speech: &[bool], from_s: f32, to_s: f32) -> f32 {
+        let frames: Vec<bool> = (((from_s * FPS as f32) as usize)..((to_s * FPS as f32) as usize))
+            .filter(|&k| (0.03..0.47).contains(&(k as f32 / FPS as f32 % 1.0)))
+            .map(|k| speech[k])
+            .collect();
+        frames.iter().filter(|&&s| s).count() as f32 / frames.len() as f32
+    }
+
+    /// The customer (`f0` Hz, -20 dB) talks 3 s; the agent (130 Hz, -16 dB,
+    /// one held sound) 4 s, their echo at -30 dB on the customer's line;
+    /// the customer talks again from 7.5 s and, at 8 s, the agent talks
+    /// over them for 2 s while the customer's line carries the echo and
+    /// `under`. Returns both parties' speech frames.
+    fn talked_over(f0: f32, under: &[f32]) -> [Vec<bool>; 2] {
+        let agent_part = |secs| voice(130.0, -16.0, secs, false);
+        let agent = [silence(3.0), agent_part(4.0), silence(1.0), agent_part(2.0)].concat();
+        let customer = [
+            voice(f0, -20.0, 3.0, true),
+            gain(&agent_part(4.0), -30.0),
+            silence(0.5),
+            voice(f0, -20.0, 0.5, false),
+            gain(&agent_part(2.0), -30.0)
+                .iter()
+                .zip(under)
+                .map(|(e, u)| e + u)
+                .collect(),
+        ]
+        .concat();
+        let [a, c] = speech(&agent, &customer);
+        // The agent is heard through their talk, the customer through
+        // theirs, and the echo alone is not speech.
+        assert!(a[310..690].iter().all(|&s| s), "agent");
+        assert!(share_in_syllables(&c, 1.0, 3.0) > 0.95, "customer");
+        assert!(c[760..790].iter().all(|&s| s), "customer");
+        assert!(
+            c[320..700].iter().all(|&s| !s),
+            "the echo counted as speech"
+        );
+        [a, c]
+    }
+
+    #[test]
+    fn a_quiet_voice_talked_over_is_speech_and_echo_is_not() {
+        // The customer goes on under the agent, 17 dB below their own
+        // level (-37 dB: the agent 21 dB louder, the echo 9 dB under it).
+        // Level alone calls that the agent's bleed; its pitch is the
+        // customer's, going on from their own.
+        let [a, c] = talked_over(220.0, &voice(220.0, -37.0, 2.0, false));
+        let own = c[810..990].iter().filter(|&&s| s).count();
+        assert!(
+            own >= 170,
+            "{own} of 180 frames of the customer's voice under the agent"
+        );
+        assert!(a[810..990].iter().all(|&s| s), "agent");
+        // The echo alone, 9 dB louder (a line's AGC lifting it as the
+        // customer falls silent), at the same level: the agent's pitch,
+        // so still bleed (after the customer's last syllable's hangover).
+        let echo = gain(&voice(130.0, -16.0, 2.0, false), -30.0);
+        let lift = 10f32.powf(9.0 / 20.0) - 1.0;
+        let lifted: Vec<f32> = echo.iter().map(|e| e * lift).collect();
+        let [_, c] = talked_over(220.0, &lifted);
+        assert!(
+            c[815..990].iter().all(|&s| !s),
+            "lifted echo counted as speech"
+        );
+        // So when the customer's voice sits where the agent's does (131
+        // Hz): the echo goes on from the customer's pitch, but it is the
+        // agent's.
+        let [_, c] = talked_over(131.0, &lifted);
+        assert!(
+            c[815..990].iter().all(|&s| !s),
+            "lifted echo counted as speech"
+        );
     }
 }

@@ -14,7 +14,11 @@
 //! (the quietest this channel gets against the other while the other
 //! talks), only when it lies near that coupling or far under the party's
 //! own speech: a quiet party's own syllables under a loud other stand well
-//! above the other's echo and near their own level.
+//! above the other's echo and near their own level. A frame far under both
+//! the other and the party's own level but well above the echo coupling
+//! is *contested* ([`SpeechDetector::bleed_contested`]): level cannot say
+//! whose it is, and the caller settles it by pitch (see
+//! [`crate::analysis`]).
 //!
 //! The line's gain does not decide what is speech: a frame more than 30 dB
 //! under the party's own speech level (tracked from their clearly loud
@@ -120,6 +124,9 @@ pub struct SpeechDetector {
     coupling_db: Option<f32>,
     /// Frames since the last one of digital silence.
     since_silence: u32,
+    /// The last frame was called bleed on level alone, though loud and
+    /// not near the learned echo coupling: see [`Self::bleed_contested`].
+    contested: bool,
 }
 
 impl SpeechDetector {
@@ -156,6 +163,7 @@ impl SpeechDetector {
             coupling_tick: 0,
             coupling_db: None,
             since_silence: 0,
+            contested: false,
         }
     }
 
@@ -237,15 +245,21 @@ impl SpeechDetector {
         if let Some(o) = other_db {
             self.learn_coupling(level - o.max(FLOOR_CLAMP_DB));
         }
+        let near_echo = |o: f32| {
+            self.coupling_db
+                .is_some_and(|c| loudness_db - o < c + ECHO_WITHIN_DB)
+        };
         let bleed = other_db.is_some_and(|o| {
             o - loudness_db > self.crosstalk_margin_db
-                && (self
-                    .coupling_db
-                    .is_none_or(|c| loudness_db - o < c + ECHO_WITHIN_DB)
+                && (self.coupling_db.is_none()
+                    || near_echo(o)
                     || self
                         .own_level_db()
                         .is_some_and(|own| loudness_db < own - BLEED_UNDER_OWN_DB))
         });
+        // Contested: the echo coupling is known and the frame stands well
+        // above it (before it is known, a line's echo can be anything).
+        let off_echo = other_db.is_some_and(|o| self.coupling_db.is_some() && !near_echo(o));
         // Audible: not so far under the party's own speech that it can
         // only be the line (noise, hum); until that level is known, above
         // the absolute minimum. Once it is known it alone decides: an
@@ -268,6 +282,7 @@ impl SpeechDetector {
                 || (self.active
                     && recent_above > (self.margin_db - RELEASE_DB).max(MIN_RELEASE_DB)));
         self.loud = loud && !bleed;
+        self.contested = loud && bleed && off_echo;
         if self.loud && above > OWN_LEVEL_MARGIN_DB {
             let w = if self.own_frames < OWN_LEVEL_MIN_FRAMES {
                 1.0 / (self.own_frames + 1) as f32
@@ -277,16 +292,41 @@ impl SpeechDetector {
             self.own_power += w * (power - self.own_power);
             self.own_frames = self.own_frames.saturating_add(1);
         }
-        if bleed {
+        if bleed && !self.contested {
             self.active = false;
             self.hang = 0;
-        } else if loud {
+        } else if loud && !bleed {
             self.active = true;
             self.hang = self.hangover_frames;
         } else if self.hang > 0 {
             self.hang -= 1;
         } else {
             self.active = false;
+        }
+        self.active
+    }
+
+    /// Whether the last frame was called the other party's bleed on level
+    /// alone while it could be this party's own quiet voice under a louder
+    /// other: loud enough for speech, and well above the learned echo
+    /// coupling (only far under this party's own level). Level cannot tell
+    /// these apart; pitch can (the caller's test: bleed carries the other
+    /// party's pitch, an own voice its own), and
+    /// [`own_voice_after_all`](Self::own_voice_after_all) says so.
+    #[must_use]
+    pub fn bleed_contested(&self) -> bool {
+        self.contested
+    }
+
+    /// The last frame, contested bleed, was this party's own voice after
+    /// all: it is speech, and the hangover runs from it. Returns whether
+    /// the last frame is speech now (unchanged unless it was contested).
+    pub fn own_voice_after_all(&mut self) -> bool {
+        if self.contested {
+            self.contested = false;
+            self.loud = true;
+            self.active = true;
+            self.hang = self.hangover_frames;
         }
         self.active
     }
