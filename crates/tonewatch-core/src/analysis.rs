@@ -240,8 +240,9 @@ impl CallAnalyzer {
                 if n == 2 && continues && unlike(st, &heard_st[1 - c]) {
                     speech = ch.speech.own_voice_after_all();
                     (ch.own_st, ch.own_frame) = (st, frame);
-                } else if !speech {
-                    // Bleed: as if never searched; its pitch is the other's.
+                } else {
+                    // Bleed (speech only while a hangover runs on): as if
+                    // never searched, since its pitch is the other's.
                     p = PitchEstimate::unsearched(&levels);
                     ch.heard_st[echo_slot] = f32::NAN;
                 }
@@ -383,9 +384,9 @@ mod tests {
         x.iter().map(|v| v * 10f32.powf(db / 20.0)).collect()
     }
 
-    /// Speech decisions per frame of a two-channel call; a faint noise
-    /// (-75 dB) on both lines.
-    fn speech(agent: &[f32], customer: &[f32]) -> [Vec<bool>; 2] {
+    /// Both parties' frames of a two-channel call; a faint noise (-75 dB)
+    /// on both lines.
+    fn analyse(agent: &[f32], customer: &[f32]) -> [Vec<FrameFeatures>; 2] {
         let settings = Settings::default();
         let mut noise = tonewatch_testkit::synth::Noise::new(3);
         let mut line = |x: &[f32]| -> Vec<f32> {
@@ -400,8 +401,8 @@ mod tests {
         let mut call = Lockstep::new(CallAnalyzer::new(&settings, 2), inputs);
         let mut got = [Vec::new(), Vec::new()];
         let mut keep = |_t: f64, frames: &[FrameFeatures]| {
-            got[0].push(frames[0].speech);
-            got[1].push(frames[1].speech);
+            got[0].push(frames[0]);
+            got[1].push(frames[1]);
             Ok::<_, ()>(())
         };
         let (mut a, mut c) = (&agent[..], &customer[..]);
@@ -435,8 +436,8 @@ mod tests {
     /// one held sound) 4 s, their echo at -30 dB on the customer's line;
     /// the customer talks again from 7.5 s and, at 8 s, the agent talks
     /// over them for 2 s while the customer's line carries the echo and
-    /// `under`. Returns both parties' speech frames.
-    fn talked_over(f0: f32, under: &[f32]) -> [Vec<bool>; 2] {
+    /// `under`. Returns both parties' frames.
+    fn talked_over(f0: f32, under: &[f32]) -> [Vec<FrameFeatures>; 2] {
         let agent_part = |secs| voice(130.0, -16.0, secs, false);
         let agent = [silence(3.0), agent_part(4.0), silence(1.0), agent_part(2.0)].concat();
         let customer = [
@@ -451,7 +452,8 @@ mod tests {
                 .collect(),
         ]
         .concat();
-        let [a, c] = speech(&agent, &customer);
+        let frames = analyse(&agent, &customer);
+        let [a, c] = speech(&frames);
         // The agent is heard through their talk, the customer through
         // theirs, and the echo alone is not speech.
         assert!(a[310..690].iter().all(|&s| s), "agent");
@@ -461,7 +463,27 @@ mod tests {
             c[320..700].iter().all(|&s| !s),
             "the echo counted as speech"
         );
-        [a, c]
+        frames
+    }
+
+    /// Each party's speech decisions.
+    fn speech(frames: &[Vec<FrameFeatures>; 2]) -> [Vec<bool>; 2] {
+        frames
+            .each_ref()
+            .map(|p| p.iter().map(|f| f.speech).collect())
+    }
+
+    /// The frames from `from` to `to` whose pitch is the agent's (130 Hz,
+    /// or an octave off).
+    fn agent_pitch_in(frames: &[FrameFeatures], from: usize, to: usize) -> usize {
+        frames[from..to]
+            .iter()
+            .filter_map(|f| f.f0_hz)
+            .filter(|&f0| {
+                let d = (hz_to_st(f0) - hz_to_st(130.0)).abs();
+                d.min((d - 12.0).abs()) <= 1.0
+            })
+            .count()
     }
 
     #[test]
@@ -470,30 +492,38 @@ mod tests {
         // level (-37 dB: the agent 21 dB louder, the echo 9 dB under it).
         // Level alone calls that the agent's bleed; its pitch is the
         // customer's, going on from their own.
-        let [a, c] = talked_over(220.0, &voice(220.0, -37.0, 2.0, false));
+        let frames = talked_over(220.0, &voice(220.0, -37.0, 2.0, false));
+        let [a, c] = speech(&frames);
         let own = c[810..990].iter().filter(|&&s| s).count();
         assert!(
             own >= 170,
             "{own} of 180 frames of the customer's voice under the agent"
         );
         assert!(a[810..990].iter().all(|&s| s), "agent");
+        assert_eq!(agent_pitch_in(&frames[1], 800, 1000), 0);
         // The echo alone, 9 dB louder (a line's AGC lifting it as the
         // customer falls silent), at the same level: the agent's pitch,
-        // so still bleed (after the customer's last syllable's hangover).
+        // so still bleed (after the customer's last syllable's hangover,
+        // which carries no pitch: it would be the agent's).
         let echo = gain(&voice(130.0, -16.0, 2.0, false), -30.0);
         let lift = 10f32.powf(9.0 / 20.0) - 1.0;
         let lifted: Vec<f32> = echo.iter().map(|e| e * lift).collect();
-        let [_, c] = talked_over(220.0, &lifted);
+        let frames = talked_over(220.0, &lifted);
         assert!(
-            c[815..990].iter().all(|&s| !s),
+            frames[1][815..990].iter().all(|f| !f.speech),
             "lifted echo counted as speech"
+        );
+        assert_eq!(
+            agent_pitch_in(&frames[1], 800, 1000),
+            0,
+            "the agent's pitch in the customer's frames"
         );
         // So when the customer's voice sits where the agent's does (131
         // Hz): the echo goes on from the customer's pitch, but it is the
         // agent's.
-        let [_, c] = talked_over(131.0, &lifted);
+        let frames = talked_over(131.0, &lifted);
         assert!(
-            c[815..990].iter().all(|&s| !s),
+            frames[1][815..990].iter().all(|f| !f.speech),
             "lifted echo counted as speech"
         );
     }
