@@ -32,13 +32,11 @@ Needs sox and a release build (cargo build --release).
 
 import collections
 import csv
-import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from real_drift import AGENT_KINDS, PAUSE_S, RATE, arguments, cache_dir, duration, sox  # noqa: E402
+from real_drift import AGENT_KINDS, PAUSE_S, RATE, arguments, cache_dir, duration, raised, run, sox  # noqa: E402
 
 TWO_VOICES = "seems to hold two voices"
 
@@ -64,7 +62,8 @@ def track(cache, name, clips, min_s):
     for i, clip in enumerate(clips):
         part = os.path.join(cache, f"{name}_{i}.wav")
         if not os.path.exists(part):
-            sox(clip, "-r", RATE, "-c", 1, "-b", 16, part)
+            # -V1: the clipped sources would warn on every conversion.
+            sox("-V1", clip, "-r", RATE, "-c", 1, "-b", 16, part)
         parts += [part, pause]
         once += duration(part) + PAUSE_S
     times = max(1, -int(-min_s // once))
@@ -76,13 +75,8 @@ def track(cache, name, clips, min_s):
 
 def replay(binary, args, config):
     """(raised alerts, whether the two-voices warning was given)."""
-    cmd = [binary, "replay", *args] + (["--config", config] if config else [])
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
-    lines = [json.loads(line) for line in r.stdout.splitlines()]
-    raised = [x for x in lines if x["type"] == "alert" and x["state"] == "raised"]
-    return raised, TWO_VOICES in r.stderr
+    lines, stderr = run(binary, args, config)
+    return raised(lines), TWO_VOICES in stderr
 
 
 def main():
@@ -101,8 +95,8 @@ def main():
             hours += d / 3600
             got = []
             for side in ("agent", "customer"):
-                raised, two = replay(a.bin, [path, "--speaker", side], a.config)
-                for al in raised:
+                got_alerts, two = replay(a.bin, [path, "--speaker", side], a.config)
+                for al in got_alerts:
                     if al["kind"] in kinds:
                         false[al["kind"]] += 1
                         got.append(f"{al['kind']} at {al['t']:.1f} s as {side}")
@@ -111,8 +105,8 @@ def main():
             listed.append(f"  {spk} neutral ({len(clips)} clips x{times}, {d / 60:.1f} min): "
                           + ("; ".join(got) if got else "no alert"))
         else:
-            raised, _ = replay(a.bin, [path, "--speaker", "customer"], a.config)
-            at = [al["t"] for al in raised if al["kind"] == "customer_agitation"]
+            got_alerts, _ = replay(a.bin, [path, "--speaker", "customer"], a.config)
+            at = [al["t"] for al in got_alerts if al["kind"] == "customer_agitation"]
             angry.append((spk, len(clips), times, d, at))
 
     print(f"split {a.split}: natural Urdu speech (TV talk shows), {hours * 60:.1f} min of neutral "

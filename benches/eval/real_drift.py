@@ -102,14 +102,23 @@ def track(cache, name, utterances, effect=None, from_s=None):
     return out, start
 
 
-def replay(binary, args, config):
-    """`tonewatch replay ARGS`: the raised alerts and the summary line."""
+def run(binary, args, config):
+    """`tonewatch replay ARGS`: every record, and what it said on stderr."""
     cmd = [binary, "replay", *args] + (["--config", config] if config else [])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
-    lines = [json.loads(l) for l in r.stdout.splitlines()]
-    return [l for l in lines if l["type"] == "alert" and l["state"] == "raised"], lines[-1]
+    return [json.loads(l) for l in r.stdout.splitlines()], r.stderr
+
+
+def raised(lines):
+    return [l for l in lines if l["type"] == "alert" and l["state"] == "raised"]
+
+
+def replay(binary, args, config):
+    """`tonewatch replay ARGS`: the raised alerts and the summary line."""
+    lines, _ = run(binary, args, config)
+    return raised(lines), lines[-1]
 
 
 def alerts(binary, args, config):
