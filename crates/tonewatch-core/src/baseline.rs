@@ -39,6 +39,9 @@ pub const PITCH_SPREAD_PRIOR_ST: f32 = 1.2;
 /// Population prior of the tempo spread (natural log of the tempo ratio,
 /// about a fraction): 0.04–0.15 over the same speakers.
 pub const TEMPO_SPREAD_PRIOR: f32 = 0.1;
+/// Pitch-range readings (one per half second of speech) before their
+/// spread is read: 20 s of talk.
+pub const RANGE_SPREAD_MIN_READINGS: u64 = 40;
 /// How many chunks the population prior weighs as.
 pub const PRIOR_CHUNKS: f32 = 5.0;
 
@@ -242,6 +245,9 @@ pub struct Baseline {
     modulation_db_s: Histogram,
     loudness_db: Histogram,
     range_st: Histogram,
+    /// How far the pitch-range readings wander (see
+    /// [`range_spread_st`](Self::range_spread_st)).
+    range_spread_st: Option<f32>,
     effort_db: Histogram,
     /// The line's noise floor under the loudness frames: this call's only
     /// (a profile's comes from another line), never saved.
@@ -263,6 +269,7 @@ impl Baseline {
             modulation_db_s: Histogram::new(0.0, MAX_MODULATION_DB_S, 1.0),
             loudness_db: Histogram::new(-120.0, 10.0, 0.25),
             range_st: Histogram::new(0.0, 30.0, 0.1),
+            range_spread_st: None,
             effort_db: Histogram::new(-60.0, 30.0, 0.25),
             floor_db: Histogram::new(-120.0, 10.0, 0.25),
             pitch_spread: Spread::new(
@@ -332,6 +339,24 @@ impl Baseline {
     /// Learns from a pitch-range reading.
     pub fn add_range_st(&mut self, st: f32) {
         self.range_st.add(st);
+        if self.range_st.total >= RANGE_SPREAD_MIN_READINGS {
+            self.range_spread_st = self
+                .range_st
+                .quantile(0.84)
+                .zip(self.range_st.quantile(0.16))
+                .map(|(hi, lo)| (hi - lo) / 2.0);
+        }
+    }
+
+    /// How far the party's pitch-range readings wander on their own: half
+    /// the 16th–84th percentile distance of the readings so far (a robust
+    /// standard deviation, semitones), once [`RANGE_SPREAD_MIN_READINGS`]
+    /// are in. A reader's range holds within a semitone or two from one
+    /// five-second window to the next; a lively talker on a call swings
+    /// from 7 to 23 semitones, and a wide window is routine for them.
+    #[must_use]
+    pub fn range_spread_st(&self) -> Option<f32> {
+        self.range_spread_st
     }
 
     /// Rate readings learned in this call.

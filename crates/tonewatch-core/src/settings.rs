@@ -578,7 +578,10 @@ pub struct AgitationConfig {
     /// customer's own pitch spread when that is wider (how far their pitch
     /// wanders from phrase to phrase in calm speech).
     pub pitch_unit_st: f32,
-    /// Semitones of extra pitch range that count as one unit.
+    /// Semitones of extra pitch range that count as one unit, or how far
+    /// the customer's own range swings from one five-second stretch to the
+    /// next when that is wider (a robust standard deviation of their range
+    /// readings, once 20 s of talk have given them).
     pub range_unit_st: f32,
     /// Percent above baseline rate that count as one unit.
     pub rate_unit_pct: f32,

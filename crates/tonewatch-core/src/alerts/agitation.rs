@@ -267,12 +267,16 @@ fn components(c: &Party, warmup_voiced_s: f32, a: &AgitationConfig) -> Option<Ag
     }
     .min(1.0);
     let voice_up_db = c.voice_up_db(&base);
+    // Pitch range likewise in the customer's own units.
+    let range_unit_st = a
+        .range_unit_st
+        .max(c.baseline.range_spread_st().unwrap_or(0.0));
     let components = AgitationComponents {
         loudness: confirmed * pos(voice_up_db.map(|db| db / a.loudness_unit_db)),
         pitch,
         pitch_range: pos(m
             .range_st
-            .map(|r| (r - base.pitch_range_st) / a.range_unit_st)),
+            .map(|r| (r - base.pitch_range_st) / range_unit_st)),
         rate: pos(m
             .rate_sps
             .map(|r| 100.0 * (r / base.rate_median_sps - 1.0) / a.rate_unit_pct)),

@@ -171,9 +171,11 @@ pub struct Alert {
 pub struct AgitationComponents {
     /// Loudness above baseline, in units of `agitation.loudness_unit_db`.
     pub loudness: f64,
-    /// Pitch above baseline, in units of `agitation.pitch_unit_st`.
+    /// Pitch above baseline, in units of `agitation.pitch_unit_st` or the
+    /// customer's own pitch spread, whichever is wider.
     pub pitch: f64,
-    /// Pitch range above baseline, in units of `agitation.range_unit_st`.
+    /// Pitch range above baseline, in units of `agitation.range_unit_st` or
+    /// how far the customer's own range swings, whichever is wider.
     pub pitch_range: f64,
     /// Rate above baseline, in units of `agitation.rate_unit_pct`.
     pub rate: f64,

@@ -944,6 +944,56 @@ mod tests {
         }
     }
 
+    /// A wide pitch range is agitation as far as it is wide *for this
+    /// customer*. Two customers talk at the same pitch; for 15 s from
+    /// 150 s both sweep their pitch ±3.5 st (a 7-st range) with 3 dB more
+    /// effort and 1.5 st up. For a steady talker (a 1-st range before) that
+    /// is a spike. A lively talker, who swept ±7.5 st in one turn in four
+    /// from the start, has shown their range swing from turn to turn;
+    /// counted in units of that swing, the same stretch is not agitation.
+    /// (On a real call a customer's five-second range reads 7 to 23 st.)
+    #[test]
+    fn a_wide_range_counts_in_the_customers_own_swing() {
+        let sweep =
+            |t: f64, st: f32| 2f32.powf(st * (std::f64::consts::TAU * t / 1.5).sin() as f32 / 12.0);
+        for (lively, spikes) in [(false, true), (true, false)] {
+            let script = |t: f64| {
+                let turn = (t / 6.0) as u64;
+                if (150.0..165.0).contains(&t) {
+                    let customer = Voice {
+                        f0_hz: 210.0 * 2f32.powf(1.5 / 12.0) * sweep(t, 3.5),
+                        effort_db: -12.0,
+                        ..calm(210.0)
+                    };
+                    return (QUIET, customer);
+                }
+                let customer = if lively && turn % 8 == 1 {
+                    Voice {
+                        f0_hz: 210.0 * sweep(t, 7.5),
+                        ..calm(210.0)
+                    }
+                } else {
+                    calm(210.0)
+                };
+                turns(t, calm(120.0), customer)
+            };
+            let (alerts, agitation, _) = run(200.0, &AlertConfig::default(), script);
+            let up = raised(&alerts, AlertKind::CustomerAgitation);
+            let peak = agitation.iter().map(|g| g.score).fold(0.0, f64::max);
+            assert_eq!(
+                !up.is_empty(),
+                spikes,
+                "lively {lively}: peak {peak}, {alerts:?}"
+            );
+            if spikes {
+                assert!(up[0] > 150.0 && up[0] < 170.0, "{}", up[0]);
+            } else {
+                // The stretch still reads as livelier than usual.
+                assert!(peak > 0.5, "{peak}");
+            }
+        }
+    }
+
     /// A customer who simmers for 200 s (3 st up, a little strained:
     /// score about 0.8, under a spike) and then boils over (4.5 st up, more
     /// strained). The simmer is not learned as their normal, so boiling
