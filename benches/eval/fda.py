@@ -4,7 +4,8 @@
 usage: benches/eval/fda.py DATA_DIR [--tonewatch target/release/tonewatch]
 
 DATA_DIR holds NAME.wav (20 kHz) and NAME.f0ref (one F0 per 15 ms, 0 = unvoiced).
-Each file is measured as it is and after conversion to 8 kHz G.711 mu-law (sox).
+Each file is measured as it is, after conversion to 8 kHz G.711 mu-law (sox), and
+as a telephone line brings it (mu-law, 300-3400 Hz).
 Reports, per condition and tracker: gross pitch error (share of frames voiced in
 both that are more than 20 % off), median absolute error in cents, and voicing
 errors (reference voiced but tracker not, and the reverse), over all frames.
@@ -82,7 +83,12 @@ def main():
             times = np.arange(len(ref)) * REF_STEP_S
             ulaw = os.path.join(tmp, name + "_ulaw8k.wav")
             subprocess.run(["sox", wav, "-r", "8000", "-e", "u-law", "-b", "8", ulaw], check=True)
-            for cond, path in (("20 kHz PCM", wav), ("8 kHz mu-law", ulaw)):
+            # A telephone line also cuts below 300 Hz: most of a voice's
+            # fundamental is gone and only its harmonics are left.
+            phone = os.path.join(tmp, name + "_phone8k.wav")
+            subprocess.run(["sox", wav, "-r", "8000", "-e", "u-law", "-b", "8", phone, "sinc", "300-3400"],
+                           check=True, stderr=subprocess.DEVNULL)
+            for cond, path in (("20 kHz PCM", wav), ("8 kHz mu-law", ulaw), ("phone band", phone)):
                 for tracker, fn in (("tonewatch", lambda p: tonewatch_track(args.tonewatch, p)),
                                     ("praat", praat_track)):
                     t, f0 = fn(path)
