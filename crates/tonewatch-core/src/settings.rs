@@ -628,7 +628,7 @@ impl Default for AgitationConfig {
             component_cap: 2.0,
             loudness_weight: 0.2,
             pitch_weight: 0.35,
-            range_weight: 0.2,
+            range_weight: 0.1,
             rate_weight: 0.1,
             effort_weight: 0.35,
             min_duration_s: 1.0,
