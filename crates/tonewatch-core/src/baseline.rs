@@ -101,6 +101,12 @@ impl Histogram {
         (self.total > 0).then_some(self.min + (self.mid as f32 + 0.5) * self.width)
     }
 
+    /// Half the 16th–84th percentile distance: the standard deviation for
+    /// a normal spread, robust to odd values.
+    fn robust_spread(&self) -> Option<f32> {
+        Some((self.quantile(0.84)? - self.quantile(0.16)?) / 2.0)
+    }
+
     /// The `q` quantile at bin resolution.
     fn quantile(&self, q: f32) -> Option<f32> {
         if self.total == 0 {
@@ -149,10 +155,7 @@ impl Spread {
             self.spread = if self.chunks() < 3 {
                 None
             } else {
-                self.medians
-                    .quantile(0.84)
-                    .zip(self.medians.quantile(0.16))
-                    .map(|(hi, lo)| (hi - lo) / 2.0)
+                self.medians.robust_spread()
             };
         }
     }
@@ -340,11 +343,7 @@ impl Baseline {
     pub fn add_range_st(&mut self, st: f32) {
         self.range_st.add(st);
         if self.range_st.total >= RANGE_SPREAD_MIN_READINGS {
-            self.range_spread_st = self
-                .range_st
-                .quantile(0.84)
-                .zip(self.range_st.quantile(0.16))
-                .map(|(hi, lo)| (hi - lo) / 2.0);
+            self.range_spread_st = self.range_st.robust_spread();
         }
     }
 

@@ -948,10 +948,12 @@ mod tests {
     /// customer*. Two customers talk at the same pitch; for 15 s from
     /// 150 s both sweep their pitch ±3.5 st (a 7-st range) with 3.5 dB
     /// more effort and 1.5 st up. For a steady talker (a 1-st range
-    /// before) that is a spike (peak 0.84). A lively talker, who swept ±7.5 st in one turn in four
-    /// from the start, has shown their range swing from turn to turn;
-    /// counted in units of that swing, the same stretch is not agitation
-    /// (peak 0.74; 0.84 with the range in fixed 3-st units). (On a real call a customer's five-second range reads 7 to 23 st.)
+    /// before) that is a spike (peak 0.84). A lively talker, who swept
+    /// ±7.5 st in one turn in four from the start, has shown their range
+    /// swing from turn to turn; counted in units of that swing, the same
+    /// stretch is not agitation (peak 0.74; 0.84 with the range in fixed
+    /// 3-st units). On a real call a customer's five-second range reads 7
+    /// to 23 st.
     #[test]
     fn a_wide_range_counts_in_the_customers_own_swing() {
         let sweep =
