@@ -261,6 +261,7 @@ def main():
                             found[ek].append(raised[hits[0]]["t"] - onset)
                         else:
                             found[ek].append(None)
+                            print(f"   missed {ek} at {onset:.1f} s in {os.path.basename(path)}")
                         # Raising the same kind again while the event lasts
                         # (and a little after) is the same event, not a false one.
                         for i, a in enumerate(raised):
