@@ -392,6 +392,12 @@ pub struct PaceConfig {
     /// How many of the agent's own tempo spreads (how far their tempo
     /// wanders from chunk to chunk of calm speech) the excess must reach.
     pub spread_factor: f32,
+    /// And the syllables counted over the same window must come at least
+    /// this many percent faster than the agent's usual syllable rate (0:
+    /// not slower than usual; -100 leaves the count out): a faster level
+    /// modulation with no more syllables is a more emphatic voice, not a
+    /// faster one.
+    pub min_syllable_rate_pct: f32,
     /// See [`SustainConfig`].
     pub min_duration_s: f32,
     /// See [`SustainConfig`].
@@ -409,6 +415,7 @@ impl Default for PaceConfig {
             raise_above_pct: None,
             clear_below_pct: None,
             spread_factor: 1.5,
+            min_syllable_rate_pct: 0.0,
             min_duration_s: 4.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
@@ -746,6 +753,7 @@ impl AlertConfig {
             raise_above_tempo_pct: 1.0 => 400.0,
             clear_below_tempo_pct: -100.0 => p.raise_above_tempo_pct,
             spread_factor: 0.0 => 10.0,
+            min_syllable_rate_pct: -100.0 => 200.0,
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,
             cooldown_s: 0.0 => 3600.0,

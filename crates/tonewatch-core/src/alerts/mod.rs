@@ -481,6 +481,10 @@ mod tests {
         let breath = v.talking && (t % 3.0) > 2.7;
         let speech = v.talking && !breath;
         let wobble = 1.0 + 0.03 * (t * 7.0).sin() as f32;
+        // A syllable nucleus every 1/rate s of talking (the breath, under
+        // the analysis's 0.5 s, counts as talking, as it does there).
+        let rate = f64::from(v.rate_sps);
+        let nucleus = v.talking && (t * rate).floor() != ((t - HOP) * rate).floor();
         FrameFeatures {
             f0_hz: speech.then_some(v.f0_hz * wobble),
             voiced_p: if speech { 0.9 } else { 0.1 },
@@ -490,6 +494,8 @@ mod tests {
             modulation_db_s: v.talking.then_some(v.modulation_db_s),
             effort_db: speech.then_some(v.effort_db),
             floor_db: v.floor_db,
+            talk_frames: u32::from(v.talking),
+            nucleus,
             ..FrameFeatures::default()
         }
     }
@@ -599,8 +605,38 @@ mod tests {
         // level, not its (tiny) spread.
         assert_eq!(ev.threshold, Some(31.0));
         assert!(ev.excursion_spreads.unwrap() > 1.5, "{ev:?}");
-        assert_eq!(ev.rate_sps, Some(4.8));
+        // The syllables counted over the same window: 4.8 a second, give
+        // or take one syllable at the window's edges.
+        assert!((ev.rate_sps.unwrap() - 4.8).abs() <= 0.2, "{ev:?}");
         assert!((ev.baseline_rate_sps.unwrap() - 4.0).abs() < 0.1, "{ev:?}");
+    }
+
+    #[test]
+    fn a_livelier_level_with_no_more_syllables_is_not_a_faster_voice() {
+        // The same level modulation as the speed-up above (a tempo read
+        // 34 % up), but the syllables still come 4.0 a second: an emphatic
+        // voice at the agent's usual pace. Leaving the count out (-100)
+        // raises as the speed-up does.
+        let script = |t: f64| {
+            let lively = (120.0..180.0).contains(&t);
+            turns(
+                t,
+                Voice {
+                    modulation_db_s: if lively { 300.0 } else { 250.0 },
+                    ..calm(120.0)
+                },
+                calm(210.0),
+            )
+        };
+        let (alerts, _, _) = run(300.0, &AlertConfig::default(), script);
+        assert!(
+            raised(&alerts, AlertKind::AgentPace).is_empty(),
+            "{alerts:?}"
+        );
+        let mut cfg = AlertConfig::default();
+        cfg.agent_pace.min_syllable_rate_pct = -100.0;
+        let (alerts, _, _) = run(300.0, &cfg, script);
+        assert_eq!(raised(&alerts, AlertKind::AgentPace).len(), 1, "{alerts:?}");
     }
 
     #[test]

@@ -16,6 +16,16 @@
 //! the agent's tempo. The excess must reach that and `spread_factor` times the
 //! agent's own tempo spread (how far their tempo wanders in calm speech,
 //! see [`crate::baseline`]), compared as logarithms of the tempo ratio.
+//!
+//! And the syllables counted over the same window (nuclei per second of
+//! talking) must come at least `min_syllable_rate_pct` faster than the
+//! agent's usual syllable rate: the level modulation also rises with a more
+//! emphatic voice at the same pace, and an alert that says "faster" while
+//! its own evidence shows no more syllables is not one an agent can trust.
+//! On the `tune` half of `benches/eval/real_drift.py` and
+//! `line_conditions.py` this took away 3 of 5 false pace alerts (one on
+//! calm speech, two under noise beds) and 3 of the 19 sox-stretched
+//! drifts caught before (see the README's Measuring).
 
 use super::event::Evidence;
 use super::party::Party;
@@ -74,9 +84,15 @@ pub(super) fn check(
             .filter(|_| spread > 0.0)
             .map(|l| round(f64::from(l / spread), 2)),
         spread_from: (spread > 0.0).then_some(spread_from),
-        rate_sps: m.rate_sps.map(|r| round(f64::from(r), 2)),
+        rate_sps: m.window_rate_sps.map(|r| round(f64::from(r), 2)),
         baseline_rate_sps: Some(round(f64::from(base.rate_median_sps), 2)),
         ..Evidence::default()
     };
-    (levels(log_up, raise, clear), evidence)
+    // "Faster" must show in the syllables counted too: the raise waits for
+    // them (the clear does not).
+    let counted_faster = cfg.min_syllable_rate_pct <= -100.0
+        || m.window_rate_sps
+            .is_some_and(|r| r >= base.rate_median_sps * (1.0 + cfg.min_syllable_rate_pct / 100.0));
+    let levels = levels(log_up, raise, clear).map(|(on, off)| (on && counted_faster, off));
+    (levels, evidence)
 }

@@ -65,6 +65,9 @@ struct Recent {
     /// 15-s minimum: no window median needed).
     floor_db: Option<f32>,
     frames: Vec<FrameFeatures>,
+    /// Syllable nuclei and talking frames in the window (running sums).
+    nuclei: u32,
+    talk_frames: u32,
     pos: usize,
     filled: usize,
     /// Each cue's measured values in order ([`Cue`]'s order).
@@ -80,6 +83,8 @@ impl Recent {
             effort_db: vec![f32::NAN; frames],
             floor_db: None,
             frames: vec![FrameFeatures::default(); frames],
+            nuclei: 0,
+            talk_frames: 0,
             pos: 0,
             filled: 0,
             sorted: std::array::from_fn(|_| Sorted::new(frames)),
@@ -91,6 +96,12 @@ impl Recent {
         let left = (self.filled == self.frames.len()).then(|| self.frames[self.pos]);
         let at = self.pos;
         let old = self.cues_at(at);
+        if let Some(l) = left {
+            self.nuclei -= u32::from(l.nucleus);
+            self.talk_frames -= l.talk_frames;
+        }
+        self.nuclei += u32::from(f.nucleus);
+        self.talk_frames += f.talk_frames;
         self.frames[self.pos] = *f;
         self.pitch_st[self.pos] = f.f0_hz.map_or(f32::NAN, hz_to_st);
         self.loudness_db[self.pos] = if f.speech { f.loudness_db } else { f32::NAN };
@@ -149,6 +160,8 @@ pub(super) struct Measures {
     pub(super) loudness_db: Option<f32>,
     pub(super) rate_sps: Option<f32>,
     pub(super) modulation_db_s: Option<f32>,
+    /// Syllables per second of talking over the whole recent window.
+    pub(super) window_rate_sps: Option<f32>,
     pub(super) effort_db: Option<f32>,
     /// The line's noise floor under the latest of that speech.
     pub(super) floor_db: Option<f32>,
@@ -271,6 +284,12 @@ impl Party {
             loudness_db: loud.map(|q| q[0]),
             rate_sps: self.rate_sps,
             modulation_db_s: tempo,
+            window_rate_sps: tempo.and_then(|_| {
+                (self.recent.talk_frames as usize >= min_voiced).then(|| {
+                    (f64::from(self.recent.nuclei) / (f64::from(self.recent.talk_frames) * hop_s))
+                        as f32
+                })
+            }),
             effort_db: effort.map(|q| q[0]),
             floor_db: loud.and(self.recent.floor_db),
         };
