@@ -559,22 +559,28 @@ mod tests {
         assert!(agitation.len() > 330, "{}", agitation.len());
     }
 
+    /// Agent and customer in 6 s turns, both calm but for the agent's
+    /// voice `changed` from 120 s to 180 s.
+    fn agent_changed_from_120_to_180(changed: Voice) -> impl Fn(f64) -> (Voice, Voice) {
+        move |t| {
+            let agent = if (120.0..180.0).contains(&t) {
+                changed
+            } else {
+                calm(120.0)
+            };
+            turns(t, agent, calm(210.0))
+        }
+    }
+
     #[test]
     fn speeding_up_raises_slow_down_within_ten_seconds_and_clears() {
         // From 120 s to 180 s the agent speaks 20 % faster: their level
         // moves 20 % faster, and more syllables are counted.
-        let script = |t: f64| {
-            let fast = (120.0..180.0).contains(&t);
-            turns(
-                t,
-                Voice {
-                    rate_sps: if fast { 4.8 } else { 4.0 },
-                    modulation_db_s: if fast { 300.0 } else { 250.0 },
-                    ..calm(120.0)
-                },
-                calm(210.0),
-            )
-        };
+        let script = agent_changed_from_120_to_180(Voice {
+            rate_sps: 4.8,
+            modulation_db_s: 300.0,
+            ..calm(120.0)
+        });
         let (alerts, _, _) = run(300.0, &AlertConfig::default(), script);
         let pace = raised(&alerts, AlertKind::AgentPace);
         assert_eq!(pace.len(), 1, "{alerts:?}");
@@ -617,17 +623,11 @@ mod tests {
         // 34 % up), but the syllables still come 4.0 a second: an emphatic
         // voice at the agent's usual pace. Leaving the count out (-100)
         // raises as the speed-up does.
-        let script = |t: f64| {
-            let lively = (120.0..180.0).contains(&t);
-            turns(
-                t,
-                Voice {
-                    modulation_db_s: if lively { 300.0 } else { 250.0 },
-                    ..calm(120.0)
-                },
-                calm(210.0),
-            )
+        let lively = Voice {
+            modulation_db_s: 300.0,
+            ..calm(120.0)
         };
+        let script = agent_changed_from_120_to_180(lively);
         let (alerts, _, _) = run(300.0, &AlertConfig::default(), script);
         assert!(
             raised(&alerts, AlertKind::AgentPace).is_empty(),
@@ -635,24 +635,17 @@ mod tests {
         );
         let mut cfg = AlertConfig::default();
         cfg.agent_pace.min_syllable_rate_pct = -100.0;
-        let (alerts, _, _) = run(300.0, &cfg, script);
+        let (alerts, _, _) = run(300.0, &cfg, agent_changed_from_120_to_180(lively));
         assert_eq!(raised(&alerts, AlertKind::AgentPace).len(), 1, "{alerts:?}");
     }
 
     #[test]
     fn a_busier_syllable_count_alone_is_not_a_faster_voice() {
         // More syllables found (a denser sentence) at the same tempo.
-        let script = |t: f64| {
-            let dense = (120.0..180.0).contains(&t);
-            turns(
-                t,
-                Voice {
-                    rate_sps: if dense { 5.0 } else { 4.0 },
-                    ..calm(120.0)
-                },
-                calm(210.0),
-            )
-        };
+        let script = agent_changed_from_120_to_180(Voice {
+            rate_sps: 5.0,
+            ..calm(120.0)
+        });
         let (alerts, _, _) = run(300.0, &AlertConfig::default(), script);
         assert!(
             raised(&alerts, AlertKind::AgentPace).is_empty(),
