@@ -21,7 +21,9 @@ Conditions: clean; a gain step of +12 dB and of -12 dB halfway through
 AGC (every 0.5 s block brought to -26 dBFS RMS with a 2 s memory, as a
 line's automatic gain does); hum (50 Hz and its 3rd and 5th harmonics) at
 -55 and -45 dBFS; hiss (white noise band-limited to 300-3400 Hz) at -55
-and -45 dBFS; G.711 mu-law with 300-3400 Hz band limiting. Levels are RMS
+and -45 dBFS; the -45 dBFS hum and hiss switching on halfway (`hum-45on`,
+`hiss-45on`: a fan, a line changing, once the line's floor is known);
+G.711 mu-law with 300-3400 Hz band limiting. Levels are RMS
 in dB re a full-scale sine (AES17), as tonewatch reports them.
 
 Needs sox, numpy and a release build (cargo build --release).
@@ -104,6 +106,11 @@ def condition(name, x, rng):
         return y
     if name == "agc":
         return agc(x)
+    if name.endswith("on"):
+        # The bed switches on halfway.
+        bed = condition(name[:-2], np.zeros_like(x), rng)
+        bed[:half] = 0.0
+        return x + bed
     if name.startswith("hum"):
         hum = sum(np.sin(2 * np.pi * f * t) / k for k, f in ((1, 50.0), (3, 150.0), (5, 250.0)))
         return x + at_dbfs(hum, float(name[3:]))
@@ -114,7 +121,8 @@ def condition(name, x, rng):
     raise ValueError(name)
 
 
-CONDITIONS = ["clean", "gain+12", "gain-12", "agc", "hum-55", "hum-45", "hiss-55", "hiss-45", "ulaw"]
+CONDITIONS = ["clean", "gain+12", "gain-12", "agc", "hum-55", "hum-45", "hiss-55", "hiss-45", "hum-45on", "hiss-45on",
+              "ulaw"]
 
 
 def render(cache, src, cond):

@@ -249,7 +249,14 @@ impl CallAnalyzer {
             } else if speech && !ch.speech.in_hangover() && !st.is_nan() {
                 (ch.own_st, ch.own_frame) = (st, frame);
             }
-            let voiced = speech && p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
+            let pitched = p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
+            if ch.speech.steady_bed(pitched) {
+                // A noise bed, not a voice (see `speech`).
+                speech = false;
+                p = PitchEstimate::unsearched(&levels);
+                ch.heard_st[echo_slot] = f32::NAN;
+            }
+            let voiced = speech && pitched;
             let vowel_band_db = mean_square_to_db(p.vowel_band_mean_square);
             // Speaking rate is per second of talking: the rate tracker
             // bridges short gaps itself, so the hangover is left out.
@@ -484,6 +491,50 @@ mod tests {
                 d.min((d - 12.0).abs()) <= 1.0
             })
             .count()
+    }
+
+    /// `secs` of mains hum: 50 Hz and its 3rd and 5th harmonics (1, 1/3,
+    /// 1/5), its level `db` as frames report it.
+    fn hum(db: f32, secs: f32) -> Vec<f32> {
+        let amps = [(50.0, 1.0), (150.0, 1.0 / 3.0), (250.0, 0.2)];
+        let rms = amps.iter().map(|(_, a)| a * a / 2.0).sum::<f32>().sqrt();
+        let amp = 10f32.powf((db - 3.01) / 20.0) / rms;
+        (0..(secs * RATE as f32) as usize)
+            .map(|i| {
+                let t = i as f32 / RATE as f32;
+                amp * amps
+                    .iter()
+                    .map(|(f, a)| a * (std::f32::consts::TAU * f * t).sin())
+                    .sum::<f32>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_hum_that_starts_mid_call_is_not_talk_for_longer_than_it_takes_to_tell() {
+        // 5 s of the faint line, then a hum 35 dB over it for 6 s, then
+        // the customer talks in syllables over the hum.
+        let customer = [
+            silence(5.0),
+            hum(-40.0, 6.0),
+            voice(200.0, -20.0, 3.0, true)
+                .iter()
+                .zip(hum(-40.0, 3.0))
+                .map(|(v, h)| v + h)
+                .collect(),
+        ]
+        .concat();
+        let frames = analyse(&silence(14.0), &customer);
+        let [_, c] = speech(&frames);
+        // Without a pitch and within 3.5 dB for 0.8 s, it is a noise bed:
+        // speech for those 0.8 s, then not (the floor's memory alone would
+        // have called it speech for 5 s).
+        let called = c[500..1095].iter().filter(|&&s| s).count();
+        assert!(called <= 85, "{called} frames of hum called speech");
+        let late: Vec<usize> = (600..1095).filter(|&k| c[k]).collect();
+        assert!(late.is_empty(), "hum called speech at frames {late:?}");
+        // The voice over it is heard.
+        assert!(share_in_syllables(&c[1100..], 0.0, 3.0) > 0.95, "voice");
     }
 
     #[test]

@@ -27,6 +27,14 @@
 //! minimum applies (`min_speech_db` holds only before), so a quiet
 //! talker's weak syllables are speech as a loud talker's are.
 //!
+//! A level that has held steady for [`STEADY_S`] with no pitch in it is a
+//! noise bed (hum, hiss, comfort noise), not a voice: speech rises and
+//! falls by 5 dB or more within any such stretch. When one starts after
+//! the floor was learned on a quieter line (a fan, a line switching, the
+//! first seconds of a recording), it would otherwise stand over the floor
+//! as "speech" until the floor's memory ran out; instead the floor is
+//! re-seated on it ([`SpeechDetector::steady_bed`]).
+//!
 //! Real-time safe: fixed-size state, no allocation after `new`.
 
 use crate::settings::{AnalysisConfig, FrameGeometry};
@@ -84,6 +92,13 @@ const COUPLING_QUANTILE: f32 = 0.1;
 const ECHO_WITHIN_DB: f32 = 8.0;
 /// Frames of the other channel's loudness that count as "the same time".
 pub const CROSSTALK_FRAMES: usize = 3;
+/// A level steady this long, with no pitch, is a noise bed (s) ...
+pub const STEADY_S: f64 = 0.8;
+/// ... when its frames span less than this (dB). Real speech spans 4.6 dB
+/// or more over every 0.8 s of it (the calm readings, natural talk and
+/// real agents of `benches/eval`: 236 000 windows); white noise's 30 ms
+/// frames span 2.4 dB at most, a hum 1.4.
+const STEADY_RANGE_DB: f32 = 3.5;
 
 /// Decides speech for one channel, frame by frame.
 #[derive(Debug, Clone)]
@@ -124,6 +139,11 @@ pub struct SpeechDetector {
     coupling_db: Option<f32>,
     /// Frames since the last one of digital silence.
     since_silence: u32,
+    /// The last [`STEADY_S`] of frame levels (a ring), and frames since
+    /// the last one with a pitch: see [`Self::steady_bed`].
+    steady_db: Vec<f32>,
+    steady_pos: usize,
+    unvoiced_run: u32,
     /// The last frame was called bleed on level alone, though loud and
     /// not near the learned echo coupling: see [`Self::bleed_contested`].
     contested: bool,
@@ -163,6 +183,9 @@ impl SpeechDetector {
             coupling_tick: 0,
             coupling_db: None,
             since_silence: 0,
+            steady_db: vec![f32::NAN; ((STEADY_S / geom.hop_s()).round() as usize).max(2)],
+            steady_pos: 0,
+            unvoiced_run: 0,
             contested: false,
         }
     }
@@ -196,6 +219,8 @@ impl SpeechDetector {
     /// says whether this frame is speech.
     pub fn update(&mut self, loudness_db: f32, other_db: Option<f32>) -> bool {
         let level = loudness_db.max(FLOOR_CLAMP_DB);
+        self.steady_db[self.steady_pos] = level;
+        self.steady_pos = (self.steady_pos + 1) % self.steady_db.len();
         // The floor follows a smoothed level: the minimum of raw 30 ms
         // frames sits several dB under the noise's mean, and speech would
         // then never release in noise.
@@ -306,6 +331,42 @@ impl SpeechDetector {
         self.active
     }
 
+    /// Takes whether the last frame (just given to [`update`](Self::update))
+    /// had a pitch; called for every frame. When it is speech on level but the level has held
+    /// within [`STEADY_RANGE_DB`] for [`STEADY_S`] with no pitch in any
+    /// frame, it is a noise bed that began over a quieter floor: the
+    /// floor is re-seated at the bed's quietest frame, speech ends there
+    /// (no hangover), and `true` is returned. A steady *voiced* level (a
+    /// held vowel, a test tone) stays speech.
+    pub fn steady_bed(&mut self, voiced: bool) -> bool {
+        self.unvoiced_run = if voiced {
+            0
+        } else {
+            self.unvoiced_run.saturating_add(1)
+        };
+        if !self.active || (self.unvoiced_run as usize) < self.steady_db.len() {
+            return false;
+        }
+        let (lo, hi) = self
+            .steady_db
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        if hi - lo >= STEADY_RANGE_DB {
+            return false;
+        }
+        for b in &mut self.block_min[..self.blocks_filled] {
+            *b = lo;
+        }
+        self.current_min = lo;
+        self.active = false;
+        self.loud = false;
+        self.contested = false;
+        self.hang = 0;
+        true
+    }
+
     /// Whether the last frame was called the other party's bleed on level
     /// alone while it could be this party's own quiet voice under a louder
     /// other: loud enough for speech, and well above the learned echo
@@ -398,6 +459,40 @@ mod tests {
             assert!(d.in_hangover());
         }
         assert!(!d.update(-60.0, None));
+    }
+
+    #[test]
+    fn a_steady_level_without_pitch_is_a_noise_bed_and_with_pitch_a_voice() {
+        // A line at -75 dB, then a level 35 dB over it that holds within
+        // 2 dB (a hiss that came on), 2 s.
+        let mut noise = tonewatch_testkit::synth::Noise::new(7);
+        let mut d = detector();
+        for _ in 0..600 {
+            d.update(-75.0, None);
+            assert!(!d.steady_bed(false));
+        }
+        let mut bed = 0;
+        for _ in 0..200 {
+            let speech = d.update(-40.0 + 2.0 * noise.uniform() as f32, None);
+            let noise_bed = d.steady_bed(false);
+            bed += u32::from(speech && !noise_bed);
+        }
+        // Speech for the 0.8 s it takes to tell, then the floor is the bed.
+        assert_eq!(bed, 79);
+        assert!((d.floor_db() + 40.0).abs() < 0.1, "{}", d.floor_db());
+        // A voice over the bed is speech.
+        assert!(d.update(-20.0, None));
+        // The same steady level with a pitch (a held vowel, a test tone)
+        // stays speech.
+        let mut d = detector();
+        for _ in 0..600 {
+            d.update(-75.0, None);
+            d.steady_bed(false);
+        }
+        for _ in 0..200 {
+            assert!(d.update(-40.0, None));
+            assert!(!d.steady_bed(true));
+        }
     }
 
     #[test]
