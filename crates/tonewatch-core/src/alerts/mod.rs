@@ -72,7 +72,10 @@ struct Turns {
     agent_talking: bool,
     customer_talking: bool,
     agent_speech: bool,
-    customer_speech: bool,
+    /// The customer's speech has a voice in it: a pitch within the last
+    /// [`party::VOICED_WITHIN_S`] (a noise bed just come on is speech
+    /// on level for the moment it takes to tell, but has none).
+    customer_voiced: bool,
     agent_start_t: f64,
     customer_start_t: f64,
 }
@@ -258,7 +261,7 @@ impl AlertEngine {
                 agent_talking: agent.talking,
                 customer_talking: customer.talking,
                 agent_speech: agent.speech_now,
-                customer_speech: customer.speech_now,
+                customer_voiced: customer.voiced_now(t),
                 agent_start_t: agent.talk_start_t,
                 customer_start_t: customer.talk_start_t,
             };
@@ -486,7 +489,9 @@ mod tests {
         let rate = f64::from(v.rate_sps);
         let nucleus = v.talking && (t * rate).floor() != ((t - HOP) * rate).floor();
         FrameFeatures {
-            f0_hz: speech.then_some(v.f0_hz * wobble),
+            // A voice with no pitch (`f0_hz` 0) is a noise on the line
+            // that the speech decision has not yet told from talk.
+            f0_hz: (speech && v.f0_hz > 0.0).then_some(v.f0_hz * wobble),
             voiced_p: if speech { 0.9 } else { 0.1 },
             loudness_db: if speech { v.loudness_db } else { v.floor_db },
             speech,
@@ -1147,6 +1152,40 @@ mod tests {
         // Overlap 35–40.5 s (the customer's turn ends at 40 s, held 0.5 s),
         // less the agent's breath before the raise (35.7–36.0 s).
         assert!((tally.overtalk_s - 5.2).abs() < 0.3, "{}", tally.overtalk_s);
+    }
+
+    /// A hiss switches on on the customer's line and reads as their speech
+    /// on level (for the 0.8 s the speech decision takes to tell a steady
+    /// bed, or longer if it wavers); the agent talks into it. No voice is
+    /// there to be talked over: no overtalk. The same with the customer's
+    /// voice in it is overtalk.
+    #[test]
+    fn talking_into_a_noise_on_the_customers_line_is_not_overtalk() {
+        let script = |customer: Voice| {
+            move |t: f64| {
+                let c = if (10.0..20.0).contains(&t) {
+                    customer
+                } else {
+                    QUIET
+                };
+                let agent = if (12.0..17.0).contains(&t) {
+                    calm(120.0)
+                } else {
+                    QUIET
+                };
+                (agent, c)
+            }
+        };
+        // Speech on level, no pitch.
+        let noise = calm(0.0);
+        let (alerts, _, engine) = run(25.0, &AlertConfig::default(), script(noise));
+        assert!(
+            raised(&alerts, AlertKind::Overtalk).is_empty(),
+            "{alerts:?}"
+        );
+        assert_eq!(engine.tally().interruptions, 0);
+        let (alerts, _, _) = run(25.0, &AlertConfig::default(), script(calm(210.0)));
+        assert_eq!(raised(&alerts, AlertKind::Overtalk).len(), 1, "{alerts:?}");
     }
 
     /// "mm", "right", "yes": three 0.25 s vocalisations 0.4 s apart while

@@ -91,7 +91,7 @@ impl Overtalk {
     ) {
         let both_talk = turns.agent_talking && turns.customer_talking;
         let agent_cut_in = both_talk && turns.agent_start_t > turns.customer_start_t;
-        if agent_cut_in && turns.agent_speech && turns.customer_speech {
+        if agent_cut_in && turns.agent_speech && turns.customer_voiced {
             self.overlap_speech_s += hop_s;
             self.overlap_gap_s = 0.0;
         } else if agent_cut_in && self.overlap_gap_s + hop_s <= OVERLAP_BRIDGE_S + 1e-9 {

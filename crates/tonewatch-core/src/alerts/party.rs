@@ -12,6 +12,10 @@ const LINE_SNR_MIN_DB: f32 = 20.0;
 /// (dB).
 const LINE_FLOOR_STEADY_DB: f32 = 6.0;
 
+/// A party's speech counts as a voice while they had a pitch this recently
+/// (s): voiced syllables come every few tenths of a second in talk.
+pub(super) const VOICED_WITHIN_S: f64 = 0.5;
+
 /// Which per-frame value of the recent window.
 #[derive(Debug, Clone, Copy)]
 enum Cue {
@@ -180,6 +184,8 @@ pub(super) struct Party {
     pub(super) talking: bool,
     pub(super) speech_now: bool,
     last_speech_t: f64,
+    /// The last speech frame with a pitch.
+    last_voiced_t: f64,
     pub(super) talk_start_t: f64,
 }
 
@@ -197,6 +203,7 @@ impl Party {
             talking: false,
             speech_now: false,
             last_speech_t: f64::NEG_INFINITY,
+            last_voiced_t: f64::NEG_INFINITY,
             talk_start_t: 0.0,
         }
     }
@@ -220,8 +227,16 @@ impl Party {
                 self.talk_start_t = t;
             }
             self.last_speech_t = t;
+            if f.f0_hz.is_some() {
+                self.last_voiced_t = t;
+            }
         }
         left
+    }
+
+    /// Speech now, with a pitch within the last [`VOICED_WITHIN_S`].
+    pub(super) fn voiced_now(&self, t: f64) -> bool {
+        self.speech_now && t - self.last_voiced_t <= VOICED_WITHIN_S + 1e-9
     }
 
     /// Ends the party's turn once they have been silent longer than `gap_s`.
