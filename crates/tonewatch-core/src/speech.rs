@@ -98,7 +98,7 @@ pub const STEADY_S: f64 = 0.8;
 /// or more over every 0.8 s of it (the calm readings, natural talk and
 /// real agents of `benches/eval`: 236 000 windows); white noise's 30 ms
 /// frames span 2.4 dB at most, a hum 1.4.
-const STEADY_RANGE_DB: f32 = 3.5;
+pub const STEADY_RANGE_DB: f32 = 3.5;
 
 /// Decides speech for one channel, frame by frame.
 #[derive(Debug, Clone)]
