@@ -225,7 +225,7 @@ impl Monitor {
                     .two_voices()
                     .map(|(lo, hi)| {
                         format!(
-                            "this one channel seems to hold two voices: its turns alternate \
+                            "this one channel seems to hold two voices: its speech alternates \
                              between pitch near {lo} Hz and near {hi} Hz, so every figure \
                              for the {} mixes both parties (give one channel per party)",
                             one.speaker().as_str()

@@ -15,8 +15,8 @@
 //! how often the device was reopened.
 //!
 //! `warnings` (present when there is something to say): a mono input whose
-//! turns alternate between two clearly separate voices (two pitch
-//! populations, see [`TurnPitches`]) says so, because then every figure of
+//! speech alternates between two clearly separate voices (two pitch
+//! populations, see [`ChunkPitches`]) says so, because then every figure of
 //! "the agent" mixes both parties.
 
 use std::collections::BTreeMap;
@@ -114,124 +114,101 @@ const F0_BINS: usize = 600;
 const DB_BINS: usize = 1400;
 const DB_HIST_MIN: f64 = -130.0;
 
-/// A silence this long ends a turn (s).
-const TURN_GAP_S: f64 = 0.3;
-/// A turn counts with at least this much voiced speech (s).
-const TURN_MIN_VOICED_S: f64 = 0.3;
-/// A turn's median is taken over at most this much voiced speech (s).
-const TURN_MAX_VOICED_S: f64 = 30.0;
-/// Turns remembered (the first ones of the call: enough to tell).
-const MAX_TURNS: usize = 1024;
-/// Two voices need this many turns ...
-const TWO_VOICES_MIN_TURNS: usize = 8;
-/// ... their pitch populations this far apart (semitones; one voice's
-/// turns spread up to 5.6 st on the real calls measured, two voices of a
-/// mixed call sat 11 st apart) ...
-const TWO_VOICES_MIN_GAP_ST: f64 = 8.0;
-/// ... the split explaining this share of the turns' pitch variance (one
-/// voice: at most 0.79 measured; the mixed call 0.86) ...
+/// Voiced speech per chunk whose median pitch is kept (s).
+const CHUNK_VOICED_S: f64 = 1.0;
+/// Chunks remembered (the first ones of the call, 17 minutes of voiced
+/// speech: enough to tell).
+const MAX_CHUNKS: usize = 1024;
+/// Two voices need this many chunks ...
+const TWO_VOICES_MIN_CHUNKS: usize = 8;
+/// ... their pitch populations this far apart (semitones). Measured by
+/// `benches/eval/two_voices.py` on its `tune` half: one voice's chunks split
+/// at most 6.1 st apart (natural Urdu talk; read speech 3.7), two parties
+/// summed to mono 8.2-8.7 st where their median pitches sit 8.9-9.7 st
+/// apart; the mixed call `calls/mono_8bit` 10.7 ...
+const TWO_VOICES_MIN_GAP_ST: f64 = 7.5;
+/// ... the split explaining this share of the chunks' pitch variance (one
+/// voice: 0.43-0.77 on read speech, up to 0.86 on natural clips read over
+/// and over; the mixes above 0.82-0.95) ...
 const TWO_VOICES_MIN_EXPLAINED: f64 = 0.8;
 /// ... each population this share of the voiced time ...
 const TWO_VOICES_MIN_SHARE: f64 = 0.2;
-/// ... and the turns switching population at least this often.
+/// ... and the chunks switching population at least this often.
 const TWO_VOICES_MIN_SWITCHES: usize = 4;
 
-/// The median pitch of each of a channel's turns, in fixed memory: the
-/// evidence for two voices on one channel. A turn is speech up to a
-/// silence of 0.3 s.
+/// The median pitch of each second of a channel's voiced speech, in fixed
+/// memory: the evidence for two voices on one channel. A chunk runs over
+/// pauses: cutting at turns would let one turn that holds both voices (a
+/// latch, an overlap, a backchannel) sit between them with a median of
+/// neither, pulling the populations together (the turns of pairs 9 st
+/// apart read 7.0-7.9 st), while one lively voice whose clips are each a
+/// turn of their own read as far apart as two (8.1 st).
 #[derive(Debug, Clone)]
-pub struct TurnPitches {
-    gap_frames: u32,
-    min_voiced: usize,
+pub struct ChunkPitches {
     current: Vec<f32>,
-    silent: u32,
-    /// (median pitch in semitones re 30 Hz, voiced frames) per turn.
-    turns: Vec<(f32, u32)>,
+    /// Median pitch (semitones re 30 Hz) per chunk.
+    chunks: Vec<f32>,
 }
 
-impl TurnPitches {
+impl ChunkPitches {
     /// For frames `hop_s` apart.
     #[must_use]
     pub fn new(hop_s: f64) -> Self {
-        let frames = |s: f64| (s / hop_s).round().max(1.0) as usize;
+        let frames = (CHUNK_VOICED_S / hop_s).round().max(1.0) as usize;
         Self {
-            gap_frames: frames(TURN_GAP_S) as u32,
-            min_voiced: frames(TURN_MIN_VOICED_S),
-            current: Vec::with_capacity(frames(TURN_MAX_VOICED_S)),
-            silent: 0,
-            turns: Vec::with_capacity(MAX_TURNS),
+            current: Vec::with_capacity(frames),
+            chunks: Vec::with_capacity(MAX_CHUNKS),
         }
     }
 
     /// Takes one frame. No allocation: both buffers have their capacity.
     pub fn add(&mut self, f: &FrameFeatures) {
-        if f.speech {
-            self.silent = 0;
-            if let Some(f0) = f.f0_hz
-                && self.current.len() < self.current.capacity()
-            {
-                self.current
-                    .push(12.0 * (f0 / F0_HIST_MIN_HZ as f32).log2());
-            }
-        } else {
-            self.silent = self.silent.saturating_add(1);
-            if self.silent == self.gap_frames {
-                self.end_turn();
+        if !f.speech || self.chunks.len() == MAX_CHUNKS {
+            return;
+        }
+        if let Some(f0) = f.f0_hz {
+            self.current
+                .push(12.0 * (f0 / F0_HIST_MIN_HZ as f32).log2());
+            if self.current.len() == self.current.capacity() {
+                let mid = self.current.len() / 2;
+                let m = *self.current.select_nth_unstable_by(mid, f32::total_cmp).1;
+                self.chunks.push(m);
+                self.current.clear();
             }
         }
     }
 
-    fn end_turn(&mut self) {
-        if self.current.len() >= self.min_voiced && self.turns.len() < MAX_TURNS {
-            let mid = self.current.len() / 2;
-            let m = *self.current.select_nth_unstable_by(mid, f32::total_cmp).1;
-            self.turns.push((m, self.current.len() as u32));
-        }
-        self.current.clear();
-    }
-
-    /// The two voices' median pitches (Hz), low then high, when the turns
+    /// The two voices' median pitches (Hz), low then high, when the chunks
     /// fall into two populations far apart that take turns.
     #[must_use]
     pub fn two_voices(&self) -> Option<(f64, f64)> {
-        let mut turns = self.turns.clone();
-        // The turn still open counts too.
-        if self.current.len() >= self.min_voiced {
-            let mut open = self.current.clone();
-            let mid = open.len() / 2;
-            turns.push((
-                *open.select_nth_unstable_by(mid, f32::total_cmp).1,
-                open.len() as u32,
-            ));
-        }
-        if turns.len() < TWO_VOICES_MIN_TURNS {
+        let chunks = &self.chunks;
+        if chunks.len() < TWO_VOICES_MIN_CHUNKS {
             return None;
         }
-        let total: f64 = turns.iter().map(|&(_, w)| f64::from(w)).sum();
+        let total = chunks.len() as f64;
         let mean_of = |sel: &dyn Fn(f32) -> bool| {
-            let (s, w) = turns
+            let (s, n) = chunks
                 .iter()
-                .filter(|&&(m, _)| sel(m))
-                .fold((0.0, 0.0), |(s, w), &(m, n)| {
-                    (s + f64::from(m) * f64::from(n), w + f64::from(n))
-                });
-            (s / w.max(1.0), w)
+                .filter(|&&m| sel(m))
+                .fold((0.0, 0.0), |(s, n), &m| (s + f64::from(m), n + 1.0));
+            (s / f64::max(n, 1.0), n)
         };
         let (mean, _) = mean_of(&|_| true);
-        let variance = turns
+        let variance = chunks
             .iter()
-            .map(|&(m, n)| f64::from(n) * (f64::from(m) - mean).powi(2))
+            .map(|&m| (f64::from(m) - mean).powi(2))
             .sum::<f64>()
             / total;
         if variance <= 0.0 {
             return None;
         }
-        // Otsu's split of the turn medians: the one explaining most variance.
+        // Otsu's split of the chunk medians: the one explaining most variance.
         let mut best: Option<(f64, f32, f64, f64)> = None;
-        for &(split, _) in &turns {
-            let (lo, wl) = mean_of(&|m| m < split);
-            let (hi, wh) = mean_of(&|m| m >= split);
-            let (sl, sh) = (wl / total, wh / total);
+        for &split in chunks {
+            let (lo, nl) = mean_of(&|m| m < split);
+            let (hi, nh) = mean_of(&|m| m >= split);
+            let (sl, sh) = (nl / total, nh / total);
             if sl < TWO_VOICES_MIN_SHARE || sh < TWO_VOICES_MIN_SHARE {
                 continue;
             }
@@ -241,9 +218,9 @@ impl TurnPitches {
             }
         }
         let (explained, split, lo, hi) = best?;
-        let switches = turns
+        let switches = chunks
             .windows(2)
-            .filter(|w| (w[0].0 >= split) != (w[1].0 >= split))
+            .filter(|w| (w[0] >= split) != (w[1] >= split))
             .count();
         let to_hz = |st: f64| round(F0_HIST_MIN_HZ * 2f64.powf(st / 12.0), 0);
         (explained >= TWO_VOICES_MIN_EXPLAINED
@@ -262,7 +239,7 @@ pub struct SpeakerTally {
     nuclei: u64,
     f0_hist: Vec<u32>,
     db_hist: Vec<u32>,
-    turns: TurnPitches,
+    chunks: ChunkPitches,
 }
 
 impl SpeakerTally {
@@ -276,7 +253,7 @@ impl SpeakerTally {
             nuclei: 0,
             f0_hist: vec![0; F0_BINS],
             db_hist: vec![0; DB_BINS],
-            turns: TurnPitches::new(hop_s),
+            chunks: ChunkPitches::new(hop_s),
         }
     }
 
@@ -287,15 +264,15 @@ impl SpeakerTally {
     }
 
     /// The two voices this channel seems to hold, if it does (see
-    /// [`TurnPitches::two_voices`]).
+    /// [`ChunkPitches::two_voices`]).
     #[must_use]
     pub fn two_voices(&self) -> Option<(f64, f64)> {
-        self.turns.two_voices()
+        self.chunks.two_voices()
     }
 
     /// Counts one frame.
     pub fn add(&mut self, f: &FrameFeatures) {
-        self.turns.add(f);
+        self.chunks.add(f);
         self.nuclei += u64::from(f.nucleus);
         self.talking_frames += u64::from(f.talk_frames);
         if !f.speech {
@@ -334,6 +311,7 @@ impl SpeakerTally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::hz_to_st;
 
     #[test]
     fn medians_come_from_the_histograms() {
@@ -357,6 +335,45 @@ mod tests {
         assert!((s.loudness_median_db.unwrap() + 20.0).abs() <= 0.1);
         // Two nuclei in 0.05 s of speech.
         assert_eq!(s.rate_sps, Some(40.0));
+    }
+
+    /// Frames of `secs` of talk at `f0` Hz, swinging ±1.5 st at 2 Hz, one
+    /// frame in ten unvoiced; 10 ms apart.
+    fn talk(f0: f32, secs: f32) -> impl Iterator<Item = FrameFeatures> {
+        (0..(secs * 100.0) as usize).map(move |k| {
+            let swing = 1.5 * (k as f32 * 0.01 * std::f32::consts::TAU * 2.0).sin();
+            FrameFeatures {
+                speech: true,
+                f0_hz: (k % 10 != 0).then(|| f0 * 2f32.powf(swing / 12.0)),
+                ..FrameFeatures::default()
+            }
+        })
+    }
+
+    fn pause(secs: f32) -> impl Iterator<Item = FrameFeatures> {
+        std::iter::repeat_n(FrameFeatures::default(), (secs * 100.0) as usize)
+    }
+
+    #[test]
+    fn two_voices_latching_on_one_channel_are_told_and_one_lively_voice_is_not() {
+        // Two parties 9 st apart (110 and 185 Hz), 3 s each, every change
+        // of speaker a latch with no pause: one long turn, so nothing
+        // between pauses tells them apart; seconds of voiced speech do.
+        let mut two = ChunkPitches::new(0.01);
+        for i in 0..10 {
+            talk(if i % 2 == 0 { 110.0 } else { 185.0 }, 3.0).for_each(|f| two.add(&f));
+        }
+        let (lo, hi) = two.two_voices().expect("two voices");
+        assert!((hz_to_st(lo as f32) - hz_to_st(110.0)).abs() < 1.0, "{lo}");
+        assert!((hz_to_st(hi as f32) - hz_to_st(185.0)).abs() < 1.0, "{hi}");
+        // One voice whose phrases sit 6 st apart (200 and 283 Hz), each a
+        // turn of its own: a lively talker, as natural speech does.
+        let mut one = ChunkPitches::new(0.01);
+        for i in 0..10 {
+            talk(if i % 2 == 0 { 200.0 } else { 283.0 }, 2.0).for_each(|f| one.add(&f));
+            pause(0.6).for_each(|f| one.add(&f));
+        }
+        assert_eq!(one.two_voices(), None);
     }
 
     #[test]
