@@ -29,7 +29,7 @@
 //!
 //! A level that has held steady for [`STEADY_S`] with no pitch in it is a
 //! noise bed (hum, hiss, comfort noise), not a voice: speech rises and
-//! falls by 5 dB or more within any such stretch. When one starts after
+//! falls by 4.6 dB or more within any such stretch. When one starts after
 //! the floor was learned on a quieter line (a fan, a line switching, the
 //! first seconds of a recording), it would otherwise stand over the floor
 //! as "speech" until the floor's memory ran out; instead the floor is
@@ -332,12 +332,12 @@ impl SpeechDetector {
     }
 
     /// Takes whether the last frame (just given to [`update`](Self::update))
-    /// had a pitch; called for every frame. When it is speech on level but the level has held
-    /// within [`STEADY_RANGE_DB`] for [`STEADY_S`] with no pitch in any
-    /// frame, it is a noise bed that began over a quieter floor: the
-    /// floor is re-seated at the bed's quietest frame, speech ends there
-    /// (no hangover), and `true` is returned. A steady *voiced* level (a
-    /// held vowel, a test tone) stays speech.
+    /// had a pitch; called for every frame. When it is speech on level
+    /// but the level has held within [`STEADY_RANGE_DB`] for [`STEADY_S`]
+    /// with no pitch in any frame, it is a noise bed that began over a
+    /// quieter floor: the floor is re-seated at the bed's quietest frame,
+    /// speech ends there (no hangover), and `true` is returned. A steady
+    /// *voiced* level (a held vowel, a test tone) stays speech.
     pub fn steady_bed(&mut self, voiced: bool) -> bool {
         self.unvoiced_run = if voiced {
             0
