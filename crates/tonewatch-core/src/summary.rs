@@ -145,6 +145,8 @@ const TWO_VOICES_MIN_SWITCHES: usize = 4;
 /// turn of their own read as far apart as two (8.1 st).
 #[derive(Debug, Clone)]
 pub struct ChunkPitches {
+    /// Voiced frames per chunk.
+    chunk_len: usize,
     current: Vec<f32>,
     /// Median pitch (semitones re 30 Hz) per chunk.
     chunks: Vec<f32>,
@@ -156,6 +158,7 @@ impl ChunkPitches {
     pub fn new(hop_s: f64) -> Self {
         let frames = (CHUNK_VOICED_S / hop_s).round().max(1.0) as usize;
         Self {
+            chunk_len: frames,
             current: Vec::with_capacity(frames),
             chunks: Vec::with_capacity(MAX_CHUNKS),
         }
@@ -169,7 +172,7 @@ impl ChunkPitches {
         if let Some(f0) = f.f0_hz {
             self.current
                 .push(12.0 * (f0 / F0_HIST_MIN_HZ as f32).log2());
-            if self.current.len() == self.current.capacity() {
+            if self.current.len() == self.chunk_len {
                 let mid = self.current.len() / 2;
                 let m = *self.current.select_nth_unstable_by(mid, f32::total_cmp).1;
                 self.chunks.push(m);
