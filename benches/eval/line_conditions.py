@@ -23,6 +23,10 @@ line's automatic gain does); hum (50 Hz and its 3rd and 5th harmonics) at
 -55 and -45 dBFS; hiss (white noise band-limited to 300-3400 Hz) at -55
 and -45 dBFS; the -45 dBFS hum and hiss switching on halfway (`hum-45on`,
 `hiss-45on`: a fan, a line changing, once the line's floor is known);
+comfort noise at -50 and -40 dBFS (`cn-50`, `cn-40`: telephone-band noise
+filling every pause of digital silence, stepping by up to ±2 dB every
+0.2 s, none under speech: a receiver's comfort noise louder than the
+recording's own background, which stays under the speech);
 G.711 mu-law with 300-3400 Hz band limiting. Levels are RMS
 in dB re a full-scale sine (AES17), as tonewatch reports them.
 
@@ -111,6 +115,19 @@ def condition(name, x, rng):
         bed = condition(name[:-2], np.zeros_like(x), rng)
         bed[:half] = 0.0
         return x + bed
+    if name.startswith("cn"):
+        # Comfort noise: where the sender's line is silent (10 ms frames of
+        # digital silence, the pauses), telephone-band noise at the level
+        # named, stepping by up to ±2 dB every 0.2 s (as a receiver's comfort
+        # noise follows the sender's silence descriptors); none under speech.
+        frame = RATE // 100
+        n = len(x) // frame * frame
+        silent = np.zeros(len(x), bool)
+        silent[:n] = np.repeat(np.abs(x[:n]).reshape(-1, frame).max(axis=1) < 1e-4, frame)
+        step = RATE // 5
+        gains = 10 ** (rng.uniform(-2.0, 2.0, len(x) // step + 1) / 20)
+        bed = at_dbfs(bandpass(rng.standard_normal(len(x))), float(name[2:])) * np.repeat(gains, step)[:len(x)]
+        return x + bed * silent
     if name.startswith("hum"):
         hum = sum(np.sin(2 * np.pi * f * t) / k for k, f in ((1, 50.0), (3, 150.0), (5, 250.0)))
         return x + at_dbfs(hum, float(name[3:]))
@@ -122,7 +139,7 @@ def condition(name, x, rng):
 
 
 CONDITIONS = ["clean", "gain+12", "gain-12", "agc", "hum-55", "hum-45", "hiss-55", "hiss-45", "hum-45on", "hiss-45on",
-              "ulaw"]
+              "cn-50", "cn-40", "ulaw"]
 
 
 def render(cache, src, cond):
