@@ -3,7 +3,9 @@
 //! (`CallAnalyzer::process` on every window) → `Calls::on_frame` (finding
 //! calls by activity; in a call, its `Monitor`: tallies and every alert
 //! rule) over 22 s of a two-party call that needs resampling, after a
-//! warm-up, and over 9 s between calls; and that the body of `live`'s audio callback
+//! warm-up, and over 9 s between calls in which a hum comes on on the
+//! customer's line (the speech decision re-seats its floor on it, and it
+//! starts no call); and that the body of `live`'s audio callback
 //! (`CaptureWriter::write`: convert, route, push into the lock-free rings,
 //! count overruns) allocates nothing for any sample format, even with full
 //! rings.
@@ -87,6 +89,13 @@ fn steady_state_analysis_allocates_nothing() {
     for x in [&mut agent, &mut customer] {
         x.resize(59 * rate as usize, 0.0);
     }
+    // From 52 s a mains hum (50 Hz, 3rd and 5th harmonics) at about -40
+    // dBFS on the customer's line.
+    for (i, x) in customer.iter_mut().enumerate().skip(52 * rate as usize) {
+        let t = i as f32 / rate as f32;
+        let w = std::f32::consts::TAU * 50.0 * t;
+        *x += 0.01 * (w.sin() + (3.0 * w).sin() / 3.0 + (5.0 * w).sin() / 5.0);
+    }
 
     let settings = Settings::default();
     let speakers = [Speaker::Agent, Speaker::Customer];
@@ -150,17 +159,23 @@ fn steady_state_analysis_allocates_nothing() {
     // The analysis really ran: 24 s of 10 ms frames (less the pitch
     // look-ahead still held back), both parties talking, and past the 20 s
     // warm-up the customer's agitation was reported.
-    let (frames, speech_frames) = (frames.get(), speech_frames.get());
-    assert!(frames >= 2380, "{frames} frames");
-    assert!(speech_frames > 2000, "{speech_frames} speech frames");
+    let (measured, talked) = (frames.get(), speech_frames.get());
+    assert!(measured >= 2380, "{measured} frames");
+    assert!(talked > 2000, "{talked} speech frames");
     assert!(events.get() > 0, "no agitation readings");
     assert_eq!(boundaries.get(), 1, "the call started");
     // The call ends 20 s after the last talk (its summary allocates);
     // between calls, frames go on without allocating.
     run(s(24), s(50));
     assert_eq!(boundaries.get(), 2, "the call ended");
+    let speech_before = speech_frames.get();
     let ((), n) = allocations_during(|| run(s(50), s(59)));
     assert_eq!(n, 0, "{n} allocations between calls");
+    // The hum read as speech only while it was told from a voice (0.8 s),
+    // and started no call.
+    let hum_speech = speech_frames.get() - speech_before;
+    assert!(hum_speech <= 85, "{hum_speech} frames of hum called speech");
+    assert_eq!(boundaries.get(), 2, "the hum started a call");
 }
 
 #[test]

@@ -24,7 +24,10 @@
 //! ## The activity fallback
 //! Without a marker, a call starts when the customer (the only party of a
 //! one-party input) has talked for `calls.start_talk_s` within
-//! [`START_WINDOW_S`]; it is dated back to the start of the talk that led
+//! [`START_WINDOW_S`], counting talk with a voice in it (a pitch within
+//! [`VOICED_WITHIN_S`]: a hum or hiss coming on reads as speech for the
+//! moment the speech decision takes to tell, and starts nothing); it is
+//! dated back to the start of the talk that led
 //! into that (an agent's greeting included: no pause over [`LEAD_GAP_S`],
 //! at most [`PREROLL_S`] back), and those frames are analysed as the call's
 //! first. It ends when neither party has talked for `calls.gap_s`. Its end
@@ -56,6 +59,9 @@ pub const START_WINDOW_S: f64 = 2.0;
 pub const LEAD_GAP_S: f64 = 1.5;
 /// ... but never more than this far back (s).
 pub const PREROLL_S: f64 = 6.0;
+/// Talk counts towards a start while the starting party had a pitch this
+/// recently (s): voiced syllables come every few tenths of a second.
+pub const VOICED_WITHIN_S: f64 = 0.5;
 
 /// `[calls]`: the activity fallback.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -383,6 +389,8 @@ pub struct Calls {
     /// The starting party's talk in the current start window: its first
     /// frame's time and frames of talk.
     run: Option<(f64, u32)>,
+    /// Stream time of the starting party's last frame with a pitch.
+    trigger_voiced_t: f64,
     /// Stream time of the last frame either party talked.
     last_talk_t: f64,
     new_id: IdMaker,
@@ -447,6 +455,7 @@ impl Calls {
                 .position(|&s| s == Speaker::Customer)
                 .unwrap_or(0),
             run: None,
+            trigger_voiced_t: f64::NEG_INFINITY,
             last_talk_t: 0.0,
             new_id,
         };
@@ -523,7 +532,11 @@ impl Calls {
             return Ok(());
         }
         self.preroll.push(t, frames);
-        if frames.get(self.trigger).is_some_and(|f| f.speech) {
+        let trigger = frames.get(self.trigger).filter(|f| f.speech);
+        if trigger.is_some_and(|f| f.f0_hz.is_some()) {
+            self.trigger_voiced_t = t;
+        }
+        if trigger.is_some() && t - self.trigger_voiced_t <= VOICED_WITHIN_S + 1e-9 {
             self.run = match self.run {
                 Some((first, n)) if t - first <= START_WINDOW_S => Some((first, n + 1)),
                 _ => Some((t, 1)),
@@ -790,6 +803,48 @@ mod tests {
         }
         calls.finish(n as f64 * 0.01, &mut out).unwrap();
         seen
+    }
+
+    /// A noise on the customer's line that reads as speech on level but
+    /// has no pitch (a hum coming on, before the speech decision tells it)
+    /// starts no call, however long; the customer's voice does.
+    #[test]
+    fn talk_without_a_voice_starts_no_call() {
+        let mut calls = Calls::new(
+            &Settings::default(),
+            &[Speaker::Agent, Speaker::Customer],
+            None,
+            &CallConfig::default(),
+            Boundaries::Activity,
+            ids(),
+        );
+        let mut started = Vec::new();
+        let mut out = |o: Output<'_>| {
+            if let Output::Call(c) = o {
+                started.push((c.state, c.t));
+            }
+            Ok(())
+        };
+        let noise = FrameFeatures {
+            f0_hz: None,
+            ..voice(true, 210.0, -70.0)
+        };
+        for k in 0..1000 {
+            let t = f64::from(k) * 0.01;
+            // The noise for 3 s, 2 s of quiet, the voice from 5 s.
+            let customer = if t < 3.0 {
+                noise
+            } else {
+                voice((5.0..7.0).contains(&t), 210.0, -70.0)
+            };
+            calls
+                .on_frame(t, &[voice(false, 120.0, -70.0), customer], &mut out)
+                .unwrap();
+        }
+        // Only the voice started one, dated to its first word.
+        assert_eq!(started.len(), 1, "{started:?}");
+        assert_eq!(started[0].0, CallState::Started);
+        assert!((started[0].1 - 5.0).abs() < 0.02, "{started:?}");
     }
 
     /// Turns of 3 s: the agent, then the customer, and so on.
