@@ -50,6 +50,7 @@ use crate::baseline::BaselineValues;
 use crate::monitor::{Monitor, Output};
 use crate::record::Record;
 use crate::settings::{AlertConfig, ConfigError, Settings, check_range};
+use crate::speech::VOICED_WITHIN_S;
 use crate::summary::SummaryRecord;
 use crate::units::round;
 
@@ -59,9 +60,6 @@ pub const START_WINDOW_S: f64 = 2.0;
 pub const LEAD_GAP_S: f64 = 1.5;
 /// ... but never more than this far back (s).
 pub const PREROLL_S: f64 = 6.0;
-/// Talk counts towards a start while the starting party had a pitch this
-/// recently (s): voiced syllables come every few tenths of a second.
-pub const VOICED_WITHIN_S: f64 = 0.5;
 
 /// `[calls]`: the activity fallback.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -92,6 +92,11 @@ const COUPLING_QUANTILE: f32 = 0.1;
 const ECHO_WITHIN_DB: f32 = 8.0;
 /// Frames of the other channel's loudness that count as "the same time".
 pub const CROSSTALK_FRAMES: usize = 3;
+/// Speech on level counts as a voice while it had a pitch this recently
+/// (s): voiced syllables come every few tenths of a second in talk, a noise
+/// bed the speech decision has not yet told apart has none. Overtalk and
+/// the start of a call by activity count only such speech.
+pub const VOICED_WITHIN_S: f64 = 0.5;
 /// A level steady this long, with no pitch, is a noise bed (s) ...
 pub const STEADY_S: f64 = 0.8;
 /// ... when its frames span less than this (dB). Real speech spans 4.6 dB

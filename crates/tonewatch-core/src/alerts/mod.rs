@@ -73,7 +73,7 @@ struct Turns {
     customer_talking: bool,
     agent_speech: bool,
     /// The customer's speech has a voice in it: a pitch within the last
-    /// [`party::VOICED_WITHIN_S`] (a noise bed just come on is speech
+    /// [`crate::speech::VOICED_WITHIN_S`] (a noise bed just come on is speech
     /// on level for the moment it takes to tell, but has none).
     customer_voiced: bool,
     agent_start_t: f64,

@@ -4,6 +4,7 @@
 use crate::analysis::FrameFeatures;
 use crate::baseline::{Baseline, BaselineValues};
 use crate::settings::AlertConfig;
+use crate::speech::VOICED_WITHIN_S;
 use crate::units::hz_to_st;
 
 /// See [`Party::line_tells_gain`] (dB).
@@ -11,10 +12,6 @@ const LINE_SNR_MIN_DB: f32 = 20.0;
 /// See [`Party::line_tells_gain`]: the floor's 10th to 90th percentile
 /// (dB).
 const LINE_FLOOR_STEADY_DB: f32 = 6.0;
-
-/// A party's speech counts as a voice while they had a pitch this recently
-/// (s): voiced syllables come every few tenths of a second in talk.
-pub(super) const VOICED_WITHIN_S: f64 = 0.5;
 
 /// Which per-frame value of the recent window.
 #[derive(Debug, Clone, Copy)]
