@@ -89,12 +89,13 @@ fn steady_state_analysis_allocates_nothing() {
     for x in [&mut agent, &mut customer] {
         x.resize(59 * rate as usize, 0.0);
     }
-    // From 52 s a mains hum (50 Hz, 3rd and 5th harmonics) at about -40
-    // dBFS on the customer's line.
-    for (i, x) in customer.iter_mut().enumerate().skip(52 * rate as usize) {
-        let t = i as f32 / rate as f32;
-        let w = std::f32::consts::TAU * 50.0 * t;
-        *x += 0.01 * (w.sin() + (3.0 * w).sin() / 3.0 + (5.0 * w).sin() / 5.0);
+    // From 52 s a mains hum at -40 dBFS on the customer's line.
+    let from = 52 * rate as usize;
+    for (x, h) in customer[from..]
+        .iter_mut()
+        .zip(synth::hum(rate, -40.0, 7.0))
+    {
+        *x += h;
     }
 
     let settings = Settings::default();

@@ -493,33 +493,16 @@ mod tests {
             .count()
     }
 
-    /// `secs` of mains hum: 50 Hz and its 3rd and 5th harmonics (1, 1/3,
-    /// 1/5), its level `db` as frames report it.
-    fn hum(db: f32, secs: f32) -> Vec<f32> {
-        let amps = [(50.0, 1.0), (150.0, 1.0 / 3.0), (250.0, 0.2)];
-        let rms = amps.iter().map(|(_, a)| a * a / 2.0).sum::<f32>().sqrt();
-        let amp = 10f32.powf((db - 3.01) / 20.0) / rms;
-        (0..(secs * RATE as f32) as usize)
-            .map(|i| {
-                let t = i as f32 / RATE as f32;
-                amp * amps
-                    .iter()
-                    .map(|(f, a)| a * (std::f32::consts::TAU * f * t).sin())
-                    .sum::<f32>()
-            })
-            .collect()
-    }
-
     #[test]
     fn a_hum_that_starts_mid_call_is_not_talk_for_longer_than_it_takes_to_tell() {
         // 5 s of the faint line, then a hum 35 dB over it for 6 s, then
         // the customer talks in syllables over the hum.
         let customer = [
             silence(5.0),
-            hum(-40.0, 6.0),
+            tonewatch_testkit::synth::hum(RATE as u32, -40.0, 6.0),
             voice(200.0, -20.0, 3.0, true)
                 .iter()
-                .zip(hum(-40.0, 3.0))
+                .zip(tonewatch_testkit::synth::hum(RATE as u32, -40.0, 3.0))
                 .map(|(v, h)| v + h)
                 .collect(),
         ]

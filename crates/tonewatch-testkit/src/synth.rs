@@ -228,6 +228,30 @@ pub fn telephone_band(x: &mut [f64], rate_hz: f64) {
     }
 }
 
+/// `secs` of mains hum at `rate_hz`: 50 Hz with its 3rd and 5th harmonics
+/// (amplitudes 1, 1/3, 1/5), its RMS `db` re a full-scale sine (dBFS as the
+/// analysis reports levels).
+#[must_use]
+pub fn hum(rate_hz: u32, db: f64, secs: f64) -> Vec<f32> {
+    let harmonics = [(50.0, 1.0), (150.0, 1.0 / 3.0), (250.0, 0.2)];
+    let rms = harmonics
+        .iter()
+        .map(|(_, a)| a * a / 2.0)
+        .sum::<f64>()
+        .sqrt();
+    let amp = 10f64.powf(db / 20.0) * std::f64::consts::FRAC_1_SQRT_2 / rms;
+    let sr = f64::from(rate_hz);
+    (0..(secs * sr).round() as usize)
+        .map(|i| {
+            let t = i as f64 / sr;
+            (amp * harmonics
+                .iter()
+                .map(|(f, a)| a * (TAU * f * t).sin())
+                .sum::<f64>()) as f32
+        })
+        .collect()
+}
+
 /// Renders one voice; returns samples in [-1, 1] and the truth.
 #[must_use]
 pub fn render(spec: &VoiceSpec) -> (Vec<f32>, Truth) {
