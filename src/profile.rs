@@ -212,8 +212,8 @@ mod tests {
 
     #[test]
     fn profiles_round_trip_and_bad_ones_are_named() {
-        let dir = std::env::temp_dir().join(format!("tonewatch-profile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let path = dir.join("agent.toml");
         assert!(Profile::load(&path).unwrap().is_none());
         let p = Profile {

@@ -10,10 +10,10 @@ use std::process::{Command, Output};
 use serde::Deserialize;
 use tonewatch_testkit::synth::{self, VoiceSpec};
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tonewatch-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A path for `name` in the test's own scratch folder (removed when the
+/// test ends, pass or fail).
+fn tmp(scratch: &tempfile::TempDir, name: &str) -> PathBuf {
+    scratch.path().join(name)
 }
 
 fn tonewatch(args: &[&str]) -> Output {
@@ -197,6 +197,7 @@ fn expect_error(out: &Output, file: &Path, reason: &str) {
 
 #[test]
 fn every_encoding_reads_the_same_voice() {
+    let scratch = tempfile::tempdir().unwrap();
     // A steady 150 Hz voice at 8 kHz in every format: the same median pitch
     // and loudness whatever the encoding.
     let x = voice(150.0, 8000, 3);
@@ -208,22 +209,22 @@ fn every_encoding_reads_the_same_voice() {
         (32, false),
         (32, true),
     ] {
-        let path = tmp(&format!("v{bits}{float}.wav"));
+        let path = tmp(&scratch, &format!("v{bits}{float}.wav"));
         write_hound(&path, 8000, 1, bits, float, &x);
         cases.push((format!("{bits}-bit float={float}"), path));
     }
     // A recorder that died mid-call leaves the data length at 0 or
     // 0xFFFFFFFF: "read to the end of the file".
     for (bits, len) in [(16, 0u32), (16, u32::MAX), (24, u32::MAX)] {
-        let mut bytes = std::fs::read(tmp(&format!("v{bits}false.wav"))).unwrap();
+        let mut bytes = std::fs::read(tmp(&scratch, &format!("v{bits}false.wav"))).unwrap();
         let at = bytes.windows(4).position(|w| w == b"data").unwrap() + 4;
         bytes[at..at + 4].copy_from_slice(&len.to_le_bytes());
-        let path = tmp(&format!("v{bits}open{len:x}.wav"));
+        let path = tmp(&scratch, &format!("v{bits}open{len:x}.wav"));
         std::fs::write(&path, bytes).unwrap();
         cases.push((format!("{bits}-bit, data length {len:#x}"), path));
     }
     for mu in [true, false] {
-        let path = tmp(&format!("g711{mu}.wav"));
+        let path = tmp(&scratch, &format!("g711{mu}.wav"));
         tonewatch_testkit::wav::write_wav_g711(&path, 8000, 1, &x, mu).unwrap();
         cases.push((format!("G.711 mu={mu}"), path));
     }
@@ -250,6 +251,7 @@ fn every_encoding_reads_the_same_voice() {
 
 #[test]
 fn stereo_sides_and_mono_pairs_route_the_parties() {
+    let scratch = tempfile::tempdir().unwrap();
     let rate = 16000;
     let agent = voice(120.0, rate, 4);
     let customer = voice(230.0, rate, 5);
@@ -264,7 +266,7 @@ fn stereo_sides_and_mono_pairs_route_the_parties() {
         .zip(&customer)
         .flat_map(|(&a, &c)| [a, c])
         .collect();
-    let st = tmp("stereo.wav");
+    let st = tmp(&scratch, "stereo.wav");
     write_hound(&st, rate, 2, 16, false, &stereo);
     let f0s = |s: &Summary| {
         s.speakers
@@ -285,7 +287,7 @@ fn stereo_sides_and_mono_pairs_route_the_parties() {
     assert!((right[0].1 / 230.0 - 1.0).abs() < 0.01, "{right:?}");
 
     // The same audio as two mono files gives the very same frames.
-    let (a, c) = (tmp("agent.wav"), tmp("customer.wav"));
+    let (a, c) = (tmp(&scratch, "agent.wav"), tmp(&scratch, "customer.wav"));
     write_hound(&a, rate, 1, 16, false, &agent);
     write_hound(&c, rate, 1, 16, false, &customer);
     let pair = tonewatch(&["replay", "--frames", "--agent", p(&a), "--customer", p(&c)]);
@@ -297,7 +299,8 @@ fn stereo_sides_and_mono_pairs_route_the_parties() {
 
 #[test]
 fn frames_follow_the_documented_schema_every_10_ms() {
-    let path = tmp("schema.wav");
+    let scratch = tempfile::tempdir().unwrap();
+    let path = tmp(&scratch, "schema.wav");
     write_hound(&path, 8000, 1, 16, false, &voice(200.0, 8000, 6));
     let out = tonewatch(&["replay", "--frames", "--speaker", "customer", p(&path)]);
     common::assert_ok(&out);
@@ -328,6 +331,7 @@ fn frames_follow_the_documented_schema_every_10_ms() {
 
 #[test]
 fn bleed_from_the_other_party_is_not_speech() {
+    let scratch = tempfile::tempdir().unwrap();
     // Agent talks alone; the customer channel carries only the agent's
     // bleed at -30 dB over a quiet line.
     let rate = 8000;
@@ -337,7 +341,7 @@ fn bleed_from_the_other_party_is_not_speech() {
         .iter()
         .flat_map(|&a| [a, a * 0.0316 + 0.0003 * noise.gaussian() as f32])
         .collect();
-    let path = tmp("bleed.wav");
+    let path = tmp(&scratch, "bleed.wav");
     write_hound(&path, rate, 2, 16, false, &stereo);
     let s = summary(&tonewatch(&["replay", p(&path)]));
     assert!(s.speakers[0].talk_s > 3.0, "{:?}", s.speakers[0]);
@@ -350,15 +354,16 @@ fn bleed_from_the_other_party_is_not_speech() {
 
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
-    let text = tmp("notes.wav");
+    let scratch = tempfile::tempdir().unwrap();
+    let text = tmp(&scratch, "notes.wav");
     std::fs::write(&text, "this is not audio\n").unwrap();
     expect_error(&tonewatch(&["replay", p(&text)]), &text, "not a WAV");
 
-    let empty = tmp("empty.wav");
+    let empty = tmp(&scratch, "empty.wav");
     std::fs::write(&empty, b"").unwrap();
     expect_error(&tonewatch(&["replay", p(&empty)]), &empty, "not a WAV");
 
-    let missing = tmp("missing.wav");
+    let missing = tmp(&scratch, "missing.wav");
     expect_error(
         &tonewatch(&["replay", p(&missing)]),
         &missing,
@@ -366,20 +371,20 @@ fn bad_input_is_one_line_and_exit_2() {
     );
 
     // A header that declares 2 s but carries 0.5 s.
-    let full = tmp("full.wav");
+    let full = tmp(&scratch, "full.wav");
     write_hound(&full, 8000, 1, 16, false, &voice(150.0, 8000, 8)[..16000]);
     let bytes = std::fs::read(&full).unwrap();
-    let cut = tmp("cut.wav");
+    let cut = tmp(&scratch, "cut.wav");
     std::fs::write(&cut, &bytes[..44 + 8000]).unwrap();
     expect_error(&tonewatch(&["replay", p(&cut)]), &cut, "truncated");
 
-    let nothing = tmp("nothing.wav");
+    let nothing = tmp(&scratch, "nothing.wav");
     write_hound(&nothing, 8000, 1, 16, false, &[]);
     expect_error(&tonewatch(&["replay", p(&nothing)]), &nothing, "no audio");
 
     let mut x = voice(150.0, 8000, 9);
     x[4321] = f32::NAN;
-    let nan = tmp("nan.wav");
+    let nan = tmp(&scratch, "nan.wav");
     write_hound(&nan, 8000, 1, 32, true, &x);
     expect_error(
         &tonewatch(&["replay", p(&nan)]),
@@ -387,7 +392,7 @@ fn bad_input_is_one_line_and_exit_2() {
         "not a finite number",
     );
 
-    let silent = tmp("silent.wav");
+    let silent = tmp(&scratch, "silent.wav");
     write_hound(&silent, 8000, 1, 16, false, &[0.0; 8000]);
     expect_error(&tonewatch(&["replay", p(&silent)]), &silent, "all-silent");
 
@@ -396,7 +401,7 @@ fn bad_input_is_one_line_and_exit_2() {
         .iter()
         .map(|v| (v * 50.0).clamp(-1.0, 1.0))
         .collect();
-    let clipped = tmp("clipped.wav");
+    let clipped = tmp(&scratch, "clipped.wav");
     write_hound(&clipped, 8000, 1, 16, false, &hot);
     expect_error(&tonewatch(&["replay", p(&clipped)]), &clipped, "clipped");
     assert!(
@@ -405,11 +410,11 @@ fn bad_input_is_one_line_and_exit_2() {
             .success()
     );
 
-    let three = tmp("three.wav");
+    let three = tmp(&scratch, "three.wav");
     write_hound(&three, 8000, 3, 16, false, &[0.1; 300]);
     expect_error(&tonewatch(&["replay", p(&three)]), &three, "3 channels");
 
-    let slow = tmp("slow.wav");
+    let slow = tmp(&scratch, "slow.wav");
     write_hound(&slow, 4000, 1, 16, false, &[0.1; 4000]);
     expect_error(
         &tonewatch(&["replay", p(&slow)]),
@@ -434,7 +439,7 @@ fn bad_input_is_one_line_and_exit_2() {
     adpcm.extend_from_slice(b"data");
     adpcm.extend_from_slice(&256u32.to_le_bytes());
     adpcm.extend_from_slice(&[0u8; 256]);
-    let ima = tmp("ima.wav");
+    let ima = tmp(&scratch, "ima.wav");
     std::fs::write(&ima, adpcm).unwrap();
     expect_error(&tonewatch(&["replay", p(&ima)]), &ima, "IMA ADPCM");
 }
@@ -464,7 +469,7 @@ fn usage_errors_exit_2_and_help_explains() {
 /// silent on a quiet line.
 /// A mono file of 12 turns of 4 s, 1 s of line noise apart, whose voices
 /// alternate between `f0s[0]` and `f0s[1]`.
-fn alternating_voices(name: &str, f0s: [f64; 2]) -> PathBuf {
+fn alternating_voices(scratch: &tempfile::TempDir, name: &str, f0s: [f64; 2]) -> PathBuf {
     let rate = 8000;
     let mut noise = synth::Noise::new(7);
     let mut mono = Vec::new();
@@ -479,7 +484,7 @@ fn alternating_voices(name: &str, f0s: [f64; 2]) -> PathBuf {
         mono.extend(voice);
         mono.extend((0..rate).map(|_| 0.0003 * noise.gaussian() as f32));
     }
-    let path = tmp(name);
+    let path = tmp(scratch, name);
     write_hound(&path, rate, 1, 16, false, &mono);
     path
 }
@@ -489,8 +494,9 @@ fn alternating_voices(name: &str, f0s: [f64; 2]) -> PathBuf {
 /// (a lively talker) is not.
 #[test]
 fn a_mono_file_with_two_voices_says_so() {
+    let scratch = tempfile::tempdir().unwrap();
     for (f0s, two) in [([120.0, 240.0], true), ([120.0, 151.0], false)] {
-        let path = alternating_voices(&format!("two_voices_{}.wav", f0s[1]), f0s);
+        let path = alternating_voices(&scratch, &format!("two_voices_{}.wav", f0s[1]), f0s);
         let out = tonewatch(&["replay", p(&path)]);
         common::assert_ok(&out);
         let text = String::from_utf8(out.stdout).unwrap();
@@ -516,15 +522,16 @@ fn a_mono_file_with_two_voices_says_so() {
     }
 }
 
-fn speeding_agent_call(name: &str) -> PathBuf {
-    let path = tmp(name);
+fn speeding_agent_call(scratch: &tempfile::TempDir, name: &str) -> PathBuf {
+    let path = tmp(scratch, name);
     common::speeding_agent_call(&path);
     path
 }
 
 #[test]
 fn alerts_and_agitation_lines_follow_the_documented_schema() {
-    let path = speeding_agent_call("speeding_schema.wav");
+    let scratch = tempfile::tempdir().unwrap();
+    let path = speeding_agent_call(&scratch, "speeding_schema.wav");
     let out = tonewatch(&["replay", p(&path)]);
     common::assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -592,16 +599,16 @@ fn alerts_and_agitation_lines_follow_the_documented_schema() {
 
 #[test]
 fn a_profile_is_saved_and_calibrates_the_next_call() {
-    let path = speeding_agent_call("speeding_profile.wav");
-    let profile = tmp("agent_profile.toml");
-    let _ = std::fs::remove_file(&profile);
+    let scratch = tempfile::tempdir().unwrap();
+    let path = speeding_agent_call(&scratch, "speeding_profile.wav");
+    let profile = tmp(&scratch, "agent_profile.toml");
     // First call: the profile is written at the end.
     let first = tonewatch(&["replay", "--profile", p(&profile), p(&path)]);
     common::assert_ok(&first);
     let text = std::fs::read_to_string(&profile).unwrap();
     assert!(text.contains("rate_median_sps"), "{text}");
     // A short calm call at the slower pace raises nothing with the profile.
-    let calm = tmp("calm_short.wav");
+    let calm = tmp(&scratch, "calm_short.wav");
     let (x, _) = synth::render(&VoiceSpec {
         duration_s: 12.0,
         f0_hz: 120.0,
@@ -615,7 +622,7 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\"type\":\"alert\""));
     // A short fast call is caught from its first seconds, long before the
     // 20 s of voiced speech an unknown agent needs first.
-    let fast = tmp("fast_short.wav");
+    let fast = tmp(&scratch, "fast_short.wav");
     let (x, _) = synth::render(&VoiceSpec {
         duration_s: 12.0,
         f0_hz: 120.0,
@@ -647,29 +654,30 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     std::fs::set_permissions(&profile, mode).unwrap();
     refused(out, "--profile", "read-only");
     assert_eq!(std::fs::read(&profile).unwrap(), before);
-    let report = tmp("no/such/folder/call.html");
+    let report = tmp(&scratch, "no/such/folder/call.html");
     let out = tonewatch(&["replay", "--report", p(&report), p(&fast)]);
     refused(out, "--report", "no folder");
 }
 
 #[test]
 fn config_defaults_print_and_bad_keys_are_named() {
+    let scratch = tempfile::tempdir().unwrap();
     let out = tonewatch(&["config", "--default"]);
     common::assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("[alerts.agent_pace]") && text.contains("raise_above_tempo_pct = 31.0"));
-    let good = tmp("good.toml");
+    let good = tmp(&scratch, "good.toml");
     std::fs::write(&good, &text).unwrap();
     common::assert_ok(&tonewatch(&["config", "--check", p(&good)]));
 
-    let typo = tmp("typo.toml");
+    let typo = tmp(&scratch, "typo.toml");
     std::fs::write(&typo, "[alerts.agent_pace]\nraise_above_pc = 20\n").unwrap();
     let out = tonewatch(&["config", "--check", p(&typo)]);
     expect_error(&out, &typo, "raise_above_pc");
 
-    let range = tmp("range.toml");
+    let range = tmp(&scratch, "range.toml");
     std::fs::write(&range, "[alerts.dead_air]\nmin_silence_s = -1\n").unwrap();
-    let call = tmp("cfg_call.wav");
+    let call = tmp(&scratch, "cfg_call.wav");
     write_hound(&call, 8000, 1, 16, false, &voice(150.0, 8000, 30));
     let out = tonewatch(&["replay", "--config", p(&range), p(&call)]);
     expect_error(&out, &range, "alerts.dead_air.min_silence_s");
@@ -681,14 +689,15 @@ fn config_defaults_print_and_bad_keys_are_named() {
 /// ln 1.18 / 0.62, e to the ln 1.10 / 0.62), and it is told how to write them.
 #[test]
 fn an_old_pace_config_keeps_its_alerts_and_is_told_the_new_keys() {
-    let call = speeding_agent_call("speeding_old_config.wav");
-    let old = tmp("old_pace.toml");
+    let scratch = tempfile::tempdir().unwrap();
+    let call = speeding_agent_call(&scratch, "speeding_old_config.wav");
+    let old = tmp(&scratch, "old_pace.toml");
     std::fs::write(
         &old,
         "[alerts.agent_pace]\nraise_above_pct = 18\nclear_below_pct = 10\n",
     )
     .unwrap();
-    let new = tmp("new_pace.toml");
+    let new = tmp(&scratch, "new_pace.toml");
     std::fs::write(
         &new,
         "[alerts.agent_pace]\nraise_above_tempo_pct = 30.6\nclear_below_tempo_pct = 16.62\n",
@@ -720,8 +729,9 @@ fn an_old_pace_config_keeps_its_alerts_and_is_told_the_new_keys() {
 /// What a desk's feed carries of a call in which the agent speeds up: the
 /// SSE history of the whole call, read after the replay.
 fn feed_of_speeding_call(extra: &[&str]) -> String {
+    let scratch = tempfile::tempdir().unwrap();
     use std::io::{Read, Write};
-    let path = speeding_agent_call(&format!("speeding_feed{}.wav", extra.len()));
+    let path = speeding_agent_call(&scratch, &format!("speeding_feed{}.wav", extra.len()));
     let mut child = Command::new(common::BIN)
         .args(["replay", p(&path), "--feed", "127.0.0.1:0"])
         .args(extra)
@@ -786,9 +796,10 @@ fn the_agents_own_voice_leaves_the_desk_only_when_the_site_opts_in() {
 /// subcommands and their options.
 #[test]
 fn bash_completes_subcommands_and_options() {
+    let scratch = tempfile::tempdir().unwrap();
     let script = tonewatch(&["completions", "bash"]);
     common::assert_ok(&script);
-    let dir = tmp("completions");
+    let dir = tmp(&scratch, "completions");
     let path = dir.with_extension("bash");
     std::fs::write(&path, &script.stdout).unwrap();
     // As bash calls a completion function: the command, the word being
@@ -821,6 +832,7 @@ fn bash_completes_subcommands_and_options() {
 /// `man` renders the page and each subcommand's, with every option.
 #[test]
 fn the_man_pages_render() {
+    let scratch = tempfile::tempdir().unwrap();
     let page = tonewatch(&["man", "replay"]);
     common::assert_ok(&page);
     let mut man = Command::new("man")
@@ -835,8 +847,7 @@ fn the_man_pages_render() {
     let text = String::from_utf8(man.wait_with_output().unwrap().stdout).unwrap();
     assert!(text.contains("tonewatch-replay"), "{text}");
     assert!(text.contains("--share-agent-alerts"), "{text}");
-    let dir = tmp("man-pages");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tmp(&scratch, "man-pages");
     std::fs::create_dir_all(&dir).unwrap();
     let out = tonewatch(&["man", "--out", p(&dir)]);
     common::assert_ok(&out);
@@ -857,8 +868,8 @@ fn the_man_pages_render() {
 /// it, and `config --show` says which file a run uses.
 #[test]
 fn the_configuration_is_found_where_users_put_it() {
-    let base = tmp("config-discovery");
-    let _ = std::fs::remove_dir_all(&base);
+    let scratch = tempfile::tempdir().unwrap();
+    let base = tmp(&scratch, "config-discovery");
     let (xdg, home) = (base.join("xdg"), base.join("home"));
     std::fs::create_dir_all(xdg.join("tonewatch")).unwrap();
     std::fs::create_dir_all(home.join(".config/tonewatch")).unwrap();
@@ -1004,14 +1015,14 @@ fn log_lines_are_json_on_request_and_colourless_with_no_color() {
 /// and a line that breaks the schema does not.
 #[test]
 fn every_record_validates_against_the_published_schema() {
+    let scratch = tempfile::tempdir().unwrap();
     let schema = tonewatch(&["schema"]);
     common::assert_ok(&schema);
-    let dir = tmp("schema");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tmp(&scratch, "schema");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("schema.json"), &schema.stdout).unwrap();
     let example = common::example();
-    let speeding = speeding_agent_call("speeding_schema_check.wav");
+    let speeding = speeding_agent_call(&scratch, "speeding_schema_check.wav");
     // A customer talking for 40 s (readings start after the warm-up).
     let (customer, _) = synth::render(&VoiceSpec {
         rate_hz: 16000,
@@ -1025,7 +1036,7 @@ fn every_record_validates_against_the_published_schema() {
         .iter()
         .flat_map(|&c| [0.0003 * noise.gaussian() as f32, c])
         .collect();
-    let talking = tmp("customer_talking.wav");
+    let talking = tmp(&scratch, "customer_talking.wav");
     write_hound(&talking, 16000, 2, 16, false, &stereo);
     let mut lines = Vec::new();
     // Frames from the short example only: they are many, and alike.
@@ -1124,6 +1135,7 @@ fn replay_stdin(args: &[&str], input: impl Iterator<Item = Vec<u8>> + Send) -> (
 
 #[test]
 fn a_call_on_standard_input_reads_as_the_file() {
+    let scratch = tempfile::tempdir().unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example_call.wav");
     let bytes = std::fs::read(&example).unwrap();
     let from_file = tonewatch(&["replay", p(&example)]);
@@ -1143,7 +1155,7 @@ fn a_call_on_standard_input_reads_as_the_file() {
     let mut open = bytes.clone();
     let at = open.windows(4).position(|w| w == b"data").unwrap();
     open[at + 4..at + 8].copy_from_slice(&u32::MAX.to_le_bytes());
-    let report = tmp("stdin.html");
+    let report = tmp(&scratch, "stdin.html");
     let (piped, _) = replay_stdin(&["-", "--report", p(&report)], chunks(open));
     common::assert_ok(&piped);
     assert_eq!(piped.stdout, from_file.stdout, "open-ended stream differs");
@@ -1231,9 +1243,10 @@ fn a_long_stream_is_read_as_it_comes() {
 /// hang-up is not dead air); each summary's dead air is the example's.
 #[test]
 fn a_recorded_shift_is_split_into_its_calls() {
+    let scratch = tempfile::tempdir().unwrap();
     use serde_json::Value;
     // The example is μ-law: as 16-bit PCM first (sox), to join it.
-    let pcm = tmp("example_pcm.wav");
+    let pcm = tmp(&scratch, "example_pcm.wav");
     let sox = Command::new("sox")
         .arg(common::example())
         .args(["-e", "signed", "-b", "16"])
@@ -1246,7 +1259,7 @@ fn a_recorded_shift_is_split_into_its_calls() {
     let one: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
     let one_s = one.len() as f64 / 2.0 / f64::from(spec.sample_rate);
     let gap = vec![0i16; 2 * 120 * spec.sample_rate as usize];
-    let path = tmp("shift.wav");
+    let path = tmp(&scratch, "shift.wav");
     let mut w = hound::WavWriter::create(&path, spec).unwrap();
     for &x in one.iter().chain(&gap).chain(&one) {
         w.write_sample(x).unwrap();
@@ -1343,7 +1356,7 @@ fn a_recorded_shift_is_split_into_its_calls() {
         "--calls",
         "auto",
         "--report",
-        p(&tmp("shift.html")),
+        p(&tmp(&scratch, "shift.html")),
     ]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--calls auto"));

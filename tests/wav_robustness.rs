@@ -31,8 +31,8 @@ fn try_decode(path: &Path, bytes: &[u8]) -> bool {
 }
 
 fn files() -> Vec<(String, Vec<u8>)> {
-    let dir = std::env::temp_dir().join(format!("tonewatch-robust-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
     let (x, _) = synth::render(&VoiceSpec {
         duration_s: 0.05,
         ..VoiceSpec::default()
@@ -49,8 +49,8 @@ fn files() -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn every_prefix_decodes_or_errors() {
-    let dir = std::env::temp_dir().join(format!("tonewatch-robust-p-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
     for (name, bytes) in files() {
         let path = dir.join(format!("{name}.wav"));
         // The whole file decodes; no shorter prefix does silently.
@@ -66,8 +66,8 @@ fn every_prefix_decodes_or_errors() {
 
 #[test]
 fn any_changed_header_byte_decodes_or_errors() {
-    let dir = std::env::temp_dir().join(format!("tonewatch-robust-h-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
     let mut noise = Noise::new(3);
     for (name, bytes) in files() {
         let path = dir.join(format!("{name}.wav"));

@@ -137,17 +137,10 @@ mod tests {
     use super::*;
     use std::os::unix::fs::{PermissionsExt, symlink};
 
-    fn dir(name: &str) -> PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("tonewatch-durable-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn mode_and_symlinks_are_kept_and_read_only_is_refused() {
-        let d = dir("keep");
+        let scratch = tempfile::tempdir().unwrap();
+        let d = scratch.path();
         let f = d.join("sam.toml");
         write(&f, b"one").unwrap();
         assert_eq!(
@@ -181,7 +174,7 @@ mod tests {
         assert!(check_writable(&d.join("no/such/folder.toml")).is_err());
         assert!(check_writable(&d.join("new.toml")).is_ok());
         // Nothing is left beside the file but the file and the link.
-        let mut names: Vec<_> = fs::read_dir(&d)
+        let mut names: Vec<_> = fs::read_dir(d)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
