@@ -172,10 +172,10 @@ fn steady_state_analysis_allocates_nothing() {
     let speech_before = speech_frames.get();
     let ((), n) = allocations_during(|| run(s(50), s(59)));
     assert_eq!(n, 0, "{n} allocations between calls");
-    // The hum read as speech only while it was told from a voice (0.8 s),
+    // The hum read as speech only while it was told from a voice (0.4 s),
     // and started no call.
     let hum_speech = speech_frames.get() - speech_before;
-    assert!(hum_speech <= 85, "{hum_speech} frames of hum called speech");
+    assert!(hum_speech <= 45, "{hum_speech} frames of hum called speech");
     assert_eq!(boundaries.get(), 2, "the hum started a call");
 }
 
