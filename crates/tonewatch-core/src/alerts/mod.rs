@@ -1155,7 +1155,7 @@ mod tests {
     }
 
     /// A hiss switches on on the customer's line and reads as their speech
-    /// on level (for the 0.8 s the speech decision takes to tell a steady
+    /// on level (for the 0.4 s the speech decision takes to tell a steady
     /// bed, or longer if it wavers); the agent talks into it. No voice is
     /// there to be talked over: no overtalk. The same with the customer's
     /// voice in it is overtalk.
