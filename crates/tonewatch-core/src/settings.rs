@@ -518,7 +518,7 @@ impl Default for PitchRuleConfig {
         Self {
             raise_above_st: 1.5,
             clear_below_st: 0.5,
-            spread_factor: 2.0,
+            spread_factor: 2.25,
             min_duration_s: 5.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
