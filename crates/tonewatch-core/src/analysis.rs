@@ -55,7 +55,8 @@ impl Speaker {
 /// What one frame of one channel says.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct FrameFeatures {
-    /// Fundamental frequency, on voiced speech frames only.
+    /// Fundamental frequency, on voiced speech frames only, and not on
+    /// those 18 dB or more under the party's own speech level.
     pub f0_hz: Option<f32>,
     /// Periodicity of the frame in [0, 1] (NSDF clarity of the chosen
     /// period): how sure the frame is voiced. 0 on frames without speech:

@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `t` | frame centre, seconds from the start of the call (audio clock) |
 //! | `speaker` | `"agent"` or `"customer"` |
-//! | `f0_hz` | fundamental frequency on voiced speech frames, else `null` |
+//! | `f0_hz` | fundamental frequency on voiced speech frames, else `null` (also on frames 18 dB or more under the speaker's own speech level) |
 //! | `voiced_p` | periodicity in [0, 1]; voiced when ≥ 0.6 and speech; 0 when not speech (not searched) |
 //! | `loudness_db` | RMS level in dB re a full-scale sine (AES17 dBFS), of the signal in the analysis band (0–4 kHz by default); −120 for digital silence |
 //! | `speech` | this party is talking (above their adaptive noise floor, not the other party's bleed) |
