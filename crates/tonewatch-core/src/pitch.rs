@@ -435,7 +435,7 @@ struct Slot {
 /// Chooses each voiced frame's pitch among its candidates by the cheapest
 /// path through the next [`PITCH_LOOKAHEAD_FRAMES`] frames (fixed-lag
 /// Viterbi): clear candidates are cheap, octave jumps between neighbouring
-/// voiced frames are dear, and so are candidates more than half an octave
+/// voiced frames are dear, and so are candidates more than 0.9 octave
 /// from the speaker's register (the running mean of their chosen pitch):
 /// through a phone band that cuts a low voice's fundamental away, a
 /// harmonic's period can be the clearer lobe for a whole syllable, where
