@@ -30,6 +30,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::settings::FrameGeometry;
+use crate::units::SettlingMean;
 
 /// Lower edge of the vowel band whose energy drives syllable detection.
 const VOWEL_BAND_LOW_HZ: f32 = 300.0;
@@ -455,9 +456,8 @@ pub struct PitchTracker {
     pushed: u64,
     decided: u64,
     last_choice: Option<f32>,
-    /// Running mean of the chosen log2 pitch, and the voiced frames in it.
-    register: f32,
-    register_frames: u32,
+    /// Running mean of the chosen log2 pitch.
+    register: SettlingMean,
     cost: [f32; MAX_CANDIDATES],
     next_cost: [f32; MAX_CANDIDATES],
     back: [[u8; MAX_CANDIDATES]; RING],
@@ -478,8 +478,7 @@ impl PitchTracker {
             pushed: 0,
             decided: 0,
             last_choice: None,
-            register: 0.0,
-            register_frames: 0,
+            register: SettlingMean::new(REGISTER_MIN_FRAMES, REGISTER_WEIGHT),
             cost: [0.0; MAX_CANDIDATES],
             next_cost: [0.0; MAX_CANDIDATES],
             back: [[0; MAX_CANDIDATES]; RING],
@@ -495,7 +494,7 @@ impl PitchTracker {
             voiced: voiced && !candidates.is_empty(),
             ..Slot::default()
         };
-        let register = (self.register_frames >= REGISTER_MIN_FRAMES).then_some(self.register);
+        let register = self.register.get();
         if slot.voiced {
             let best = candidates.iter().fold(0.0f32, |m, (_, c)| m.max(c));
             for (i, (f, c)) in candidates.iter().enumerate() {
@@ -569,13 +568,7 @@ impl PitchTracker {
         }
         let log2_f = first.log2_f[j];
         self.last_choice = Some(log2_f);
-        let w = if self.register_frames < REGISTER_MIN_FRAMES {
-            1.0 / (self.register_frames + 1) as f32
-        } else {
-            REGISTER_WEIGHT
-        };
-        self.register += w * (log2_f - self.register);
-        self.register_frames = self.register_frames.saturating_add(1);
+        self.register.add(log2_f);
         Some(log2_f.exp2())
     }
 }

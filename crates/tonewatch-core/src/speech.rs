@@ -37,6 +37,7 @@
 //! Real-time safe: fixed-size state, no allocation after `new`.
 
 use crate::settings::{AnalysisConfig, FrameGeometry};
+use crate::units::SettlingMean;
 
 /// Frames quieter than this are treated as this loud for the floor, so that
 /// digital silence does not make every later hiss look like speech.
@@ -126,8 +127,7 @@ pub struct SpeechDetector {
     recent_pos: usize,
     /// The party's own speech level (mean power of clearly loud speech
     /// frames, slowly tracked) and how many frames set it.
-    own_power: f32,
-    own_frames: u32,
+    own_power: SettlingMean,
     /// The line's floor over a longer memory: minima of
     /// [`LINE_FLOOR_BLOCKS`] stretches of [`FLOOR_MEMORY_S`] each, and of
     /// the stretch under way.
@@ -176,8 +176,7 @@ impl SpeechDetector {
             smoothed_power: 0.0,
             recent_db: [FLOOR_CLAMP_DB; RELEASE_MEDIAN_FRAMES],
             recent_pos: 0,
-            own_power: 0.0,
-            own_frames: 0,
+            own_power: SettlingMean::new(OWN_LEVEL_MIN_FRAMES, OWN_LEVEL_WEIGHT),
             line_min: [f32::INFINITY; LINE_FLOOR_BLOCKS],
             line_pos: 0,
             line_current: f32::INFINITY,
@@ -200,7 +199,7 @@ impl SpeechDetector {
     /// the line's gain.
     #[must_use]
     pub fn own_level_db(&self) -> Option<f32> {
-        (self.own_frames >= OWN_LEVEL_MIN_FRAMES).then(|| 10.0 * self.own_power.log10())
+        self.own_power.get().map(|p| 10.0 * p.log10())
     }
 
     /// Current noise floor estimate in dB (the quietest recent frame).
@@ -314,13 +313,7 @@ impl SpeechDetector {
         self.loud = loud && !bleed;
         self.contested = loud && bleed && off_echo;
         if self.loud && above > OWN_LEVEL_MARGIN_DB {
-            let w = if self.own_frames < OWN_LEVEL_MIN_FRAMES {
-                1.0 / (self.own_frames + 1) as f32
-            } else {
-                OWN_LEVEL_WEIGHT
-            };
-            self.own_power += w * (power - self.own_power);
-            self.own_frames = self.own_frames.saturating_add(1);
+            self.own_power.add(power);
         }
         if bleed && !self.contested {
             self.active = false;

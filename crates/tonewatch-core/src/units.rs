@@ -61,3 +61,41 @@ pub fn median_bin(counts: &[u32]) -> Option<usize> {
         2 * seen >= total
     })
 }
+
+/// A mean that is exact over its first `settled` values and then follows
+/// new ones with a fixed `weight` (an exponential average): a level or
+/// register learned from a party's first second, then tracked. Fixed
+/// size, no allocation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SettlingMean {
+    mean: f32,
+    count: u32,
+    settled: u32,
+    weight: f32,
+}
+
+impl SettlingMean {
+    pub(crate) const fn new(settled: u32, weight: f32) -> Self {
+        Self {
+            mean: 0.0,
+            count: 0,
+            settled,
+            weight,
+        }
+    }
+
+    pub(crate) fn add(&mut self, v: f32) {
+        let w = if self.count < self.settled {
+            1.0 / (self.count + 1) as f32
+        } else {
+            self.weight
+        };
+        self.mean += w * (v - self.mean);
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// The mean, once `settled` values have set it.
+    pub(crate) fn get(&self) -> Option<f32> {
+        (self.count >= self.settled).then_some(self.mean)
+    }
+}
