@@ -25,10 +25,10 @@
 //! Without a marker, a call starts when the customer (the only party of a
 //! one-party input) has talked for `calls.start_talk_s` within
 //! [`START_WINDOW_S`], counting talk with a voice in it (a pitch within
-//! [`VOICED_WITHIN_S`]: a hum or hiss coming on reads as speech for the
-//! moment the speech decision takes to tell, and starts nothing); it is
-//! dated back to the start of the talk that led
-//! into that (an agent's greeting included: no pause over [`LEAD_GAP_S`],
+//! [`VOICED_WITHIN_S`](crate::speech::VOICED_WITHIN_S): a hum or hiss
+//! coming on reads as speech for the moment the speech decision takes to
+//! tell, and starts nothing); it is dated back to the start of the talk
+//! that led into that (an agent's greeting included: no pause over [`LEAD_GAP_S`],
 //! at most [`PREROLL_S`] back), and those frames are analysed as the call's
 //! first. It ends when neither party has talked for `calls.gap_s`. Its end
 //! is known only then, so in such a call a silence counts as dead air only
@@ -50,7 +50,7 @@ use crate::baseline::BaselineValues;
 use crate::monitor::{Monitor, Output};
 use crate::record::Record;
 use crate::settings::{AlertConfig, ConfigError, Settings, check_range};
-use crate::speech::VOICED_WITHIN_S;
+use crate::speech::RecentVoice;
 use crate::summary::SummaryRecord;
 use crate::units::round;
 
@@ -387,8 +387,8 @@ pub struct Calls {
     /// The starting party's talk in the current start window: its first
     /// frame's time and frames of talk.
     run: Option<(f64, u32)>,
-    /// Stream time of the starting party's last frame with a pitch.
-    trigger_voiced_t: f64,
+    /// When the starting party's speech last had a pitch.
+    trigger_voice: RecentVoice,
     /// Stream time of the last frame either party talked.
     last_talk_t: f64,
     new_id: IdMaker,
@@ -453,7 +453,7 @@ impl Calls {
                 .position(|&s| s == Speaker::Customer)
                 .unwrap_or(0),
             run: None,
-            trigger_voiced_t: f64::NEG_INFINITY,
+            trigger_voice: RecentVoice::new(),
             last_talk_t: 0.0,
             new_id,
         };
@@ -531,10 +531,10 @@ impl Calls {
         }
         self.preroll.push(t, frames);
         let trigger = frames.get(self.trigger).filter(|f| f.speech);
-        if trigger.is_some_and(|f| f.f0_hz.is_some()) {
-            self.trigger_voiced_t = t;
+        if let Some(f) = trigger {
+            self.trigger_voice.hear(t, f.f0_hz.is_some());
         }
-        if trigger.is_some() && t - self.trigger_voiced_t <= VOICED_WITHIN_S + 1e-9 {
+        if trigger.is_some() && self.trigger_voice.within(t) {
             self.run = match self.run {
                 Some((first, n)) if t - first <= START_WINDOW_S => Some((first, n + 1)),
                 _ => Some((t, 1)),

@@ -97,6 +97,42 @@ pub const CROSSTALK_FRAMES: usize = 3;
 /// bed the speech decision has not yet told apart has none. Overtalk and
 /// the start of a call by activity count only such speech.
 pub const VOICED_WITHIN_S: f64 = 0.5;
+
+/// When a party's speech last had a pitch: their speech has a voice in it
+/// while that was within [`VOICED_WITHIN_S`].
+#[derive(Debug, Clone, Copy)]
+pub struct RecentVoice {
+    last_voiced_t: f64,
+}
+
+impl RecentVoice {
+    /// No voice heard yet.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            last_voiced_t: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Takes a speech frame at `t` and whether it had a pitch.
+    pub fn hear(&mut self, t: f64, pitched: bool) {
+        if pitched {
+            self.last_voiced_t = t;
+        }
+    }
+
+    /// Whether a pitch was heard within [`VOICED_WITHIN_S`] of `t`.
+    #[must_use]
+    pub fn within(&self, t: f64) -> bool {
+        t - self.last_voiced_t <= VOICED_WITHIN_S + 1e-9
+    }
+}
+
+impl Default for RecentVoice {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 /// A level steady this long, with no pitch, is a noise bed (s) ...
 pub const STEADY_S: f64 = 0.4;
 /// ... when its frames span less than this (dB). Pitchless speech this

@@ -4,7 +4,7 @@
 use crate::analysis::FrameFeatures;
 use crate::baseline::{Baseline, BaselineValues};
 use crate::settings::AlertConfig;
-use crate::speech::VOICED_WITHIN_S;
+use crate::speech::RecentVoice;
 use crate::units::hz_to_st;
 
 /// See [`Party::line_tells_gain`] (dB).
@@ -181,8 +181,8 @@ pub(super) struct Party {
     pub(super) talking: bool,
     pub(super) speech_now: bool,
     last_speech_t: f64,
-    /// The last speech frame with a pitch.
-    last_voiced_t: f64,
+    /// When their speech last had a pitch.
+    voice: RecentVoice,
     pub(super) talk_start_t: f64,
 }
 
@@ -200,7 +200,7 @@ impl Party {
             talking: false,
             speech_now: false,
             last_speech_t: f64::NEG_INFINITY,
-            last_voiced_t: f64::NEG_INFINITY,
+            voice: RecentVoice::new(),
             talk_start_t: 0.0,
         }
     }
@@ -224,16 +224,15 @@ impl Party {
                 self.talk_start_t = t;
             }
             self.last_speech_t = t;
-            if f.f0_hz.is_some() {
-                self.last_voiced_t = t;
-            }
+            self.voice.hear(t, f.f0_hz.is_some());
         }
         left
     }
 
-    /// Speech now, with a pitch within the last [`VOICED_WITHIN_S`].
+    /// Speech now, with a pitch within the last
+    /// [`VOICED_WITHIN_S`](crate::speech::VOICED_WITHIN_S).
     pub(super) fn voiced_now(&self, t: f64) -> bool {
-        self.speech_now && t - self.last_voiced_t <= VOICED_WITHIN_S + 1e-9
+        self.speech_now && self.voice.within(t)
     }
 
     /// Ends the party's turn once they have been silent longer than `gap_s`.
