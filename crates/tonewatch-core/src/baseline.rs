@@ -20,6 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::units::ChunkMedian;
+
 /// Seconds of voiced speech a loaded profile weighs as.
 pub const PRIOR_WEIGHT_S: f32 = 60.0;
 /// Top of the level-modulation histogram (dB/s); speech reads 100–500.
@@ -128,30 +130,23 @@ impl Histogram {
 /// a chunk completes (every few seconds of speech), not when it is read.
 #[derive(Debug, Clone)]
 struct Spread {
-    chunk: Vec<f32>,
-    len: usize,
+    chunk: ChunkMedian,
     medians: Histogram,
     spread: Option<f32>,
 }
 
 impl Spread {
     fn new(len: usize, medians: Histogram) -> Self {
-        let len = len.max(1);
         Self {
-            chunk: Vec::with_capacity(len),
-            len,
+            chunk: ChunkMedian::new(len),
             medians,
             spread: None,
         }
     }
 
     fn add(&mut self, v: f32) {
-        self.chunk.push(v);
-        if self.chunk.len() == self.len {
-            let mid = self.len / 2;
-            let m = *self.chunk.select_nth_unstable_by(mid, f32::total_cmp).1;
+        if let Some(m) = self.chunk.add(v) {
             self.medians.add(m);
-            self.chunk.clear();
             self.spread = if self.chunks() < 3 {
                 None
             } else {

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::AlertKind;
 use crate::analysis::{FrameFeatures, Speaker};
-use crate::units::{median_bin, round};
+use crate::units::{ChunkMedian, median_bin, round};
 
 /// See the module documentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,8 +146,7 @@ const TWO_VOICES_MIN_SWITCHES: usize = 4;
 #[derive(Debug, Clone)]
 pub struct ChunkPitches {
     /// Voiced frames per chunk.
-    chunk_len: usize,
-    current: Vec<f32>,
+    current: ChunkMedian,
     /// Median pitch (semitones re 30 Hz) per chunk.
     chunks: Vec<f32>,
 }
@@ -158,8 +157,7 @@ impl ChunkPitches {
     pub fn new(hop_s: f64) -> Self {
         let frames = (CHUNK_VOICED_S / hop_s).round().max(1.0) as usize;
         Self {
-            chunk_len: frames,
-            current: Vec::with_capacity(frames),
+            current: ChunkMedian::new(frames),
             chunks: Vec::with_capacity(MAX_CHUNKS),
         }
     }
@@ -169,15 +167,11 @@ impl ChunkPitches {
         if !f.speech || self.chunks.len() == MAX_CHUNKS {
             return;
         }
-        if let Some(f0) = f.f0_hz {
-            self.current
-                .push(12.0 * (f0 / F0_HIST_MIN_HZ as f32).log2());
-            if self.current.len() == self.chunk_len {
-                let mid = self.current.len() / 2;
-                let m = *self.current.select_nth_unstable_by(mid, f32::total_cmp).1;
-                self.chunks.push(m);
-                self.current.clear();
-            }
+        if let Some(m) = f
+            .f0_hz
+            .and_then(|f0| self.current.add(12.0 * (f0 / F0_HIST_MIN_HZ as f32).log2()))
+        {
+            self.chunks.push(m);
         }
     }
 

@@ -62,6 +62,37 @@ pub fn median_bin(counts: &[u32]) -> Option<usize> {
     })
 }
 
+/// The median of each successive chunk of `len` values, in fixed memory:
+/// how a speaker's pitch or tempo is read second by second.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkMedian {
+    chunk: Vec<f32>,
+    len: usize,
+}
+
+impl ChunkMedian {
+    pub(crate) fn new(len: usize) -> Self {
+        let len = len.max(1);
+        Self {
+            chunk: Vec::with_capacity(len),
+            len,
+        }
+    }
+
+    /// Takes a value; returns the chunk's median when it completes. No
+    /// allocation: the chunk has its capacity.
+    pub(crate) fn add(&mut self, v: f32) -> Option<f32> {
+        self.chunk.push(v);
+        if self.chunk.len() < self.len {
+            return None;
+        }
+        let mid = self.len / 2;
+        let m = *self.chunk.select_nth_unstable_by(mid, f32::total_cmp).1;
+        self.chunk.clear();
+        Some(m)
+    }
+}
+
 /// A mean that is exact over its first `settled` values and then follows
 /// new ones with a fixed `weight` (an exponential average): a level or
 /// register learned from a party's first second, then tracked. Fixed
