@@ -274,11 +274,12 @@ impl CallAnalyzer {
             // bridges short gaps itself, so the hangover is left out.
             let talking = speech && !ch.speech.in_hangover();
             let r = ch.rate.update(vowel_band_db, voiced, talking);
-            ch.weak[(frame % DELAY_RING as u64) as usize] = ch
+            let slot = (frame % DELAY_RING as u64) as usize;
+            ch.weak[slot] = ch
                 .speech
                 .own_level_db()
                 .is_some_and(|own| loudness_db < own - WEAK_PITCH_DB);
-            ch.held[(frame % DELAY_RING as u64) as usize] = FrameFeatures {
+            ch.held[slot] = FrameFeatures {
                 f0_hz: None,
                 voiced_p: p.clarity.clamp(0.0, 1.0),
                 loudness_db,
