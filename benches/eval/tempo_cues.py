@@ -60,9 +60,9 @@ MIN_SPEECH_FRAMES = 300
 def band_flux(path, speech):
     """Per frame: the mean absolute change (dB) of eight band levels since
     FLUX_LAG frames before, where both frames are speech (else NaN); 30-ms
-    Hann frames every 10 ms, as tonewatch's."""
-    x = line_conditions.read(path)
+    Hann frames centred every 10 ms, as tonewatch's."""
     hop, win = 80, 240
+    x = np.concatenate([np.zeros(win // 2), line_conditions.read(path)])
     n = min(len(speech), max(0, (len(x) - win) // hop + 1))
     spec = np.abs(np.fft.rfft(x[np.arange(win)[None, :] + hop * np.arange(n)[:, None]] * np.hanning(win),
                               256, axis=1)) ** 2
@@ -88,8 +88,9 @@ def running_mean(v, frames):
 
 
 def frames(binary, path):
-    """Per frame: speech, voiced, modulation, rate, band flux over the last
-    2 s (as the modulation's window; NaN when absent)."""
+    """Per frame: speech, voiced, modulation, rate, and the band flux's mean
+    over the last 2 s of frames (the modulation's window is 2 s of talking);
+    NaN when absent."""
     out = subprocess.run([binary, "replay", "--speaker", "agent", "--frames", path],
                          check=True, capture_output=True, text=True).stdout
     rows = []
