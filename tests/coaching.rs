@@ -24,7 +24,10 @@ fn chromium() -> &'static str {
 }
 
 fn headless(args: &[&str]) -> std::process::Output {
+    // Chromium's scratch (singleton socket, profile) goes with the test.
+    let scratch = tempfile::tempdir().unwrap();
     let out = Command::new(chromium())
+        .env("TMPDIR", scratch.path())
         .args([
             "--headless",
             "--no-sandbox",

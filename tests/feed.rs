@@ -303,6 +303,9 @@ fn without_a_desktop_nudges_are_log_lines() {
 struct FakeDesktop {
     address: String,
     bus: Killed,
+    /// Holds the bus's socket: the session bus would otherwise leave one
+    /// in `/tmp` (removed after the daemon is killed).
+    _socket_dir: tempfile::TempDir,
     shown: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _conn: zbus::blocking::Connection,
 }
@@ -344,8 +347,13 @@ impl Notifications {
 
 impl FakeDesktop {
     fn start() -> Self {
+        let socket_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address"])
+            .arg(format!(
+                "--address=unix:path={}",
+                socket_dir.path().join("bus").display()
+            ))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -370,6 +378,7 @@ impl FakeDesktop {
         Self {
             address,
             bus: Killed(child),
+            _socket_dir: socket_dir,
             shown,
             _conn: conn,
         }

@@ -131,6 +131,10 @@ pub fn promtool_accepts(text: &str) {
 /// protocol): kept alive by the value, quit when it drops.
 pub struct Browser {
     _driver: Killed,
+    /// Where chromedriver and Chromium keep their scratch (profile,
+    /// singleton socket), removed after the driver is killed: left to
+    /// `/tmp` they outlive the test.
+    _scratch: tempfile::TempDir,
     /// The session's address: `{session}/url`, `{session}/execute/sync`.
     pub session: String,
 }
@@ -139,9 +143,11 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a headless session.
     pub fn start() -> Self {
         let port = free_port();
+        let scratch = tempfile::tempdir().unwrap();
         let driver = Killed(
             std::process::Command::new("chromedriver")
                 .arg(format!("--port={port}"))
+                .env("TMPDIR", scratch.path())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
@@ -170,6 +176,7 @@ impl Browser {
         let id = session["value"]["sessionId"].as_str().unwrap().to_string();
         Self {
             _driver: driver,
+            _scratch: scratch,
             session: format!("{wd}/session/{id}"),
         }
     }
