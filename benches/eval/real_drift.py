@@ -14,7 +14,10 @@ half of each set's `split` column: tune on one half, report the other.
 
 - Calm (negative controls): the track as it is, replayed as the agent and
   as the customer. Every raised pace, pitch, volume or agitation alert is
-  a false alert; the figure is alerts per hour of audio.
+  a false alert; the figure is alerts per hour of audio. Again with the
+  track made at 16 kHz (wide band, as a softphone or a recording brings
+  it): the same speech, a second rendering; an alert that stood at its
+  threshold in one shows up in the other.
 - Drifts (positives): the same track with every utterance from about 40 %
   of the way in (at least `--drift-from`, 60 s) pitch-shifted (sox `pitch`, tempo kept) by
   +200/+300 cents or time-stretched (sox `tempo`, pitch kept) by 1.15/1.25.
@@ -44,6 +47,7 @@ import tempfile
 
 PAUSE_S = 0.6
 RATE = 8000
+WIDE_RATE = 16000
 AGENT_KINDS = ("agent_pace", "agent_pitch", "agent_volume")
 
 
@@ -74,27 +78,28 @@ def duration(path):
     return float(r.stdout)
 
 
-def track(cache, name, utterances, effect=None, from_s=None):
-    """Joins the utterances (8 kHz mono, pauses between); from the first
-    utterance starting at or after `from_s`, each gets sox `effect`.
-    Returns (path, start of the effect in seconds or None)."""
-    tag = "calm" if effect is None else "_".join(effect)
+def track(cache, name, utterances, effect=None, from_s=None, rate=RATE):
+    """Joins the utterances (mono at `rate`, 8 kHz unless told, pauses
+    between); from the first utterance starting at or after `from_s`, each
+    gets sox `effect`. Returns (path, start of the effect in seconds or None)."""
+    wide = "" if rate == RATE else f"_{rate // 1000}k"
+    tag = ("calm" if effect is None else "_".join(effect)) + wide
     out = os.path.join(cache, f"{name.replace(':', '_')}_{tag}.wav")
-    pause = os.path.join(cache, "pause.wav")
+    pause = os.path.join(cache, f"pause{wide}.wav")
     if not os.path.exists(pause):
-        sox("-n", "-r", RATE, "-c", 1, "-b", 16, pause, "trim", 0, PAUSE_S)
+        sox("-n", "-r", rate, "-c", 1, "-b", 16, pause, "trim", 0, PAUSE_S)
     parts, t, start = [], 0.0, None
     for i, u in enumerate(utterances):
-        plain = os.path.join(cache, f"{name.replace(':', '_')}_{i}.wav")
+        plain = os.path.join(cache, f"{name.replace(':', '_')}_{i}{wide}.wav")
         if not os.path.exists(plain):
-            sox(u, "-r", RATE, "-c", 1, "-b", 16, plain)
+            sox(u, "-r", rate, "-c", 1, "-b", 16, plain)
         part = plain
         if effect is not None and t >= from_s:
             if start is None:
                 start = t
             part = os.path.join(cache, f"{name.replace(':', '_')}_{i}_{tag}.wav")
             if not os.path.exists(part):
-                sox(plain, part, *effect, "rate", RATE)
+                sox(plain, part, *effect, "rate", rate)
         parts += [part, pause]
         t += duration(part) + PAUSE_S
     if not os.path.exists(out):
@@ -154,8 +159,8 @@ def main():
     cache = cache_dir(a, "tonewatch-drift-")
 
     spk = speakers(a.data, a.split)
-    hours = 0.0
-    false = collections.Counter()
+    hours, hours_wide = 0.0, 0.0
+    false, false_wide = collections.Counter(), collections.Counter()
     false_at = []
     drift = {("pitch", "200"): [], ("pitch", "300"): [], ("tempo", "1.15"): [], ("tempo", "1.25"): []}
     for name, utts in spk.items():
@@ -169,6 +174,16 @@ def main():
                 if al["kind"] in AGENT_KINDS + ("customer_agitation",):
                     false[al["kind"]] += 1
                     false_at.append((name, side, al["kind"], al["t"]))
+        # The same speech as a wide-band line brings it (16 kHz, as a
+        # softphone or a recording would): a second rendering of the same
+        # calm speech, whose alerts fall near the same thresholds.
+        wide, _ = track(cache, name, utts, rate=WIDE_RATE)
+        hours_wide += 2 * duration(wide) / 3600
+        for side in ("agent", "customer"):
+            for al in alerts(a.bin, [wide, "--speaker", side], a.config):
+                if al["kind"] in AGENT_KINDS + ("customer_agitation",):
+                    false_wide[al["kind"]] += 1
+                    false_at.append((f"{name} at 16 kHz", side, al["kind"], al["t"]))
         from_s = max(a.drift_from, 0.4 * d)
         for (effect, amount), got in drift.items():
             path, start = track(cache, name, utts, (effect, amount), from_s)
@@ -204,10 +219,11 @@ def main():
 
     side_h = hours / 2
     print(f"split {a.split}: {len(spk)} speakers, {side_h * 60:.1f} min of calm speech, replayed as the agent and as the customer")
-    agent = sum(false[k] for k in AGENT_KINDS)
-    print(f"calm speech, false alerts per hour of a party's speech: agent {agent / side_h:.1f} ("
-          + ", ".join(f"{k} {false[k] / side_h:.1f}" for k in AGENT_KINDS)
-          + f"), customer_agitation {false['customer_agitation'] / side_h:.1f}")
+    for label, counts, h in (("calm speech", false, side_h), ("calm speech at 16 kHz", false_wide, hours_wide / 2)):
+        agent = sum(counts[k] for k in AGENT_KINDS)
+        print(f"{label}, false alerts per hour of a party's speech: agent {agent / h:.1f} ("
+              + ", ".join(f"{k} {counts[k] / h:.1f}" for k in AGENT_KINDS)
+              + f"), customer_agitation {counts['customer_agitation'] / h:.1f}")
     for name, side, kind, t in false_at:
         print(f"  false: {name} as {side}: {kind} at {t:.1f} s")
     for (effect, amount), got in drift.items():
