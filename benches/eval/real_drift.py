@@ -169,21 +169,17 @@ def main():
         calm, _ = track(cache, name, utts)
         d = duration(calm)
         hours += 2 * d / 3600
-        for side in ("agent", "customer"):
-            for al in alerts(a.bin, [calm, "--speaker", side], a.config):
-                if al["kind"] in AGENT_KINDS + ("customer_agitation",):
-                    false[al["kind"]] += 1
-                    false_at.append((name, side, al["kind"], al["t"]))
         # The same speech as a wide-band line brings it (16 kHz, as a
         # softphone or a recording would): a second rendering of the same
         # calm speech, whose alerts fall near the same thresholds.
         wide, _ = track(cache, name, utts, rate=WIDE_RATE)
         hours_wide += 2 * duration(wide) / 3600
-        for side in ("agent", "customer"):
-            for al in alerts(a.bin, [wide, "--speaker", side], a.config):
-                if al["kind"] in AGENT_KINDS + ("customer_agitation",):
-                    false_wide[al["kind"]] += 1
-                    false_at.append((f"{name} at 16 kHz", side, al["kind"], al["t"]))
+        for path, counts, label in ((calm, false, name), (wide, false_wide, f"{name} at 16 kHz")):
+            for side in ("agent", "customer"):
+                for al in alerts(a.bin, [path, "--speaker", side], a.config):
+                    if al["kind"] in AGENT_KINDS + ("customer_agitation",):
+                        counts[al["kind"]] += 1
+                        false_at.append((label, side, al["kind"], al["t"]))
         from_s = max(a.drift_from, 0.4 * d)
         for (effect, amount), got in drift.items():
             path, start = track(cache, name, utts, (effect, amount), from_s)
