@@ -98,6 +98,15 @@ pub const CROSSTALK_FRAMES: usize = 3;
 /// the start of a call by activity count only such speech.
 pub const VOICED_WITHIN_S: f64 = 0.5;
 
+/// A level steady this long, with no pitch, is a noise bed (s) ...
+pub const STEADY_S: f64 = 0.4;
+/// ... when its frames span less than this (dB). Pitchless speech this
+/// long (fricatives, stop closures, a breath) rises and falls by far more;
+/// white noise's 30 ms frames span 2.4 dB at most, a hum 1.4, and comfort
+/// noise that steps ±2 dB with its silence descriptors usually stays
+/// under it in 0.4 s. Shorter or wider, speech-level stretches pass.
+pub const STEADY_RANGE_DB: f32 = 4.5;
+
 /// When a party's speech last had a pitch: their speech has a voice in it
 /// while that was within [`VOICED_WITHIN_S`].
 #[derive(Debug, Clone, Copy)]
@@ -133,14 +142,6 @@ impl Default for RecentVoice {
         Self::new()
     }
 }
-/// A level steady this long, with no pitch, is a noise bed (s) ...
-pub const STEADY_S: f64 = 0.4;
-/// ... when its frames span less than this (dB). Pitchless speech this
-/// long (fricatives, stop closures, a breath) rises and falls by far more;
-/// white noise's 30 ms frames span 2.4 dB at most, a hum 1.4, and comfort
-/// noise that steps ±2 dB with its silence descriptors usually stays
-/// under it in 0.4 s. Shorter or wider, speech-level stretches pass.
-pub const STEADY_RANGE_DB: f32 = 4.5;
 
 /// Decides speech for one channel, frame by frame.
 #[derive(Debug, Clone)]
