@@ -27,7 +27,11 @@ comfort noise at -50 and -40 dBFS (`cn-50`, `cn-40`: telephone-band noise
 filling every pause of digital silence, stepping by up to ±2 dB every
 0.2 s, none under speech: a receiver's comfort noise louder than the
 recording's own background, which stays under the speech);
-G.711 mu-law with 300-3400 Hz band limiting. Levels are RMS
+G.711 mu-law with 300-3400 Hz band limiting; the mobile codecs GSM 06.10
+(full rate, 13 kbit/s) and AMR-NB at 12.2 kbit/s and at its lowest mode,
+4.75 kbit/s (`gsm`, `amr`, `amr-4.75`: sox's encoders; they rebuild the
+voice from a model of it, so its pitch and spectrum come back changed,
+and AMR's decoder returns it 38 samples late). Levels are RMS
 in dB re a full-scale sine (AES17), as tonewatch reports them.
 
 Needs sox, numpy and a release build (cargo build --release).
@@ -139,17 +143,26 @@ def condition(name, x, rng):
 
 
 CONDITIONS = ["clean", "gain+12", "gain-12", "agc", "hum-55", "hum-45", "hiss-55", "hiss-45", "hum-45on", "hiss-45on",
-              "cn-50", "cn-40", "ulaw"]
+              "cn-50", "cn-40", "ulaw", "gsm", "amr", "amr-4.75"]
+# The coded conditions: sox's file type for each codec, its options and the
+# effects before encoding (G.711 through the telephone band; AMR-NB's mode
+# 7 is 12.2 kbit/s, 0 is 4.75).
+PHONE_BAND = ["sinc", "300-3400"]
+CODECS = {"ulaw": ("g711.wav", ["-e", "u-law"], PHONE_BAND), "alaw": ("g711.wav", ["-e", "a-law"], PHONE_BAND),
+          "gsm": ("gsm", [], []), "amr": ("amr-nb", ["-C", "7"], []), "amr-4.75": ("amr-nb", ["-C", "0"], [])}
 
 
 def render(cache, src, cond):
     out = os.path.join(cache, f"{os.path.splitext(os.path.basename(src))[0]}__{cond}.wav")
     if os.path.exists(out):
         return out
-    if cond in ("ulaw", "alaw"):
-        tmp = out + ".g711.wav"
-        subprocess.run(["sox", src, "-r", str(RATE), "-e", {"ulaw": "u-law", "alaw": "a-law"}[cond], tmp,
-                        "sinc", "300-3400"], check=True, stderr=subprocess.DEVNULL)
+    if cond in CODECS:
+        suffix, options, effects = CODECS[cond]
+        tmp = f"{out}.{suffix}"
+        # -R: sox dithers down to G.711's 8 bits with a fixed seed, so
+        # a render is the same in every cache.
+        subprocess.run(["sox", "-R", src, "-r", str(RATE), *options, tmp, *effects], check=True,
+                       stderr=subprocess.DEVNULL)
         subprocess.run(["sox", tmp, "-e", "signed", "-b", "16", out], check=True, stderr=subprocess.DEVNULL)
         os.remove(tmp)
         return out

@@ -48,7 +48,8 @@ noise must add none).
 Conditions, on the customer's line (the far end; the agent's headset line
 stays clean): clean; a gain step of +12 / -12 / +6 dB halfway through;
 AGC; hum and hiss at -55 and -45 dBFS, and at -45 switching on halfway;
-G.711 mu-law and A-law with 300-3400 Hz band limiting (line_conditions.py's).
+G.711 mu-law and A-law with 300-3400 Hz band limiting, and the mobile codecs
+GSM 06.10 and AMR-NB at 12.2 and 4.75 kbit/s (line_conditions.py's).
 """
 
 import collections
@@ -81,7 +82,7 @@ NOT_OVERLAP_S = 0.3
 AMBIGUOUS = 0.5
 KINDS = ("exchange", "backchannel", "interrupt", "latch", "cut_in")
 CONDITIONS = ["clean", "gain+12", "gain-12", "gain+6", "agc", "hum-55", "hum-45", "hiss-55", "hiss-45",
-              "hum-45on", "hiss-45on", "ulaw", "alaw"]
+              "hum-45on", "hiss-45on", "ulaw", "alaw", "gsm", "amr", "amr-4.75"]
 
 
 def frame_db(x):
