@@ -24,7 +24,8 @@ cycle through five exchanges, each a customer turn and the agent's reply:
 - `latch`: the agent starts 0.2 s before the customer stops;
 - `cut_in`: the customer starts 1.5-3 s before the *agent* stops.
 
-Truth, frame by frame (10 ms): a party speaks where the placed audio is
+Truth, frame by frame (10 ms): a party speaks where the placed audio,
+above 60 Hz (rumble under every voice's fundamental is not speech), is
 within 25 dB of that utterance's loud speech (its 95th-percentile frame)
 and 9 dB or more above the recording's own noise (its 10th-percentile
 frame: some LibriSpeech readings have a noise floor only 20-30 dB under
@@ -95,9 +96,12 @@ def frame_db(x):
     return out
 
 
-def speech_of(x):
-    """Frame truth of one utterance placed alone."""
-    db = frame_db(x)
+def speech_of(x, rumble=False):
+    """Frame truth of one utterance placed alone, on its level above rumble
+    (`rumble`: on its full level, as the utterances were trimmed and levelled
+    to compose the calls before the truth left rumble out; kept so that the
+    calls stay the same)."""
+    db = frame_db(x if rumble else lc.above_rumble(x))
     sp = db >= max(np.quantile(db, 0.95) - SPEECH_WITHIN_DB, np.quantile(db, 0.10) + ABOVE_NOISE_DB)
     idx = np.flatnonzero(sp)
     for i, j in zip(idx[:-1], idx[1:]):
@@ -108,7 +112,7 @@ def speech_of(x):
 
 def active_rms(x):
     db = frame_db(x)
-    sp = speech_of(x)
+    sp = speech_of(x, rumble=True)
     return 10 ** (np.mean(db[sp]) / 20) if sp.any() else 1.0
 
 
@@ -137,7 +141,7 @@ def word(x):
 def trimmed(x):
     """The utterance without its leading and trailing silence (50 ms kept),
     so that turns are placed where their speech is."""
-    idx = np.flatnonzero(speech_of(x))
+    idx = np.flatnonzero(speech_of(x, rumble=True))
     if not len(idx):
         return x
     return x[max(0, (idx[0] - 5) * HOP):min(len(x), (idx[-1] + 6) * HOP)]

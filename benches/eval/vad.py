@@ -12,12 +12,14 @@ it is copied into the project.
 Truth: the calm tracks of real_drift.py (real read utterances of the
 `--split` half, 8 kHz, 0.6 s of silence between them), frame by frame
 (30 ms every 10 ms, as tonewatch frames): a frame is speech when it lies
-inside an utterance and its level on the clean track is within 25 dB of
+inside an utterance and its level on the clean track above 60 Hz (rumble
+under every voice's fundamental is not speech) is within 25 dB of
 that utterance's loud speech (its 95th-percentile frame), gaps of up to
 0.2 s between such frames included (stop closures, word joins); the pauses
 between utterances and longer quiet stretches inside them are not speech.
 The same truth holds for every condition of line_conditions.py (gain
-steps, AGC, hum, hiss, mu-law) applied to the track.
+steps, AGC, hum, hiss, comfort noise, mu-law, the mobile codecs) applied
+to the track.
 
 Per condition and VAD: speech-frame recall and false-alarm rate (share of
 non-speech frames called speech). Both VADs hold speech a little past its
@@ -57,7 +59,7 @@ def frame_db(x):
 def truth(cache, name, utts):
     path, _ = real_drift.track(cache, f"{name}x1", utts)
     x = lc.read(path)
-    db = frame_db(x)
+    db = frame_db(lc.above_rumble(x))
     speech = np.zeros(len(db), bool)
     t = 0.0
     for u in utts:
