@@ -30,8 +30,9 @@ recording's own background, which stays under the speech);
 G.711 mu-law with 300-3400 Hz band limiting; the mobile codecs GSM 06.10
 (full rate, 13 kbit/s) and AMR-NB at 12.2 kbit/s and at its lowest mode,
 4.75 kbit/s (`gsm`, `amr`, `amr-4.75`: sox's encoders; they rebuild the
-voice from a model of it, so its pitch and spectrum come back changed,
-and AMR's decoder returns it 38 samples late). Levels are RMS
+voice from a model of it, so its waveform and spectrum come back changed
+(its pitch much less: line_pitch.py), and AMR's decoder returns it 38
+samples late). Levels are RMS
 in dB re a full-scale sine (AES17), as tonewatch reports them.
 
 Needs sox, numpy and a release build (cargo build --release).
