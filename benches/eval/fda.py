@@ -82,11 +82,13 @@ def main():
             ref = np.loadtxt(os.path.splitext(wav)[0] + ".f0ref").ravel()
             times = np.arange(len(ref)) * REF_STEP_S
             ulaw = os.path.join(tmp, name + "_ulaw8k.wav")
-            subprocess.run(["sox", wav, "-r", "8000", "-e", "u-law", "-b", "8", ulaw], check=True)
+            # -R: the dither down to 8 bits with a fixed seed, so that a
+            # run's figures repeat.
+            subprocess.run(["sox", "-R", wav, "-r", "8000", "-e", "u-law", "-b", "8", ulaw], check=True)
             # A telephone line also cuts below 300 Hz: most of a voice's
             # fundamental is gone and only its harmonics are left.
             phone = os.path.join(tmp, name + "_phone8k.wav")
-            subprocess.run(["sox", wav, "-r", "8000", "-e", "u-law", "-b", "8", phone, "sinc", "300-3400"],
+            subprocess.run(["sox", "-R", wav, "-r", "8000", "-e", "u-law", "-b", "8", phone, "sinc", "300-3400"],
                            check=True, stderr=subprocess.DEVNULL)
             for cond, path in (("20 kHz PCM", wav), ("8 kHz mu-law", ulaw), ("phone band", phone)):
                 for tracker, fn in (("tonewatch", lambda p: tonewatch_track(args.tonewatch, p)),
