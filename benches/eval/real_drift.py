@@ -32,6 +32,11 @@ half of each set's `split` column: tune on one half, report the other.
 - Real calls (no split: too few to halve): `calls/auto_repairs_40` (both
   parties) and `calls/agent_monologues` (as the agent), all alerts listed.
 
+`--line COND` passes every made track (calm, drifted, early) through one of
+line_conditions.py's conditions first (`ulaw`: the telephone band), as a
+phone line would bring the agent; the 16 kHz rendering is left out then,
+and the real calls are taken as recorded.
+
 Needs sox and a release build (cargo build --release).
 """
 
@@ -147,6 +152,19 @@ def cache_dir(a, prefix):
     return cache
 
 
+def on_line(cache, cond):
+    """The function that brings a made track through line condition `cond`
+    (the track itself without one)."""
+    if cond is None:
+        return lambda path: path
+    import line_conditions  # it imports this module: imported on use
+
+    known = line_conditions.CONDITIONS + [c for c in line_conditions.CODECS if c not in line_conditions.CONDITIONS]
+    if cond not in known:
+        sys.exit(f"unknown line condition {cond}; line_conditions.py has {', '.join(known)}")
+    return lambda path: line_conditions.render(cache, path, cond)
+
+
 def main():
     ap = arguments(__doc__)
     ap.add_argument("--repeat", type=int, default=2,
@@ -155,8 +173,10 @@ def main():
                     help="drifts start at the first utterance after this many seconds (and past 40 %% of the track)")
     ap.add_argument("--early-from", type=float, default=20.0,
                     help="early drifts start at the first utterance after this many seconds")
+    ap.add_argument("--line", help="a line_conditions.py condition every made track goes through (e.g. ulaw)")
     a = ap.parse_args()
     cache = cache_dir(a, "tonewatch-drift-")
+    line = on_line(cache, a.line)
 
     spk = speakers(a.data, a.split)
     hours, hours_wide = 0.0, 0.0
@@ -172,9 +192,12 @@ def main():
         # The same speech as a wide-band line brings it (16 kHz, as a
         # softphone or a recording would): a second rendering of the same
         # calm speech, whose alerts fall near the same thresholds.
-        wide, _ = track(cache, name, utts, rate=WIDE_RATE)
-        hours_wide += 2 * duration(wide) / 3600
-        for path, counts, label in ((calm, false, name), (wide, false_wide, f"{name} at 16 kHz")):
+        renderings = [(line(calm), false, name)]
+        if a.line is None:
+            wide, _ = track(cache, name, utts, rate=WIDE_RATE)
+            hours_wide += 2 * duration(wide) / 3600
+            renderings.append((wide, false_wide, f"{name} at 16 kHz"))
+        for path, counts, label in renderings:
             for side in ("agent", "customer"):
                 for al in alerts(a.bin, [path, "--speaker", side], a.config):
                     if al["kind"] in AGENT_KINDS + ("customer_agitation",):
@@ -184,7 +207,7 @@ def main():
         for (effect, amount), got in drift.items():
             path, start = track(cache, name, utts, (effect, amount), from_s)
             want = "agent_pitch" if effect == "pitch" else "agent_pace"
-            raised = [al for al in alerts(a.bin, [path, "--speaker", "agent"], a.config)]
+            raised = [al for al in alerts(a.bin, [line(path), "--speaker", "agent"], a.config)]
             hit = [al["t"] - start for al in raised if al["kind"] == want and al["t"] >= start]
             before = [al for al in raised if al["t"] < start]
             got.append((name, hit[0] if hit else None, len(before)))
@@ -198,10 +221,10 @@ def main():
         profile = os.path.join(cache, f"{name.replace(':', '_')}_profile.toml")
         if os.path.exists(profile):
             os.remove(profile)
-        replay(a.bin, [calm, "--speaker", "agent", "--profile", profile], a.config)
+        replay(a.bin, [line(calm), "--speaker", "agent", "--profile", profile], a.config)
         for (effect, amount, with_profile), got in early.items():
             path, start = track(cache, f"{name}_early", utts, (effect, amount), a.early_from)
-            args = [path, "--speaker", "agent"]
+            args = [line(path), "--speaker", "agent"]
             if with_profile:
                 used = profile + ".used.toml"
                 with open(profile) as f, open(used, "w") as g:
@@ -214,8 +237,12 @@ def main():
             got.append((name, start, hit[0] if hit else None, len(before)))
 
     side_h = hours / 2
-    print(f"split {a.split}: {len(spk)} speakers, {side_h * 60:.1f} min of calm speech, replayed as the agent and as the customer")
-    for label, counts, h in (("calm speech", false, side_h), ("calm speech at 16 kHz", false_wide, hours_wide / 2)):
+    print(f"split {a.split}: {len(spk)} speakers, {side_h * 60:.1f} min of calm speech, replayed as the agent and as the customer"
+          + (f", every made track through `{a.line}`" if a.line else ""))
+    rows = [("calm speech", false, side_h)]
+    if a.line is None:
+        rows.append(("calm speech at 16 kHz", false_wide, hours_wide / 2))
+    for label, counts, h in rows:
         agent = sum(counts[k] for k in AGENT_KINDS)
         print(f"{label}, false alerts per hour of a party's speech: agent {agent / h:.1f} ("
               + ", ".join(f"{k} {counts[k] / h:.1f}" for k in AGENT_KINDS)
