@@ -52,11 +52,27 @@ const MIN_CANDIDATE_CLARITY: f32 = 0.3;
 const FIRST_PEAK_SHARE: f32 = 0.9;
 /// Most lobe peaks kept per frame.
 const MAX_CANDIDATES: usize = 16;
+/// A line that cuts a voice's fundamental away (the telephone band's
+/// 300 Hz) is told by its voiced frames' level at [`LOW_BAND_HZ`] against
+/// [`MID_BAND_HZ`]: −13 to +6 dB on a full-band line or through GSM or
+/// AMR, −21 to −26 dB through the telephone band (`line_pitch.py`'s
+/// readers) ...
+const LOW_BAND_HZ: (f32, f32) = (100.0, 280.0);
+/// ... the band the voice's harmonics carry.
+const MID_BAND_HZ: (f32, f32) = (300.0, 1000.0);
+/// ... and the line cuts the fundamental away when that level, averaged
+/// over its clearly periodic frames, lies under this (dB).
+const BAND_LIMITED_DB: f32 = -17.0;
+/// A frame is clearly periodic, and counts towards that average, from this
+/// clarity.
+const PERIODIC_CLARITY: f32 = 0.8;
 
 /// The periods one frame offers, strongest lobes of the NSDF.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Candidates {
     len: usize,
+    /// Whether they come from a line without the fundamental's band.
+    band_limited: bool,
     f0_hz: [f32; MAX_CANDIDATES],
     clarity: [f32; MAX_CANDIDATES],
     /// Index of the first-peak pick.
@@ -77,7 +93,34 @@ impl Candidates {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// On a line without the fundamental: picks the candidate an octave
+    /// under the first-peak pick when the pick lies in the band the line
+    /// keeps (from [`MID_BAND_HZ`]'s 300 Hz: a harmonic whose fundamental
+    /// the line cut away) and the one under it is at least as clear. With
+    /// the fundamental gone a voice's second harmonic can carry a lobe
+    /// within [`FIRST_PEAK_SHARE`] of the period's, and the first-peak rule
+    /// takes it; the true period's lobe is the clearer one. (On a full
+    /// line that rule stays: there the lobe an octave down is the
+    /// sub-octave, and so it is for a real rise on a line that keeps some
+    /// of the fundamental.)
+    fn prefer_fundamental(&mut self) {
+        let p = self.pick;
+        if self.f0_hz[p] < MID_BAND_HZ.0 {
+            return;
+        }
+        let octave_under = (p + 1..self.len)
+            .find(|&j| ((self.f0_hz[p] / self.f0_hz[j]).log2() - 1.0).abs() <= OCTAVE_MATCH);
+        if let Some(j) = octave_under
+            && self.clarity[j] >= self.clarity[p]
+        {
+            self.pick = j;
+        }
+    }
 }
+
+/// Two candidates are an octave apart within this much (octaves).
+const OCTAVE_MATCH: f32 = 0.1;
 
 /// What one frame says about pitch and energy.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -142,6 +185,10 @@ pub struct PitchEstimator {
     nsdf: Vec<f32>,
     band_bins: (usize, usize),
     effort_bins: (usize, usize, usize),
+    /// Bins of [`LOW_BAND_HZ`] and [`MID_BAND_HZ`].
+    phone_bins: [(usize, usize); 2],
+    /// The line's low band against its mid band on periodic frames (dB).
+    low_band_db: SettlingMean,
 }
 
 impl std::fmt::Debug for PitchEstimator {
@@ -185,8 +232,14 @@ impl PitchEstimator {
             bin(EFFORT_SPLIT_HZ),
             bin(EFFORT_HIGH_HZ),
         );
+        let phone_bins = [
+            (bin(LOW_BAND_HZ.0), bin(LOW_BAND_HZ.1)),
+            (bin(MID_BAND_HZ.0), bin(MID_BAND_HZ.1)),
+        ];
         Self {
             geom,
+            phone_bins,
+            low_band_db: SettlingMean::new(REGISTER_MIN_FRAMES, REGISTER_WEIGHT),
             time: forward.make_input_vec(),
             spectrum: forward.make_output_vec(),
             scratch: vec![Complex::default(); scratch_len],
@@ -297,6 +350,16 @@ impl PitchEstimator {
             acc += *p;
             *p = acc;
         }
+        let band_power = |(a, b): (usize, usize)| -> f32 {
+            self.spectrum[a..b.max(a)]
+                .iter()
+                .map(|c| c.norm_sqr())
+                .sum()
+        };
+        let (low, mid) = (
+            band_power(self.phone_bins[0]),
+            band_power(self.phone_bins[1]),
+        );
         for c in &mut self.spectrum {
             *c = Complex::new(c.norm_sqr(), 0.0);
         }
@@ -321,7 +384,19 @@ impl PitchEstimator {
             };
         }
 
-        let candidates = self.candidates(lag_end);
+        let mut candidates = self.candidates(lag_end);
+        let best = candidates.iter().fold(0.0f32, |m, (_, c)| m.max(c));
+        if best >= PERIODIC_CLARITY && low > 0.0 && mid > 0.0 {
+            self.low_band_db.add(10.0 * (low / mid).log10());
+        }
+        if self
+            .low_band_db
+            .get()
+            .is_some_and(|db| db < BAND_LIMITED_DB)
+        {
+            candidates.band_limited = true;
+            candidates.prefer_fundamental();
+        }
         let (f0_hz, clarity) = if candidates.is_empty() {
             (None, 0.0)
         } else {
@@ -416,8 +491,10 @@ const JUMP_COST_PER_OCTAVE: f32 = 0.6;
 /// Cost, per octave, of a candidate further than [`REGISTER_FREE_OCT`]
 /// from the speaker's register (the running mean of their chosen pitch).
 const REGISTER_COST_PER_OCTAVE: f32 = 0.5;
-/// Candidates this close to the register (octaves) cost nothing.
+/// Candidates this close to the register (octaves) cost nothing ...
 const REGISTER_FREE_OCT: f32 = 0.9;
+/// ... and on a line without the fundamental's band, above it, this close.
+const BAND_LIMITED_FREE_OCT: f32 = 0.6;
 /// The register follows chosen pitches with this weight per voiced frame
 /// (about 3 s of voiced speech) ...
 const REGISTER_WEIGHT: f32 = 1.0 / 300.0;
@@ -440,8 +517,13 @@ struct Slot {
 /// from the speaker's register (the running mean of their chosen pitch):
 /// through a phone band that cuts a low voice's fundamental away, a
 /// harmonic's period can be the clearer lobe for a whole syllable, where
-/// the jump cost alone gives way. The previous frame's choice anchors the
-/// path, so decisions never change once made.
+/// the jump cost alone gives way. On a line known to lack the fundamental's
+/// band (see [`PitchEstimator`]) a candidate more than 0.6 octave *above*
+/// the register already costs: there a voice of 175–210 Hz offers its
+/// second harmonic as the first lobe in a third of its frames
+/// (`benches/eval/line_pitch.py`), and a real rise that far is rare. The
+/// previous frame's choice anchors the path, so decisions never change
+/// once made.
 ///
 /// Measured on FDA (`benches/eval/fda.py`): gross pitch errors 0.94 % with
 /// each frame's own pick, 0.77 % with this path (prototype sweep: look-ahead
@@ -504,8 +586,20 @@ impl PitchTracker {
                     } else {
                         0.0
                     };
-                    let off = register
-                        .map_or(0.0, |r| ((f.log2() - r).abs() - REGISTER_FREE_OCT).max(0.0));
+                    // On a line without the fundamental's band a rise of an
+                    // octave is far likelier the harmonic: it is free only
+                    // up to BAND_LIMITED_FREE_OCT above the register.
+                    let free = |d: f32| {
+                        if candidates.band_limited && d > 0.0 {
+                            BAND_LIMITED_FREE_OCT
+                        } else {
+                            REGISTER_FREE_OCT
+                        }
+                    };
+                    let off = register.map_or(0.0, |r| {
+                        let d = f.log2() - r;
+                        (d.abs() - free(d)).max(0.0)
+                    });
                     slot.log2_f[slot.len] = f.log2();
                     slot.score[slot.len] = c + bonus - REGISTER_COST_PER_OCTAVE * off;
                     slot.len += 1;
@@ -710,6 +804,72 @@ mod tests {
         out
     }
 
+    /// The pitches a tracker chooses for `frames` of offered candidates,
+    /// from a line with or without the fundamental's band.
+    fn chosen(frames: &[Candidates], band_limited: bool) -> Vec<f32> {
+        let mut t = PitchTracker::new();
+        let mut out = Vec::new();
+        for c in frames {
+            // The first-peak pick, as the estimator makes it.
+            let best = c.iter().fold(0.0f32, |m, (_, v)| m.max(v));
+            let pick = c
+                .iter()
+                .position(|(_, v)| v >= FIRST_PEAK_SHARE * best)
+                .unwrap_or(0);
+            let c = Candidates {
+                band_limited,
+                pick,
+                ..*c
+            };
+            out.extend(t.push(&c, true).flatten());
+        }
+        while let Some(f) = t.flush() {
+            out.extend(f);
+        }
+        out
+    }
+
+    #[test]
+    fn without_the_low_band_an_octave_over_the_register_is_the_harmonic() {
+        // 2 s of a voice at 190 Hz, then 1 s where the second harmonic's
+        // lobe (380 Hz) is the first and a little clearer, as through a
+        // telephone band. On such a line the voice stays at 190 Hz; on a
+        // full line a rise of an octave is let through.
+        let frames: Vec<Candidates> =
+            std::iter::repeat_n(offered(&[(380.0, 0.85), (190.0, 0.95)]), 200)
+                .chain(std::iter::repeat_n(
+                    offered(&[(380.0, 0.95), (190.0, 0.9)]),
+                    100,
+                ))
+                .collect();
+        let phone = chosen(&frames, true);
+        assert!(
+            phone[200..].iter().all(|&f| (f - 190.0).abs() < 0.5),
+            "{:?}",
+            &phone[200..]
+        );
+        let full = chosen(&frames, false);
+        assert!(
+            full[210..].iter().all(|&f| (f - 380.0).abs() < 0.5),
+            "{:?}",
+            &full[200..]
+        );
+        // A real rise of half an octave on that line is followed.
+        let rise: Vec<Candidates> =
+            std::iter::repeat_n(offered(&[(380.0, 0.85), (190.0, 0.95)]), 200)
+                .chain(std::iter::repeat_n(
+                    offered(&[(269.0, 0.95), (134.5, 0.9)]),
+                    100,
+                ))
+                .collect();
+        let got = chosen(&rise, true);
+        assert!(
+            got[210..].iter().all(|&f| (f - 269.0).abs() < 0.5),
+            "{:?}",
+            &got[200..]
+        );
+    }
+
     #[test]
     fn a_clearer_harmonic_far_from_the_speakers_register_is_not_the_pitch() {
         // 2 s of a voice at 115 Hz, then 1 s where the third harmonic's
@@ -736,6 +896,77 @@ mod tests {
             &chosen[200..300]
         );
         assert!(chosen[310..].iter().all(|&f| (f - 345.0).abs() < 0.5));
+    }
+
+    /// 30 ms frames, one hop apart, of a voice at `f0` made of harmonics
+    /// `(number, amplitude)`.
+    fn voice_frames(f0: f32, harmonics: &[(u32, f32)], frames: usize) -> Vec<Vec<f32>> {
+        let geom = geometry();
+        let sr = geom.rate_hz as f32;
+        (0..frames)
+            .map(|k| {
+                (0..geom.window_samples)
+                    .map(|i| {
+                        let t = (k * geom.hop_samples + i) as f32 / sr;
+                        harmonics
+                            .iter()
+                            .map(|&(h, a)| a * (std::f32::consts::TAU * h as f32 * f0 * t).sin())
+                            .sum::<f32>()
+                            * 0.1
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Each frame's own pick.
+    fn picks(frames: &[Vec<f32>]) -> Vec<f32> {
+        let mut est = PitchEstimator::new(geometry());
+        frames
+            .iter()
+            .map(|f| est.estimate(f).f0_hz.unwrap_or(0.0))
+            .collect()
+    }
+
+    #[test]
+    fn a_voice_without_its_fundamental_is_not_read_an_octave_up() {
+        // A vowel at 190 Hz through the telephone band: the fundamental
+        // gone, the second harmonic (near a first formant) strongest and
+        // the odd ones weak, so that half the period's lobe is within 0.9
+        // of the period's and the first-peak rule takes it.
+        let phone = [(2, 1.0), (3, 0.1), (4, 0.6), (5, 0.05), (6, 0.4), (8, 0.2)];
+        let got = picks(&voice_frames(190.0, &phone, 300));
+        let near = |f: f32, hz: f32| (f - hz).abs() < 0.03 * hz;
+        assert!(
+            near(got[10], 380.0),
+            "the first-peak rule alone: {}",
+            got[10]
+        );
+        // Once the line is known to lack the low band, the period wins.
+        let late = &got[150..];
+        assert!(late.iter().all(|&f| near(f, 190.0)), "{late:?}");
+        // The same vowel with its fundamental, on a full line: its own pitch
+        // throughout.
+        let full = [(1, 0.3)].iter().chain(&phone).copied().collect::<Vec<_>>();
+        let got = picks(&voice_frames(190.0, &full, 300));
+        assert!(got.iter().all(|&f| near(f, 190.0)), "{got:?}");
+    }
+
+    #[test]
+    fn a_high_voice_on_a_line_without_low_band_keeps_its_pitch() {
+        // A strictly periodic voice at 330 Hz: nothing under 280 Hz, as on
+        // a line without the low band, and its lobe at twice the period as
+        // clear as the period's. It is not taken an octave down.
+        let got = picks(&voice_frames(
+            330.0,
+            &[(1, 1.0), (2, 0.5), (3, 0.3), (4, 0.2)],
+            300,
+        ));
+        let wrong: Vec<f32> = got
+            .into_iter()
+            .filter(|f| (f - 330.0).abs() > 10.0)
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:?}");
     }
 
     #[test]
