@@ -831,42 +831,29 @@ mod tests {
 
     #[test]
     fn without_the_low_band_an_octave_over_the_register_is_the_harmonic() {
-        // 2 s of a voice at 190 Hz, then 1 s where the second harmonic's
-        // lobe (380 Hz) is the first and a little clearer, as through a
-        // telephone band. On such a line the voice stays at 190 Hz; on a
-        // full line a rise of an octave is let through.
-        let frames: Vec<Candidates> =
-            std::iter::repeat_n(offered(&[(380.0, 0.85), (190.0, 0.95)]), 200)
-                .chain(std::iter::repeat_n(
-                    offered(&[(380.0, 0.95), (190.0, 0.9)]),
-                    100,
-                ))
-                .collect();
-        let phone = chosen(&frames, true);
+        // 2 s of a voice at 190 Hz, then 1 s of `then`; whether the pitch
+        // chosen in that second stays within 0.5 Hz of `want` (after 0.1 s).
+        let holds = |then: &[(f32, f32)], band_limited: bool, want: f32| {
+            let frames: Vec<Candidates> =
+                std::iter::repeat_n(offered(&[(380.0, 0.85), (190.0, 0.95)]), 200)
+                    .chain(std::iter::repeat_n(offered(then), 100))
+                    .collect();
+            let got = chosen(&frames, band_limited);
+            got[210..].iter().all(|&f| (f - want).abs() < 0.5)
+        };
+        // The second harmonic's lobe (380 Hz) comes first and a little
+        // clearer, as through a telephone band: on such a line the voice
+        // stays at 190 Hz; on a full line a rise of an octave is let through.
+        let harmonic = [(380.0, 0.95), (190.0, 0.9)];
+        assert!(holds(&harmonic, true, 190.0), "taken an octave up");
         assert!(
-            phone[200..].iter().all(|&f| (f - 190.0).abs() < 0.5),
-            "{:?}",
-            &phone[200..]
+            holds(&harmonic, false, 380.0),
+            "a full line's octave rise held back"
         );
-        let full = chosen(&frames, false);
+        // A real rise of half an octave on such a line is followed.
         assert!(
-            full[210..].iter().all(|&f| (f - 380.0).abs() < 0.5),
-            "{:?}",
-            &full[200..]
-        );
-        // A real rise of half an octave on that line is followed.
-        let rise: Vec<Candidates> =
-            std::iter::repeat_n(offered(&[(380.0, 0.85), (190.0, 0.95)]), 200)
-                .chain(std::iter::repeat_n(
-                    offered(&[(269.0, 0.95), (134.5, 0.9)]),
-                    100,
-                ))
-                .collect();
-        let got = chosen(&rise, true);
-        assert!(
-            got[210..].iter().all(|&f| (f - 269.0).abs() < 0.5),
-            "{:?}",
-            &got[200..]
+            holds(&[(269.0, 0.95), (134.5, 0.9)], true, 269.0),
+            "a real rise held back"
         );
     }
 
