@@ -164,6 +164,8 @@ CONDITIONS = ["clean", "gain+12", "gain-12", "agc", "hum-55", "hum-45", "hiss-55
 PHONE_BAND = ["sinc", "300-3400"]
 CODECS = {"ulaw": ("g711.wav", ["-e", "u-law"], PHONE_BAND), "alaw": ("g711.wav", ["-e", "a-law"], PHONE_BAND),
           "gsm": ("gsm", [], []), "amr": ("amr-nb", ["-C", "7"], []), "amr-4.75": ("amr-nb", ["-C", "0"], [])}
+# Every condition render() makes (A-law is left out of the calm-speech table).
+RENDERED = CONDITIONS + [c for c in CODECS if c not in CONDITIONS]
 
 
 def render(cache, src, cond):

@@ -55,10 +55,9 @@ def main():
     a = ap.parse_args()
     cache = real_drift.cache_dir(a, "tonewatch-linepitch-")
     conds = a.conditions.split(",")
-    known = lc.CONDITIONS + [c for c in lc.CODECS if c not in lc.CONDITIONS]
-    unknown = [c for c in conds if c not in known]
+    unknown = [c for c in conds if c not in lc.RENDERED]
     if unknown:
-        sys.exit(f"unknown condition(s) {', '.join(unknown)}; line_conditions.py has {', '.join(known)}")
+        sys.exit(f"unknown condition(s) {', '.join(unknown)}; line_conditions.py has {', '.join(lc.RENDERED)}")
     print(f"split {a.split}: per reader, frames with a pitch on both tracks: share > {OFF_ST:.0f} st off the "
           "clean track's / share an octave off / shift of the median (st)")
     print(f"{'reader':28s} {'clean median':>12s}  " + "  ".join(f"{c:>20s}" for c in conds))

@@ -159,9 +159,8 @@ def on_line(cache, cond):
         return lambda path: path
     import line_conditions  # it imports this module: imported on use
 
-    known = line_conditions.CONDITIONS + [c for c in line_conditions.CODECS if c not in line_conditions.CONDITIONS]
-    if cond not in known:
-        sys.exit(f"unknown line condition {cond}; line_conditions.py has {', '.join(known)}")
+    if cond not in line_conditions.RENDERED:
+        sys.exit(f"unknown line condition {cond}; line_conditions.py has {', '.join(line_conditions.RENDERED)}")
     return lambda path: line_conditions.render(cache, path, cond)
 
 
