@@ -53,11 +53,11 @@ def main():
     ap.add_argument("--conditions", default=DEFAULT_CONDITIONS,
                     help=f"line_conditions.py conditions, comma-separated (default {DEFAULT_CONDITIONS})")
     a = ap.parse_args()
-    cache = real_drift.cache_dir(a, "tonewatch-linepitch-")
     conds = a.conditions.split(",")
     unknown = [c for c in conds if c not in lc.RENDERED]
     if unknown:
         sys.exit(f"unknown condition(s) {', '.join(unknown)}; line_conditions.py has {', '.join(lc.RENDERED)}")
+    cache = real_drift.cache_dir(a, "tonewatch-linepitch-")
     print(f"split {a.split}: per reader, frames with a pitch on both tracks: share > {OFF_ST:.0f} st off the "
           "clean track's / share an octave off / shift of the median (st)")
     print(f"{'reader':28s} {'clean median':>12s}  " + "  ".join(f"{c:>20s}" for c in conds))

@@ -174,6 +174,7 @@ def main():
                     help="early drifts start at the first utterance after this many seconds")
     ap.add_argument("--line", help="a line_conditions.py condition every made track goes through (e.g. ulaw)")
     a = ap.parse_args()
+    on_line(None, a.line)  # an unknown condition stops here, before a cache is made
     cache = cache_dir(a, "tonewatch-drift-")
     line = on_line(cache, a.line)
 
