@@ -94,6 +94,21 @@ impl Candidates {
         self.len == 0
     }
 
+    /// The clarity of the clearest candidate (0 without one).
+    fn best_clarity(&self) -> f32 {
+        self.iter().fold(0.0f32, |m, (_, c)| m.max(c))
+    }
+
+    /// The first-peak pick (MPM): the first candidate, highest frequency
+    /// first, within [`FIRST_PEAK_SHARE`] of the clearest.
+    fn first_peak(&self) -> usize {
+        let threshold = FIRST_PEAK_SHARE * self.best_clarity();
+        self.clarity[..self.len]
+            .iter()
+            .position(|&c| c >= threshold)
+            .unwrap_or(0)
+    }
+
     /// On a line without the fundamental: picks the candidate an octave
     /// under the first-peak pick when the pick lies in the band the line
     /// keeps (from [`MID_BAND_HZ`]'s 300 Hz: a harmonic whose fundamental
@@ -264,6 +279,15 @@ impl PitchEstimator {
         self.search(&levels)
     }
 
+    /// The power of the spectrum `measure` left, in bins `a..b` (none when
+    /// `b <= a`).
+    fn band_power(&self, a: usize, b: usize) -> f32 {
+        self.spectrum[a..b.max(a)]
+            .iter()
+            .map(|c| c.norm_sqr())
+            .sum()
+    }
+
     /// The cheap half of [`estimate`](Self::estimate): level, vowel-band
     /// level and vocal effort, from one forward FFT it keeps for
     /// [`search`](Self::search). A frame that cannot be speech needs no
@@ -311,17 +335,14 @@ impl PitchEstimator {
 
         let n = self.geom.fft_len as f32;
         let (lo, hi) = self.band_bins;
-        let band: f32 = self.spectrum[lo..=hi].iter().map(|c| c.norm_sqr()).sum();
+        let band = self.band_power(lo, hi + 1);
         // Parseval, one-sided: each bin inside the band stands for two.
         let vowel_band_mean_square = 2.0 * band / (n * s as f32);
         let (e_lo, e_split, e_hi) = self.effort_bins;
-        let power = |a: usize, b: usize| -> f32 {
-            self.spectrum[a..b.max(a)]
-                .iter()
-                .map(|c| c.norm_sqr())
-                .sum()
-        };
-        let (low, high) = (power(e_lo, e_split), power(e_split, e_hi));
+        let (low, high) = (
+            self.band_power(e_lo, e_split),
+            self.band_power(e_split, e_hi),
+        );
         let effort_db = (low > 0.0 && high > 0.0).then(|| 10.0 * (high / low).log10());
         Levels {
             mean_square,
@@ -350,16 +371,8 @@ impl PitchEstimator {
             acc += *p;
             *p = acc;
         }
-        let band_power = |(a, b): (usize, usize)| -> f32 {
-            self.spectrum[a..b.max(a)]
-                .iter()
-                .map(|c| c.norm_sqr())
-                .sum()
-        };
-        let (low, mid) = (
-            band_power(self.phone_bins[0]),
-            band_power(self.phone_bins[1]),
-        );
+        let [(l0, l1), (m0, m1)] = self.phone_bins;
+        let (low, mid) = (self.band_power(l0, l1), self.band_power(m0, m1));
         for c in &mut self.spectrum {
             *c = Complex::new(c.norm_sqr(), 0.0);
         }
@@ -385,8 +398,7 @@ impl PitchEstimator {
         }
 
         let mut candidates = self.candidates(lag_end);
-        let best = candidates.iter().fold(0.0f32, |m, (_, c)| m.max(c));
-        if best >= PERIODIC_CLARITY && low > 0.0 && mid > 0.0 {
+        if candidates.best_clarity() >= PERIODIC_CLARITY && low > 0.0 && mid > 0.0 {
             self.low_band_db.add(10.0 * (low / mid).log10());
         }
         if self
@@ -420,7 +432,6 @@ impl PitchEstimator {
 
         let mut cands = [(0.0f32, 0.0f32); MAX_CANDIDATES];
         let mut count = 0;
-        let mut best = 0.0f32;
         // Skip the zero-lag lobe: candidates start after the first dip below 0.
         let Some(first_neg) = nsdf.iter().position(|&v| v < 0.0) else {
             return Candidates::default();
@@ -459,23 +470,18 @@ impl PitchEstimator {
                 continue;
             }
             cands[count] = (lag, value.min(1.0));
-            best = best.max(cands[count].1);
             count += 1;
         }
         let rate = self.geom.rate_hz as f32;
-        let threshold = FIRST_PEAK_SHARE * best;
         let mut out = Candidates {
             len: count,
-            pick: cands[..count]
-                .iter()
-                .position(|c| c.1 >= threshold)
-                .unwrap_or(0),
             ..Candidates::default()
         };
         for (i, &(lag, value)) in cands[..count].iter().enumerate() {
             out.f0_hz[i] = rate / lag;
             out.clarity[i] = value;
         }
+        out.pick = out.first_peak();
         out
     }
 }
@@ -578,7 +584,7 @@ impl PitchTracker {
         };
         let register = self.register.get();
         if slot.voiced {
-            let best = candidates.iter().fold(0.0f32, |m, (_, c)| m.max(c));
+            let best = candidates.best_clarity();
             for (i, (f, c)) in candidates.iter().enumerate() {
                 if c >= PATH_SHARE * best {
                     let bonus = if i == candidates.pick {
@@ -810,15 +816,10 @@ mod tests {
         let mut t = PitchTracker::new();
         let mut out = Vec::new();
         for c in frames {
-            // The first-peak pick, as the estimator makes it.
-            let best = c.iter().fold(0.0f32, |m, (_, v)| m.max(v));
-            let pick = c
-                .iter()
-                .position(|(_, v)| v >= FIRST_PEAK_SHARE * best)
-                .unwrap_or(0);
             let c = Candidates {
                 band_limited,
-                pick,
+                // The first-peak pick, as the estimator makes it.
+                pick: c.first_peak(),
                 ..*c
             };
             out.extend(t.push(&c, true).flatten());
