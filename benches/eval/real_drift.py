@@ -152,16 +152,17 @@ def cache_dir(a, prefix):
     return cache
 
 
-def on_line(cache, cond):
-    """The function that brings a made track through line condition `cond`
-    (the track itself without one)."""
+def on_line(cond):
+    """The function `(cache, path)` that brings a made track through line
+    condition `cond` (the track itself without one); exits on an unknown
+    condition."""
     if cond is None:
-        return lambda path: path
+        return lambda cache, path: path
     import line_conditions  # it imports this module: imported on use
 
     if cond not in line_conditions.RENDERED:
         sys.exit(f"unknown line condition {cond}; line_conditions.py has {', '.join(line_conditions.RENDERED)}")
-    return lambda path: line_conditions.render(cache, path, cond)
+    return lambda cache, path: line_conditions.render(cache, path, cond)
 
 
 def main():
@@ -174,9 +175,11 @@ def main():
                     help="early drifts start at the first utterance after this many seconds")
     ap.add_argument("--line", help="a line_conditions.py condition every made track goes through (e.g. ulaw)")
     a = ap.parse_args()
-    on_line(None, a.line)  # an unknown condition stops here, before a cache is made
+    through = on_line(a.line)  # before a cache is made: an unknown condition stops here
     cache = cache_dir(a, "tonewatch-drift-")
-    line = on_line(cache, a.line)
+
+    def line(path):
+        return through(cache, path)
 
     spk = speakers(a.data, a.split)
     hours, hours_wide = 0.0, 0.0
