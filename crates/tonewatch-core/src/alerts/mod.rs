@@ -1268,6 +1268,40 @@ mod tests {
         assert!((mono[0] - 81.6).abs() < 0.1, "{}", mono[0]);
     }
 
+    /// With a profile, the agent opens 3 semitones over their usual pitch
+    /// for 6 s (a bright greeting), then talks as usual. A median over the
+    /// call's first seconds is that one phrase's: the rules wait until the
+    /// call has filled the agent's 10-s window (before, a calm reader's
+    /// opening raised agent_pitch 9 s in, `real_drift.py`'s calm speech
+    /// with a profile).
+    #[test]
+    fn a_bright_opening_is_not_judged_on_a_part_window() {
+        let prior = BaselineValues {
+            pitch_median_hz: 120.0,
+            rate_median_sps: 4.0,
+            modulation_median_db_s: Some(250.0),
+            loudness_median_db: -25.0,
+            pitch_range_st: 1.0,
+            effort_median_db: Some(-15.0),
+            pitch_spread_st: Some(0.5),
+            tempo_spread: Some(0.05),
+            voiced_s: 600.0,
+        };
+        let up = 120.0 * 2f32.powf(3.0 / 12.0);
+        let mut engine = AlertEngine::new(&AlertConfig::default(), HOP, &BOTH, Some(prior));
+        let mut alerts = Vec::new();
+        for k in 0..6000 {
+            let t = k as f64 * HOP;
+            let agent = calm(if t < 6.0 { up } else { 120.0 });
+            engine.on_frame(t, &BOTH, &[frame(agent, t), frame(QUIET, t)], &mut |e| {
+                if let Event::Alert(a) = e {
+                    alerts.push(a);
+                }
+            });
+        }
+        assert!(alerts.is_empty(), "{alerts:?}");
+    }
+
     #[test]
     fn a_profile_calibrates_the_agent_from_the_first_second() {
         // A profile with a modulation baseline, and one written before
@@ -1288,7 +1322,7 @@ mod tests {
             };
             let mut engine = AlertEngine::new(&AlertConfig::default(), HOP, &BOTH, Some(prior));
             let mut alerts = Vec::new();
-            for k in 0..1000 {
+            for k in 0..1600 {
                 let t = k as f64 * HOP;
                 let fast = Voice {
                     rate_sps: 5.4,
@@ -1303,8 +1337,9 @@ mod tests {
             }
             let r = raised(&alerts, AlertKind::AgentPace);
             assert_eq!(r.len(), 1, "{modulation:?}: {alerts:?}");
-            // 1.5 s of voiced speech to measure, then the 4 s hold.
-            assert!(r[0] < 6.0, "{modulation:?}: {}", r[0]);
+            // The 10 s window full (before, its median would be one
+            // phrase's), then the 4 s hold.
+            assert!(r[0] > 10.0 && r[0] < 14.5, "{modulation:?}: {}", r[0]);
             let ev = alerts[0].evidence;
             assert!((ev.measured.unwrap() - tempo_up).abs() < 0.6, "{ev:?}");
         }

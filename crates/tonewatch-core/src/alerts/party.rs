@@ -274,8 +274,13 @@ impl Party {
         steady && floor.is_some_and(|f| base.loudness_median_db - f >= LINE_SNR_MIN_DB)
     }
 
-    /// Reads the recent window into [`measures`](Self::measures).
+    /// Reads the recent window into [`measures`](Self::measures): nothing
+    /// until the call is as long as the window (a median over the call's
+    /// first seconds is one phrase's, not the party's).
     pub(super) fn measure(&mut self, cfg: &AlertConfig, hop_s: f64) {
+        if self.recent.filled < self.recent.frames.len() {
+            return;
+        }
         let min_voiced = (f64::from(cfg.baseline.min_voiced_s) / hop_s) as usize;
         let pitch = self
             .recent
