@@ -610,7 +610,7 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     // A short calm call at the slower pace raises nothing with the profile.
     let calm = tmp(&scratch, "calm_short.wav");
     let (x, _) = synth::render(&VoiceSpec {
-        duration_s: 12.0,
+        duration_s: 20.0,
         f0_hz: 120.0,
         syllables_per_s: 4.0,
         seed: 21,
@@ -620,11 +620,12 @@ fn a_profile_is_saved_and_calibrates_the_next_call() {
     let out = tonewatch(&["replay", "--profile", p(&profile), p(&calm)]);
     common::assert_ok(&out);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\"type\":\"alert\""));
-    // A short fast call is caught from its first seconds, long before the
-    // 20 s of voiced speech an unknown agent needs first.
+    // A short fast call is caught once the call fills the agent's 10-s
+    // window, long before the 20 s of voiced speech an unknown agent needs
+    // first.
     let fast = tmp(&scratch, "fast_short.wav");
     let (x, _) = synth::render(&VoiceSpec {
-        duration_s: 12.0,
+        duration_s: 20.0,
         f0_hz: 120.0,
         syllables_per_s: 5.5,
         seed: 22,
