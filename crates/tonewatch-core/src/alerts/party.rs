@@ -92,9 +92,14 @@ impl Recent {
         }
     }
 
+    /// Whether the window holds as many frames as it spans.
+    fn is_full(&self) -> bool {
+        self.filled == self.frames.len()
+    }
+
     /// Takes a frame; returns the one that left the window, once it is full.
     fn push(&mut self, f: &FrameFeatures) -> Option<FrameFeatures> {
-        let left = (self.filled == self.frames.len()).then(|| self.frames[self.pos]);
+        let left = self.is_full().then(|| self.frames[self.pos]);
         let at = self.pos;
         let old = self.cues_at(at);
         if let Some(l) = left {
@@ -278,7 +283,7 @@ impl Party {
     /// until the call is as long as the window (a median over the call's
     /// first seconds is one phrase's, not the party's).
     pub(super) fn measure(&mut self, cfg: &AlertConfig, hop_s: f64) {
-        if self.recent.filled < self.recent.frames.len() {
+        if !self.recent.is_full() {
             return;
         }
         let min_voiced = (f64::from(cfg.baseline.min_voiced_s) / hop_s) as usize;
