@@ -1268,6 +1268,22 @@ mod tests {
         assert!((mono[0] - 81.6).abs() < 0.1, "{}", mono[0]);
     }
 
+    /// An agent profile: a 120 Hz voice at 4 syllables a second, from 10
+    /// minutes of speech, with none of the optional measures.
+    fn profile_at_120_hz() -> BaselineValues {
+        BaselineValues {
+            pitch_median_hz: 120.0,
+            rate_median_sps: 4.0,
+            modulation_median_db_s: None,
+            loudness_median_db: -25.0,
+            pitch_range_st: 1.0,
+            effort_median_db: None,
+            pitch_spread_st: None,
+            tempo_spread: None,
+            voiced_s: 600.0,
+        }
+    }
+
     /// With a profile, the agent opens 3 semitones over their usual pitch
     /// for 6 s (a bright greeting), then talks as usual. A median over the
     /// call's first seconds is that one phrase's: the rules wait until the
@@ -1277,15 +1293,11 @@ mod tests {
     #[test]
     fn a_bright_opening_is_not_judged_on_a_part_window() {
         let prior = BaselineValues {
-            pitch_median_hz: 120.0,
-            rate_median_sps: 4.0,
             modulation_median_db_s: Some(250.0),
-            loudness_median_db: -25.0,
-            pitch_range_st: 1.0,
             effort_median_db: Some(-15.0),
             pitch_spread_st: Some(0.5),
             tempo_spread: Some(0.05),
-            voiced_s: 600.0,
+            ..profile_at_120_hz()
         };
         let up = 120.0 * 2f32.powf(3.0 / 12.0);
         let mut engine = AlertEngine::new(&AlertConfig::default(), HOP, &BOTH, Some(prior));
@@ -1310,15 +1322,8 @@ mod tests {
         // 35 % by syllables (5.4 against 4.0).
         for (modulation, tempo_up) in [(Some(250.0), 43.0), (None, 35.0)] {
             let prior = BaselineValues {
-                pitch_median_hz: 120.0,
-                rate_median_sps: 4.0,
                 modulation_median_db_s: modulation,
-                loudness_median_db: -25.0,
-                pitch_range_st: 1.0,
-                effort_median_db: None,
-                pitch_spread_st: None,
-                tempo_spread: None,
-                voiced_s: 600.0,
+                ..profile_at_120_hz()
             };
             let mut engine = AlertEngine::new(&AlertConfig::default(), HOP, &BOTH, Some(prior));
             let mut alerts = Vec::new();
