@@ -57,7 +57,7 @@ def main():
             for emotion in ("neutral", "anger"):
                 target = wav(pair[emotion])
                 call = os.path.join(tmp, f"{key}_{emotion}.wav")
-                subprocess.run(["sox", *calm, target, call], check=True)
+                subprocess.run(["sox", "-R", *calm, target, call], check=True)
                 start = float(subprocess.run(["soxi", "-D", call], capture_output=True, text=True,
                                              check=True).stdout) - 2.0
                 out = subprocess.run([args.tonewatch, "replay", "--speaker", "customer",

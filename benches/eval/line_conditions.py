@@ -179,7 +179,7 @@ def render(cache, src, cond):
         # a render is the same in every cache.
         subprocess.run(["sox", "-R", src, "-r", str(RATE), *options, tmp, *effects], check=True,
                        stderr=subprocess.DEVNULL)
-        subprocess.run(["sox", tmp, "-e", "signed", "-b", "16", out], check=True, stderr=subprocess.DEVNULL)
+        subprocess.run(["sox", "-R", tmp, "-e", "signed", "-b", "16", out], check=True, stderr=subprocess.DEVNULL)
         os.remove(tmp)
         return out
     rng = np.random.default_rng(int(hashlib.sha1(os.path.basename(src).encode()).hexdigest()[:8], 16))
@@ -203,8 +203,8 @@ def main():
     customer = os.path.join(cache, "ar40_customer.wav")
     agent = os.path.join(cache, "ar40_agent.wav")
     if not os.path.exists(customer):
-        subprocess.run(["sox", f"{call}/customer.wav", "-r", str(RATE), "-b", "16", customer], check=True)
-        subprocess.run(["sox", f"{call}/agent.wav", "-r", str(RATE), "-b", "16", agent], check=True)
+        subprocess.run(["sox", "-R", f"{call}/customer.wav", "-r", str(RATE), "-b", "16", customer], check=True)
+        subprocess.run(["sox", "-R", f"{call}/agent.wav", "-r", str(RATE), "-b", "16", agent], check=True)
 
     print(f"split {a.split}: {len(calm)} calm speakers, {len(angry)} angry customers, auto_repairs_40")
     print(f"{'condition':10s} {'calm: false alerts (per hour)':34s} {'agitation recall':17s} auto_repairs_40 (customer line changed)")

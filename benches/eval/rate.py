@@ -41,7 +41,7 @@ def speech_times_s(wav):
     """(span, articulation time): the span from the first to the last frame
     within 35 dB of the loudest, and the time of such frames with gaps under
     0.3 s bridged (pauses left out), from 20 ms frames."""
-    raw = subprocess.run(["sox", wav, "-t", "f32", "-c", "1", "-"], check=True,
+    raw = subprocess.run(["sox", "-R", wav, "-t", "f32", "-c", "1", "-"], check=True,
                          capture_output=True).stdout
     rate = int(subprocess.run(["soxi", "-r", wav], check=True, capture_output=True,
                               text=True).stdout)
@@ -112,7 +112,7 @@ def main():
             word_s = sum(w[1] - w[0] for w in words)
             truth = len(vowels) / word_s
             cut = os.path.join(tmp, name + ".wav")
-            subprocess.run(["sox", os.path.join(mfa, "acoustic_corpus.wav"), cut, "trim",
+            subprocess.run(["sox", "-R", os.path.join(mfa, "acoustic_corpus.wav"), cut, "trim",
                             str(a), str(b - a)], check=True)
             r, talk = summary_rate(tw, cut)
             m = median_modulation(tw, cut)

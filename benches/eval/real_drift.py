@@ -79,7 +79,7 @@ def speakers(data, split):
 
 
 def sox(*args):
-    subprocess.run(["sox", *map(str, args)], check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(["sox", "-R", *map(str, args)], check=True, stderr=subprocess.DEVNULL)
 
 
 def duration(path):

@@ -82,7 +82,7 @@ def speak(tmp, voice, pitch, wpm, text, gain_db=0.0):
     out = os.path.join(tmp, "turn.raw")
     subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(wpm), "-w", raw, text],
                    check=True)
-    subprocess.run(["sox", raw, "-r", str(RATE), "-c", "1", "-e", "floating-point", "-b", "32",
+    subprocess.run(["sox", "-R", raw, "-r", str(RATE), "-c", "1", "-e", "floating-point", "-b", "32",
                     "-t", "raw", out, "highpass", "300", "lowpass", "3400", "norm", "-14"], check=True)
     x = np.fromfile(out, dtype=np.float32).astype(np.float64)
     # Trim espeak's leading and trailing silence so turn times are speech times.
@@ -134,7 +134,7 @@ class Call:
             w.setsampwidth(2)
             w.setframerate(RATE)
             w.writeframes((stereo * 32767).astype("<i2").tobytes())
-        subprocess.run(["sox", path_pcm, "-e", "u-law", "-b", "8", path_ulaw], check=True)
+        subprocess.run(["sox", "-R", path_pcm, "-e", "u-law", "-b", "8", path_ulaw], check=True)
         return n / RATE
 
 
