@@ -1214,6 +1214,32 @@ mod tests {
         assert_eq!((tally.interruptions, tally.backchannels), (0, 1));
     }
 
+    /// The agent cuts in with two words, 0.55 s and 0.45 s, a 0.32 s break
+    /// between them, while the customer talks on: a second of speech over
+    /// the customer's turn is a cut-in, not listening, though neither
+    /// stretch alone holds `min_overlap_s` (an espeak-ng agent in
+    /// `scenarios.py`, missed while the break ended the overlap at 0.3 s).
+    #[test]
+    fn two_words_cut_in_with_a_break_between_them_are_overtalk() {
+        let script = |t: f64| {
+            let customer = if (10.0..30.0).contains(&t) {
+                calm(210.0)
+            } else {
+                QUIET
+            };
+            let agent = (12.0..12.55).contains(&t) || (12.87..13.32).contains(&t);
+            (if agent { calm(120.0) } else { QUIET }, customer)
+        };
+        let (alerts, _, engine) = run(40.0, &AlertConfig::default(), script);
+        let r = raised(&alerts, AlertKind::Overtalk);
+        assert_eq!(r.len(), 1, "{alerts:?}");
+        // Once the agent's turn holds 0.8 s of speech: 0.25 s into the
+        // second word.
+        assert!((r[0] - 13.12).abs() < 0.05, "raised at {}", r[0]);
+        let tally = engine.tally();
+        assert_eq!((tally.interruptions, tally.backchannels), (1, 0));
+    }
+
     /// "Okay, sure": 0.7 s without a break, all of it over the customer.
     /// Longer than `min_overlap_s` (0.5 s) but still a backchannel, not a
     /// cut-in; the same agent going on to 1.5 s is one.
