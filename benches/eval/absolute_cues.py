@@ -9,7 +9,9 @@ cues the agitation score reads, as absolute values.
 DATA is the shared data folder (../shared/data); nothing of it is copied
 into the project. For every speaker and class (angry readings of nEMO, TESS,
 EmoDB and the natural Urdu anger; calm: their neutral readings, the
-LibriSpeech readers, the real calls and agent monologues), one track of
+LibriSpeech readers, the 100 voices of `librispeech_one_each` (one
+utterance each, 2-17 s: a voice with under a second of pitch is left
+out), the real calls and agent monologues), one track of
 their clips at 8 kHz (0.6 s apart) is replayed with `--frames`, and read:
 median voiced pitch (semitones re 100 Hz), vocal effort (median, dB:
 level above 1 kHz against below), pitch range (10th to 90th percentile,
@@ -73,11 +75,13 @@ def groups(data, split):
                     path = path[len("A_emotion/emodb/"):]
                 key = (os.path.basename(folder), r[scol], sex_of(r[sexcol]), cls)
                 out.setdefault(key, []).append(os.path.join(data, folder, path))
-    with open(os.path.join(data, "speakers/librispeech_test_other/index.csv"), newline="") as f:
-        for r in csv.DictReader(f):
-            if split == "all" or r["split"] == split:
-                key = ("librispeech", r["speaker"], sex_of(r["sex"]), "calm")
-                out.setdefault(key, []).append(os.path.join(data, "speakers/librispeech_test_other", r["file"]))
+    for folder, dataset in (("speakers/librispeech_test_other", "librispeech"),
+                            ("speakers/librispeech_one_each", "libri_one")):
+        with open(os.path.join(data, folder, "index.csv"), newline="") as f:
+            for r in csv.DictReader(f):
+                if split == "all" or r["split"] == split:
+                    key = (dataset, r["speaker"], sex_of(r["sex"]), "calm")
+                    out.setdefault(key, []).append(os.path.join(data, folder, r["file"]))
     for path, sex in CALLS:
         key = ("call", os.path.splitext(path[len("calls/"):])[0], sex, "calm")
         out[key] = [os.path.join(data, path)]
