@@ -95,6 +95,20 @@ pub struct FrameFeatures {
 /// against Praat's 0.43) and with it the bar a drift must clear.
 const WEAK_PITCH_DB: f32 = 18.0;
 
+/// On a line that cuts the fundamental away, a pitch this far above the
+/// speaker's register (octaves) is given out as none: the second harmonic
+/// taken for the period, which the tracker's register cost makes rarer but
+/// not rare when the voice itself rises toward the 300 Hz the line cuts (a
+/// 210 Hz reader rising 3.6 semitones read 17 % of a 10-s window's frames
+/// an octave up, and her median 1.5 semitones higher than on the clean
+/// track). Real pitch in calm speech or a drift sits within half an octave
+/// of the register; an octave error an octave over it. Chosen on the tune
+/// half (`line_pitch.py`, `real_drift.py --line ulaw`): at 0.75 octave
+/// frames an octave off the clean track's 1.5 → 1.2 %, none of eleven
+/// readers worse; at 0.58 (7 semitones) 1.0 %, but the alerts it moved
+/// included a new false one.
+const OVER_REGISTER_OCT: f32 = 0.75;
+
 /// The first of a voice's hangover frames, this long after its level fell
 /// (s), stay speech whatever follows: a soft tail. Later ones are speech
 /// only if talk follows within the look-ahead (see [`Channel::release`]).
@@ -389,6 +403,9 @@ impl Channel {
     /// bridges a stop closure or a breath between words, and at the end of
     /// a phrase, where nothing follows, it is the line's silence. Deciding
     /// that here costs no latency: the frame waits for its pitch anyway.
+    /// Its pitch is given out unless the frame is weak ([`WEAK_PITCH_DB`])
+    /// or, on a line without the fundamental, an octave error
+    /// ([`OVER_REGISTER_OCT`]).
     fn release(&self, frame: u64, f0_hz: Option<f32>) -> FrameFeatures {
         let at = (frame % DELAY_RING as u64) as usize;
         let held = self.held[at];
@@ -396,8 +413,15 @@ impl Channel {
             && self
                 .last_talk_frame
                 .is_none_or(|t| t < frame && frame - t > self.tail_keep_frames);
+        let over_register = |f: f32| {
+            self.pitch.line_cuts_fundamental()
+                && self
+                    .path
+                    .register_hz()
+                    .is_some_and(|r| (f / r).log2() > OVER_REGISTER_OCT)
+        };
         FrameFeatures {
-            f0_hz: f0_hz.filter(|_| !self.weak[at]),
+            f0_hz: f0_hz.filter(|&f| !self.weak[at] && !over_register(f)),
             speech: held.speech && !trailing,
             ..held
         }
@@ -597,6 +621,75 @@ mod tests {
         }
         assert!(c[350..410].iter().all(|&s| s), "the stop closure bridged");
         assert!(c[420..].iter().all(|&s| !s), "the line's silence after");
+    }
+
+    #[test]
+    fn a_pitch_an_octave_over_the_register_on_a_phone_line_is_none() {
+        // A voice of harmonics `first` to 11 (from 3: through the telephone
+        // band, the fundamental and the second cut away) whose pitch goes
+        // from `from` to `to` Hz over `glide` s, then holds for `hold` s.
+        let voice = |first: u32, from: f32, to: f32, glide: f32, hold: f32, syllables: bool| {
+            let n = ((glide + hold) * RATE as f32) as usize;
+            let mut phase = 0.0f32;
+            (0..n)
+                .map(|i| {
+                    let t = i as f32 / RATE as f32;
+                    let f0 = from + (to - from) * (t / glide).min(1.0);
+                    phase = (phase + f0 / RATE as f32).fract();
+                    if syllables && t % 1.0 >= 0.5 {
+                        return 0.0;
+                    }
+                    0.02 * (first..=11)
+                        .map(|h| (std::f32::consts::TAU * h as f32 * phase).sin() * 3.0 / h as f32)
+                        .sum::<f32>()
+                })
+                .collect::<Vec<f32>>()
+        };
+        let over = |c: &[FrameFeatures], hz: f32| {
+            c.iter().filter(|f| f.f0_hz.is_some_and(|p| p > hz)).count()
+        };
+        // 140 Hz for 12 s (the register, and on the phone line its cut
+        // shown), then a glide up to 320 Hz, a hold there, and 176 Hz.
+        let call = |first: u32| {
+            let x = [
+                voice(first, 140.0, 140.0, 1.0, 11.0, true),
+                voice(first, 140.0, 320.0, 1.0, 0.5, false),
+                voice(first, 176.0, 176.0, 1.0, 0.0, false),
+            ]
+            .concat();
+            let [_, c] = analyse(&silence(14.5), &x);
+            c
+        };
+        // On the phone line the glide is followed while it stays within
+        // three quarters of an octave of the register (which follows it,
+        // slowly: about 150 Hz by then); past that, from about 255 Hz, no
+        // pitch is given out (the tracker alone gave 257-284 Hz there, then
+        // fell to the octave under the hold) ...
+        let c = call(3);
+        assert!(
+            over(&c[1200..1260], 200.0) >= 15,
+            "the glide's rise followed"
+        );
+        assert_eq!(
+            over(&c[1200..1350], 255.0),
+            0,
+            "a pitch 0.75 octave over the register given out"
+        );
+        assert!(
+            c[1260..1350].iter().all(|f| f.speech),
+            "the high stretch is speech"
+        );
+        // ... while a voice 4 semitones over the start keeps its pitch.
+        let near = |f: &FrameFeatures| {
+            f.f0_hz
+                .is_some_and(|p| (hz_to_st(p) - hz_to_st(176.0)).abs() < 0.5)
+        };
+        let kept = c[1360..1430].iter().filter(|f| near(f)).count();
+        assert!(kept >= 63, "176 Hz read in {kept} of 70 frames");
+        // On a line that keeps the fundamental the same glide reads high.
+        let c = call(1);
+        let high = over(&c[1200..1350], 255.0);
+        assert!(high >= 10, "over 255 Hz in {high} frames on a full line");
     }
 
     #[test]

@@ -305,6 +305,16 @@ impl PitchEstimator {
             .sum()
     }
 
+    /// Whether the line has been found to cut a voice's fundamental away
+    /// (the telephone band's 300 Hz): its clearly periodic frames carry
+    /// little level under [`MID_BAND_HZ`] (see [`BAND_LIMITED_DB`]).
+    #[must_use]
+    pub fn line_cuts_fundamental(&self) -> bool {
+        self.low_band_db
+            .get()
+            .is_some_and(|db| db < BAND_LIMITED_DB)
+    }
+
     /// The cheap half of [`estimate`](Self::estimate): level, vowel-band
     /// level and vocal effort, from one forward FFT it keeps for
     /// [`search`](Self::search). A frame that cannot be speech needs no
@@ -418,11 +428,7 @@ impl PitchEstimator {
         if candidates.best_clarity() >= PERIODIC_CLARITY && low > 0.0 && mid > 0.0 {
             self.low_band_db.add(10.0 * (low / mid).log10());
         }
-        if self
-            .low_band_db
-            .get()
-            .is_some_and(|db| db < BAND_LIMITED_DB)
-        {
+        if self.line_cuts_fundamental() {
             candidates.band_limited = true;
             candidates.prefer_fundamental();
         }
@@ -589,6 +595,14 @@ impl PitchTracker {
             next_cost: [0.0; MAX_CANDIDATES],
             back: [[0; MAX_CANDIDATES]; RING],
         }
+    }
+
+    /// The speaker's register in hertz (the running mean of the chosen
+    /// pitch, about the last 3 s of voiced speech), once a second of voiced
+    /// speech has set it.
+    #[must_use]
+    pub fn register_hz(&self) -> Option<f32> {
+        self.register.get().map(f32::exp2)
     }
 
     /// Adds a frame: its candidates, and whether it is voiced speech.
