@@ -306,8 +306,9 @@ impl PitchEstimator {
     }
 
     /// Whether the line has been found to cut a voice's fundamental away
-    /// (the telephone band's 300 Hz): its clearly periodic frames carry
-    /// little level under [`MID_BAND_HZ`] (see [`BAND_LIMITED_DB`]).
+    /// (the telephone band's 300 Hz): its clearly periodic frames carry,
+    /// on average, 17 dB or more less level at 100–280 Hz than at
+    /// 300–1000 Hz.
     #[must_use]
     pub fn line_cuts_fundamental(&self) -> bool {
         self.low_band_db
