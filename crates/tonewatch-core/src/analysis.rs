@@ -628,7 +628,7 @@ mod tests {
         // A voice of harmonics `first` to 11 (from 3: through the telephone
         // band, the fundamental and the second cut away) whose pitch goes
         // from `from` to `to` Hz over `glide` s, then holds for `hold` s.
-        let voice = |first: u32, from: f32, to: f32, glide: f32, hold: f32, syllables: bool| {
+        let gliding = |first: u32, from: f32, to: f32, glide: f32, hold: f32, syllables: bool| {
             let n = ((glide + hold) * RATE as f32) as usize;
             let mut phase = 0.0f32;
             (0..n)
@@ -652,9 +652,9 @@ mod tests {
         // shown), then a glide up to 320 Hz, a hold there, and 176 Hz.
         let call = |first: u32| {
             let x = [
-                voice(first, 140.0, 140.0, 1.0, 11.0, true),
-                voice(first, 140.0, 320.0, 1.0, 0.5, false),
-                voice(first, 176.0, 176.0, 1.0, 0.0, false),
+                gliding(first, 140.0, 140.0, 1.0, 11.0, true),
+                gliding(first, 140.0, 320.0, 1.0, 0.5, false),
+                gliding(first, 176.0, 176.0, 1.0, 0.0, false),
             ]
             .concat();
             let [_, c] = analyse(&silence(14.5), &x);

@@ -1188,24 +1188,28 @@ mod tests {
         assert_eq!(raised(&alerts, AlertKind::Overtalk).len(), 1, "{alerts:?}");
     }
 
+    /// The customer talks from 10 to 30 s (210 Hz); the agent (120 Hz) in
+    /// `spans` (s).
+    fn agent_over_customer(spans: &[(f64, f64)]) -> impl Fn(f64) -> (Voice, Voice) + '_ {
+        move |t| {
+            let customer = if (10.0..30.0).contains(&t) {
+                calm(210.0)
+            } else {
+                QUIET
+            };
+            let agent = spans.iter().any(|&(a, b)| (a..b).contains(&t));
+            (if agent { calm(120.0) } else { QUIET }, customer)
+        }
+    }
+
     /// "mm", "right", "yes": three 0.25 s vocalisations 0.4 s apart while
     /// the customer talks on. Together 0.75 s of double talk, but never
     /// 0.5 s without a break: listening, one backchannel (the gaps under
     /// `turns.gap_s` make them one agent turn), no overtalk.
     #[test]
     fn a_string_of_backchannels_is_not_overtalk() {
-        let script = |t: f64| {
-            let customer = if (10.0..30.0).contains(&t) {
-                calm(210.0)
-            } else {
-                QUIET
-            };
-            let mm = [12.0, 12.65, 13.3]
-                .iter()
-                .any(|&s| (s..s + 0.25).contains(&t));
-            (if mm { calm(120.0) } else { QUIET }, customer)
-        };
-        let (alerts, _, engine) = run(40.0, &AlertConfig::default(), script);
+        let mm = [12.0, 12.65, 13.3].map(|s| (s, s + 0.25));
+        let (alerts, _, engine) = run(40.0, &AlertConfig::default(), agent_over_customer(&mm));
         assert!(
             raised(&alerts, AlertKind::Overtalk).is_empty(),
             "{alerts:?}"
@@ -1221,16 +1225,8 @@ mod tests {
     /// `scenarios.py`, missed while the break ended the overlap at 0.3 s).
     #[test]
     fn two_words_cut_in_with_a_break_between_them_are_overtalk() {
-        let script = |t: f64| {
-            let customer = if (10.0..30.0).contains(&t) {
-                calm(210.0)
-            } else {
-                QUIET
-            };
-            let agent = (12.0..12.55).contains(&t) || (12.87..13.32).contains(&t);
-            (if agent { calm(120.0) } else { QUIET }, customer)
-        };
-        let (alerts, _, engine) = run(40.0, &AlertConfig::default(), script);
+        let words = agent_over_customer(&[(12.0, 12.55), (12.87, 13.32)]);
+        let (alerts, _, engine) = run(40.0, &AlertConfig::default(), words);
         let r = raised(&alerts, AlertKind::Overtalk);
         assert_eq!(r.len(), 1, "{alerts:?}");
         // Once the agent's turn holds 0.8 s of speech: 0.25 s into the
@@ -1245,15 +1241,7 @@ mod tests {
     /// cut-in; the same agent going on to 1.5 s is one.
     #[test]
     fn a_backchannel_longer_than_the_overlap_threshold_is_not_overtalk() {
-        let script = |t: f64| {
-            let customer = if (10.0..30.0).contains(&t) {
-                calm(210.0)
-            } else {
-                QUIET
-            };
-            let agent = (12.0..12.7).contains(&t) || (20.0..21.5).contains(&t);
-            (if agent { calm(120.0) } else { QUIET }, customer)
-        };
+        let script = agent_over_customer(&[(12.0, 12.7), (20.0, 21.5)]);
         let (alerts, _, engine) = run(40.0, &AlertConfig::default(), script);
         let r = raised(&alerts, AlertKind::Overtalk);
         assert_eq!(r.len(), 1, "{alerts:?}");
