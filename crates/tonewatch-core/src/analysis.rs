@@ -130,6 +130,9 @@ struct Channel {
     /// Whether each held frame is speech only through the hangover, with
     /// no pitch: the tail after a voice, unless talk follows it.
     tail: [bool; DELAY_RING],
+    /// Whether each held frame is a line's tone (see
+    /// [`SpeechDetector::steady_tone`]): no talk, no pitch.
+    tone: [bool; DELAY_RING],
     /// The latest frame that was talk on its own level (not hangover).
     last_talk_frame: Option<u64>,
     /// [`TAIL_KEEP_S`] in frames.
@@ -188,6 +191,7 @@ impl CallAnalyzer {
                 held: [FrameFeatures::default(); DELAY_RING],
                 weak: [false; DELAY_RING],
                 tail: [false; DELAY_RING],
+                tone: [false; DELAY_RING],
                 last_talk_frame: None,
                 tail_keep_frames: (TAIL_KEEP_S / geom.hop_s()).round() as u64,
                 speech: SpeechDetector::new(cfg, &geom),
@@ -294,8 +298,21 @@ impl CallAnalyzer {
                 (ch.own_st, ch.own_frame) = (st, frame);
             }
             let pitched = p.clarity >= VOICED_CLARITY && p.f0_hz.is_some();
-            if ch.speech.steady_bed(pitched) {
-                // A noise bed, not a voice (see `speech`).
+            let bed = ch.speech.steady_bed(pitched);
+            let tone = ch
+                .speech
+                .steady_tone(loudness_db, p.f0_hz.filter(|_| pitched).map(hz_to_st));
+            let slot = (frame % DELAY_RING as u64) as usize;
+            ch.tone[slot] = false;
+            if let Some(run) = tone {
+                // The run's frames not yet given out are the tone too.
+                let from = frame.saturating_sub(u64::from(run) - 1).max(self.emitted);
+                for f in from..=frame {
+                    ch.tone[(f % DELAY_RING as u64) as usize] = true;
+                }
+            }
+            if bed || tone.is_some() {
+                // A noise bed or a line's tone, not a voice (see `speech`).
                 speech = false;
                 p = PitchEstimate::unsearched(&levels);
                 ch.heard_st[echo_slot] = f32::NAN;
@@ -306,7 +323,6 @@ impl CallAnalyzer {
             // bridges short gaps itself, so the hangover is left out.
             let talking = speech && !ch.speech.in_hangover();
             let r = ch.rate.update(vowel_band_db, voiced, talking);
-            let slot = (frame % DELAY_RING as u64) as usize;
             ch.tail[slot] = speech && !talking && !voiced;
             if talking {
                 ch.last_talk_frame = Some(frame);
@@ -420,9 +436,10 @@ impl Channel {
                     .register_hz()
                     .is_some_and(|r| (f / r).log2() > OVER_REGISTER_OCT)
         };
+        let tone = self.tone[at];
         FrameFeatures {
-            f0_hz: f0_hz.filter(|&f| !self.weak[at] && !over_register(f)),
-            speech: held.speech && !trailing,
+            f0_hz: f0_hz.filter(|&f| !tone && !self.weak[at] && !over_register(f)),
+            speech: held.speech && !trailing && !tone,
             ..held
         }
     }
@@ -445,18 +462,27 @@ mod tests {
         let amp = 10f32.powf((db - 3.01) / 20.0);
         // RMS of the four harmonics of amplitude 1/h: sqrt(sum 1/(2h²)).
         let rms = (1..=4).map(|h| 0.5 / (h * h) as f32).sum::<f32>().sqrt();
+        let mut phase = 0.0f32;
         (0..n)
             .map(|i| {
                 let t = i as f32 / RATE as f32;
+                phase = (phase + wobbling(f0, t) / RATE as f32).fract();
                 if syllables && t % 1.0 >= 0.5 {
                     return 0.0;
                 }
                 amp / rms
                     * (1..=4)
-                        .map(|h| (std::f32::consts::TAU * f0 * h as f32 * t).sin() / h as f32)
+                        .map(|h| (std::f32::consts::TAU * phase * h as f32).sin() / h as f32)
                         .sum::<f32>()
             })
             .collect()
+    }
+
+    /// `f0` at `t` s with a voice's wobble, ±0.2 semitone at 4 Hz: no
+    /// voice holds its pitch as still as a line's tone
+    /// ([`crate::speech::TONE_S`]).
+    fn wobbling(f0: f32, t: f32) -> f32 {
+        f0 * (0.2 / 12.0 * (std::f32::consts::TAU * 4.0 * t).sin()).exp2()
     }
 
     fn silence(secs: f32) -> Vec<f32> {
@@ -634,7 +660,7 @@ mod tests {
             (0..n)
                 .map(|i| {
                     let t = i as f32 / RATE as f32;
-                    let f0 = from + (to - from) * (t / glide).min(1.0);
+                    let f0 = wobbling(from + (to - from) * (t / glide).min(1.0), t);
                     phase = (phase + f0 / RATE as f32).fract();
                     if syllables && t % 1.0 >= 0.5 {
                         return 0.0;
@@ -761,5 +787,62 @@ mod tests {
             frames[1][815..990].iter().all(|f| !f.speech),
             "lifted echo counted as speech"
         );
+    }
+
+    #[test]
+    fn a_lines_ringback_is_not_talk_and_the_voice_after_it_is() {
+        // Ringback as Europe's lines ring (425 Hz, 1 s on, 4 s off) and as
+        // North America's (440 + 480 Hz, 2 s on, 4 s off), three rings,
+        // then the customer answers (200 Hz, half-second syllables).
+        let tone = |hz: &[f32], secs: f32| -> Vec<f32> {
+            let n = (secs * RATE as f32) as usize;
+            (0..n)
+                .map(|i| {
+                    let t = i as f32 / RATE as f32;
+                    hz.iter()
+                        .map(|f| 0.05 * (std::f32::consts::TAU * f * t).sin())
+                        .sum()
+                })
+                .collect()
+        };
+        for (hz, on) in [(&[425.0][..], 1.0), (&[440.0, 480.0][..], 2.0)] {
+            let ring = [tone(hz, on), silence(4.0)].concat();
+            let customer = [
+                ring.clone(),
+                ring.clone(),
+                ring,
+                voice(200.0, -20.0, 4.0, true),
+            ]
+            .concat();
+            let [_, c] = analyse(&silence(customer.len() as f32 / RATE as f32), &customer);
+            let start = |k: usize| ((on + 4.0) * k as f32 * FPS as f32) as usize;
+            for k in 0..3 {
+                // Past TONE_S (and the frame the pitch decision lags) of
+                // each ring: no talk, no pitch.
+                let held = &c[start(k) + 70..start(k) + (on * FPS as f32) as usize];
+                assert!(
+                    held.iter().all(|f| !f.speech && f.f0_hz.is_none()),
+                    "{hz:?} Hz ring {k}: talk or pitch in a held tone"
+                );
+            }
+            let answer = &c[start(3)..];
+            let talk = share_in_syllables(
+                &answer.iter().map(|f| f.speech).collect::<Vec<_>>(),
+                0.5,
+                4.0,
+            );
+            assert!(
+                talk > 0.95,
+                "{hz:?}: the answer talks in {talk} of its syllables"
+            );
+            let near = answer
+                .iter()
+                .filter(|f| {
+                    f.f0_hz
+                        .is_some_and(|p| (hz_to_st(p) - hz_to_st(200.0)).abs() < 0.5)
+                })
+                .count();
+            assert!(near >= 150, "{hz:?}: the answer's pitch in {near} frames");
+        }
     }
 }

@@ -41,20 +41,26 @@
 //! `&Settings`.
 //!
 //! # Example
-//! Three seconds of a 220 Hz voice-like tone in bursts (speech needs pauses
-//! to stand out from its line's noise floor), analysed as one party:
+//! Three seconds of a 220 Hz voice-like sound in bursts (speech needs pauses
+//! to stand out from its line's noise floor), analysed as one party. Its
+//! pitch wobbles a little, as a voice's does: a pitch held dead still is a
+//! line's tone (ringback, a busy tone), not talk.
 //!
 //! ```
 //! use tonewatch_core::{CallAnalyzer, ChannelInput, FrameFeatures, Lockstep, Settings};
 //!
 //! let settings = Settings::default();
 //! let rate = 16_000;
-//! let tone: Vec<f32> = (0..3 * rate)
+//! let mut phase = 0.0f32;
+//! let voice: Vec<f32> = (0..3 * rate)
 //!     .map(|i| {
 //!         let t = i as f32 / rate as f32;
-//!         let on = t % 1.0 < 0.6; // 0.6 s of tone, 0.4 s of silence
+//!         // 220 Hz, wobbling ±0.2 semitone four times a second.
+//!         let f0 = 220.0 * (0.2 / 12.0 * (std::f32::consts::TAU * 4.0 * t).sin()).exp2();
+//!         phase = (phase + f0 / rate as f32).fract();
+//!         let on = t % 1.0 < 0.6; // 0.6 s of voice, 0.4 s of silence
 //!         let harmonics: f32 = (1..=4)
-//!             .map(|h| 0.2 / h as f32 * (std::f32::consts::TAU * 220.0 * h as f32 * t).sin())
+//!             .map(|h| 0.2 / h as f32 * (std::f32::consts::TAU * phase * h as f32).sin())
 //!             .sum();
 //!         if on { harmonics } else { 0.0 }
 //!     })
@@ -66,7 +72,7 @@
 //!     pitches.extend(frames[0].f0_hz);
 //!     Ok::<_, ()>(())
 //! };
-//! let mut rest = &tone[..];
+//! let mut rest = &voice[..];
 //! while !rest.is_empty() {
 //!     let took = call.inputs_mut()[0].push(rest);
 //!     rest = &rest[took..];
@@ -75,7 +81,7 @@
 //! call.inputs_mut()[0].finish();
 //! call.drain(&mut keep).unwrap();
 //! call.flush(&mut keep).unwrap();
-//! // Pitch on most of the 1.8 s of tone, at 220 Hz.
+//! // Pitch on most of the 1.8 s of voice, at 220 Hz.
 //! assert!(pitches.len() > 100, "{} pitched frames", pitches.len());
 //! pitches.sort_by(f32::total_cmp);
 //! let median = pitches[pitches.len() / 2];
