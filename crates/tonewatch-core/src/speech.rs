@@ -142,6 +142,10 @@ pub const TONE_MEMORY_S: f64 = 10.0;
 pub const TONE_ONSET_FRAMES: u32 = 5;
 /// See [`TONE_MEMORY_S`] (dB either way).
 pub const TONE_LEVEL_DB: f32 = 3.0;
+/// A tone's edges (s): the frames without a pitch just before a tone's
+/// run and just after it are its onset and fade, their windows partly over
+/// it (30 ms: one window), not talk.
+pub const TONE_EDGE_S: f64 = 0.03;
 
 /// Runs of a pitch held within [`TONE_RANGE_ST`] at a steady level, and the
 /// line tones found among them. Fixed size.
@@ -160,6 +164,13 @@ struct ToneWatch {
     tone: Option<(f32, f32, u64)>,
     /// Whether the run under way has been found a tone.
     on: bool,
+    /// Frames without a pitch in a row (up to the edge's length), those
+    /// just before the run under way, and the fade's frames left after a
+    /// tone ended.
+    pitchless: u32,
+    before: u32,
+    fade: u32,
+    edge_frames: u32,
     /// Frames taken, and the lengths above in frames.
     frame: u64,
     tone_frames: u32,
@@ -178,6 +189,10 @@ impl ToneWatch {
             last: None,
             tone: None,
             on: false,
+            pitchless: 0,
+            before: 0,
+            fade: 0,
+            edge_frames: (TONE_EDGE_S / hop_s).round() as u32,
             frame: 0,
             tone_frames: frames(TONE_S) as u32,
             cadence_frames: frames(CADENCE_S) as u32,
@@ -201,14 +216,25 @@ impl ToneWatch {
         self.on = false;
     }
 
-    /// Takes a frame; returns how many frames of the run up to this one
-    /// are a tone (`None`: not a tone).
+    /// Takes a frame; returns how many frames up to this one are a tone
+    /// (`None`: not a tone): the run so far and its onset, or one frame of
+    /// its fade.
     fn push(&mut self, loudness_db: f32, pitch_st: Option<f32>) -> Option<u32> {
         self.frame += 1;
         let Some(st) = pitch_st else {
+            if self.on {
+                self.fade = self.edge_frames;
+            }
             self.end_run();
+            self.pitchless = (self.pitchless + 1).min(self.edge_frames);
+            if self.fade > 0 {
+                self.fade -= 1;
+                return Some(1);
+            }
             return None;
         };
+        self.fade = 0;
+        let pitchless = std::mem::take(&mut self.pitchless);
         let st_range = (self.st.0.min(st), self.st.1.max(st));
         let db_range = (self.db.0.min(loudness_db), self.db.1.max(loudness_db));
         if self.run > 0
@@ -221,6 +247,7 @@ impl ToneWatch {
         } else {
             self.end_run();
             self.run = 1;
+            self.before = pitchless;
             self.st = (st, st);
             self.db = (loudness_db, loudness_db);
         }
@@ -240,7 +267,7 @@ impl ToneWatch {
         if known || cadence || self.run >= self.tone_frames {
             self.tone = Some((st, db, self.frame));
             self.on = true;
-            Some(self.run)
+            Some(self.run + self.before)
         } else {
             None
         }
@@ -552,8 +579,11 @@ impl SpeechDetector {
     /// [`TONE_S`], or for [`CADENCE_S`] twice over at one pitch, is a line's
     /// tone; so is a run that starts at a tone's pitch within
     /// [`TONE_MEMORY_S`] of it. On a tone speech ends (no hangover) and the
-    /// run's length so far is returned (frames): those frames are the tone
-    /// too, as far as the caller can still take them back.
+    /// run's length so far, with the frames without a pitch just before it
+    /// (its onset, up to [`TONE_EDGE_S`]), is returned: those frames are
+    /// the tone too, as far as the caller can still take them back. The
+    /// frames without a pitch just after a tone (its fade, as long) are
+    /// the tone, one by one.
     pub fn steady_tone(&mut self, loudness_db: f32, pitch_st: Option<f32>) -> Option<u32> {
         let run = self.tone.push(loudness_db, pitch_st)?;
         self.active = false;
@@ -949,7 +979,8 @@ mod tests {
         // burst is talk (no run of 0.6 s, no earlier run to match); the
         // second, at the first's pitch, is a tone from 0.3 s into it; every
         // later one from its fifth frame, and the frames before count in
-        // the run given back.
+        // the run given back, with the three of silence before it (its
+        // onset, had there been one); the three after it are its fade.
         let mut d = detector();
         let mut frames = burst(14.0, 0.0, 50, 50);
         frames.extend(burst(14.05, 0.0, 50, 50));
@@ -959,10 +990,13 @@ mod tests {
         let second: Vec<usize> = (100..150).filter(|&k| got[k].is_some()).collect();
         assert_eq!(second.first(), Some(&129), "the second burst");
         assert_eq!(second.len(), 21);
-        assert_eq!(got[129], Some(30));
-        assert_eq!(got[204], Some(5), "the third burst from its fifth frame");
+        assert_eq!(got[129], Some(33));
+        assert!(got[150..153].iter().all(|&g| g == Some(1)), "the fade");
+        assert!(got[153..204].iter().all(Option::is_none), "the pause");
+        assert_eq!(got[204], Some(8), "the third burst from its fifth frame");
         assert!(got[204..250].iter().all(Option::is_some));
-        assert!(got[250..].iter().all(Option::is_none), "the pause after");
+        assert!(got[250..253].iter().all(|&g| g == Some(1)), "the fade");
+        assert!(got[253..].iter().all(Option::is_none), "the pause after");
         // A voice at that pitch within seconds, wobbling as voices do
         // (±0.3 st), is a voice.
         let voice = tones(&mut d, &burst(14.0, 0.3, 150, 0));
