@@ -2,7 +2,7 @@
 """A line's tones before real speech: how much of them is taken for talk.
 
     benches/eval/tones.py DATA [--split tune|report|all] [--bin PATH]
-                          [--config TOML] [--cache DIR]
+                          [--config TOML] [--cache DIR] [--line COND]
 
 DATA is the shared data folder (../shared/data); nothing of it is copied
 into the project. A recording of an outbound call starts before anyone
@@ -18,6 +18,10 @@ is talk), then the track, replayed as the customer:
 - `busy`: 480 + 620 Hz, 0.5 s on, 0.5 s off;
 - `dial`: 350 + 440 Hz, continuous;
 - `beep`: a recorder's beep, 1400 Hz for 0.5 s every 15 s.
+
+`--line` sends every made track (signal and speech) through a
+line_conditions.py condition first (`ulaw`, `gsm`, `amr`, `amr-4.75`: a
+tone through a codec that models a voice comes back less still).
 
 Per signal, summed over the speakers: the seconds of the signal that
 replay calls talk and that carry a pitch (truth: 0), and the alerts of any
@@ -73,15 +77,19 @@ def frames_and_alerts(binary, path, config):
 
 
 def main():
-    a = real_drift.arguments(__doc__).parse_args()
+    ap = real_drift.arguments(__doc__)
+    ap.add_argument("--line", help="a line_conditions.py condition every made track goes through (e.g. amr)")
+    a = ap.parse_args()
+    through = real_drift.on_line(a.line)
     cache = real_drift.cache_dir(a, "tonewatch-tones-")
     tracks = [real_drift.track(cache, f"{name}x1", utts)[0]
               for name, utts in real_drift.speakers(a.data, a.split).items()]
-    print(f"split {a.split}: {len(tracks)} calm speakers, {LEAD_S:.0f} s of a line signal before each, as the customer")
+    print(f"split {a.split}: {len(tracks)} calm speakers, {LEAD_S:.0f} s of a line signal before each, as the customer"
+          + (f", every track through `{a.line}`" if a.line else ""))
     print(f"{'signal':8s} {'in the signal: talk s':>22s} {'pitched s':>10s}   alerts (without the signal)")
     plain = collections.Counter()
     for path in tracks:
-        plain.update(frames_and_alerts(a.bin, path, a.config)[1])
+        plain.update(frames_and_alerts(a.bin, through(cache, path), a.config)[1])
     for name in SIGNALS:
         talk = pitched = 0.0
         alerts = collections.Counter()
@@ -89,7 +97,7 @@ def main():
             out = os.path.join(cache, f"{os.path.splitext(os.path.basename(path))[0]}__{name}.wav")
             if not os.path.exists(out):
                 lc.write(out, np.concatenate([lead(name), lc.read(path)]))
-            frames, raised = frames_and_alerts(a.bin, out, a.config)
+            frames, raised = frames_and_alerts(a.bin, through(cache, out), a.config)
             before = [f for f in frames if f["t"] < LEAD_S]
             talk += sum(f["speech"] for f in before) / 100
             pitched += sum(f["f0_hz"] is not None for f in before) / 100
