@@ -98,9 +98,10 @@ def main():
             if not os.path.exists(out):
                 lc.write(out, np.concatenate([lead(name), lc.read(path)]))
             frames, raised = frames_and_alerts(a.bin, through(cache, out), a.config)
+            hop = frames[1]["t"] - frames[0]["t"]
             before = [f for f in frames if f["t"] < LEAD_S]
-            talk += sum(f["speech"] for f in before) / 100
-            pitched += sum(f["f0_hz"] is not None for f in before) / 100
+            talk += sum(f["speech"] for f in before) * hop
+            pitched += sum(f["f0_hz"] is not None for f in before) * hop
             alerts.update(raised)
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(alerts.items())) or "none"
         was = ", ".join(f"{k} {v}" for k, v in sorted(plain.items())) or "none"
