@@ -125,12 +125,15 @@ pub const TONE_S: f64 = 0.6;
 /// See [`TONE_S`] (semitones, highest less lowest).
 pub const TONE_RANGE_ST: f32 = 0.2;
 /// A run held as still for this long (s) is a tone too when an earlier
-/// one as long, at the same pitch, ended at most [`CADENCE_GAP_S`] before
-/// it began: a cadence (a busy tone's 0.5-s bursts, a double ring's
-/// 0.4-s ones), which no voice keeps.
+/// one as long, at the same pitch, ended at least [`CADENCE_PAUSE_S`] and
+/// at most [`CADENCE_GAP_S`] before it began: a cadence (a busy tone's
+/// 0.5-s bursts, a double ring's 0.4-s ones), which no voice keeps. (Two
+/// runs with no pause between are one held sound that wavered.)
 pub const CADENCE_S: f64 = 0.3;
 /// See [`CADENCE_S`] (s).
 pub const CADENCE_GAP_S: f64 = 2.5;
+/// See [`CADENCE_S`] (s).
+pub const CADENCE_PAUSE_S: f64 = 0.1;
 /// A tone's pitch and level are remembered this long after it was last
 /// heard (s): a run that starts at them is the tone again from its first
 /// [`TONE_ONSET_FRAMES`], which the pitch's look-ahead lets be taken back
@@ -175,6 +178,7 @@ struct ToneWatch {
     frame: u64,
     tone_frames: u32,
     cadence_frames: u32,
+    pause_frames: u64,
     gap_frames: u64,
     memory_frames: u64,
 }
@@ -196,6 +200,7 @@ impl ToneWatch {
             frame: 0,
             tone_frames: frames(TONE_S) as u32,
             cadence_frames: frames(CADENCE_S) as u32,
+            pause_frames: frames(CADENCE_PAUSE_S) as u64,
             gap_frames: frames(CADENCE_GAP_S) as u64,
             memory_frames: frames(TONE_MEMORY_S) as u64,
         }
@@ -261,9 +266,10 @@ impl ToneWatch {
                     && self.frame - heard <= self.memory_frames
             });
         let cadence = self.run >= self.cadence_frames
-            && self
-                .last
-                .is_some_and(|(p, end)| at(p) && began.saturating_sub(end) <= self.gap_frames);
+            && self.last.is_some_and(|(p, end)| {
+                let apart = began.saturating_sub(end);
+                at(p) && (self.pause_frames..=self.gap_frames).contains(&apart)
+            });
         if known || cadence || self.run >= self.tone_frames {
             self.tone = Some((st, db, self.frame));
             self.on = true;
@@ -1015,6 +1021,12 @@ mod tests {
         let mut apart = burst(14.0, 0.0, 35, 300);
         apart.extend(burst(14.0, 0.0, 35, 10));
         assert!(tones(&mut d, &apart).iter().all(Option::is_none));
+        // Nor one held sound that wavers once between two still stretches.
+        let mut d = detector();
+        let mut held = burst(14.0, 0.0, 35, 0);
+        held.push((-30.0, Some(14.3)));
+        held.extend(burst(14.05, 0.0, 35, 10));
+        assert!(tones(&mut d, &held).iter().all(Option::is_none));
     }
 
     #[test]
