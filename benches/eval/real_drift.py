@@ -34,7 +34,9 @@ half of each set's `split` column: tune on one half, report the other.
   every raised alert is a false alert. (The profile is of the same
   speech, the kindest case: a profile from other calls differs more.)
 - Real calls (no split: too few to halve): `calls/auto_repairs_40` (both
-  parties) and `calls/agent_monologues` (as the agent), all alerts listed.
+  parties, and again with their roles swapped: its lively customer as the
+  agent) and `calls/agent_monologues` (as the agent, and as the
+  customer), all alerts listed.
 
 `--line COND` passes every made track (calm, drifted, early) through one of
 line_conditions.py's conditions first (`ulaw`: the telephone band), as a
@@ -298,13 +300,17 @@ def main():
         d = duration(f"{call}/agent.wav")
         print(f"  auto_repairs_40 ({d / 60:.1f} min): {len(r)} alerts: "
               + ", ".join(f"{x['kind']} {x['t']:.1f}" for x in r))
+        r = alerts(a.bin, ["--agent", f"{call}/customer.wav", "--customer", f"{call}/agent.wav"], a.config)
+        print(f"  auto_repairs_40, roles swapped ({d / 60:.1f} min): {len(r)} alerts: "
+              + ", ".join(f"{x['kind']} {x['t']:.1f}" for x in r))
     mono = os.path.join(a.data, "calls/agent_monologues")
     if os.path.isdir(mono):
         for f in sorted(os.listdir(mono)):
             p = os.path.join(mono, f)
-            r = alerts(a.bin, [p, "--speaker", "agent"], a.config)
-            print(f"  {f} ({duration(p) / 60:.1f} min, as agent): {len(r)} alerts: "
-                  + ", ".join(f"{x['kind']} {x['t']:.1f}" for x in r))
+            for side in ("agent", "customer"):
+                r = alerts(a.bin, [p, "--speaker", side], a.config)
+                print(f"  {f} ({duration(p) / 60:.1f} min, as {side}): {len(r)} alerts: "
+                      + ", ".join(f"{x['kind']} {x['t']:.1f}" for x in r))
 
 
 if __name__ == "__main__":
