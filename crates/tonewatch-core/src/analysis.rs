@@ -485,6 +485,22 @@ mod tests {
         f0 * (0.2 / 12.0 * (std::f32::consts::TAU * 4.0 * t).sin()).exp2()
     }
 
+    /// `x` with a consonant every 0.4 s: 100 ms 30 dB down. A voice
+    /// does not hold one level for seconds on end (a sound that does is
+    /// music: see [`crate::speech::CONTINUOUS_S`]).
+    fn closures(x: &[f32]) -> Vec<f32> {
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if i % (RATE * 2 / 5) < RATE / 10 {
+                    0.03 * v
+                } else {
+                    *v
+                }
+            })
+            .collect()
+    }
+
     fn silence(secs: f32) -> Vec<f32> {
         vec![0.0; (secs * RATE as f32) as usize]
     }
@@ -543,12 +559,12 @@ mod tests {
     }
 
     /// The customer (`f0` Hz, -20 dB) talks 3 s; the agent (130 Hz, -16 dB,
-    /// one held sound) 4 s, their echo at -30 dB on the customer's line;
+    /// one long phrase) 4 s, their echo at -30 dB on the customer's line;
     /// the customer talks again from 7.5 s and, at 8 s, the agent talks
     /// over them for 2 s while the customer's line carries the echo and
     /// `under`. Returns both parties' frames.
     fn talked_over(f0: f32, under: &[f32]) -> [Vec<FrameFeatures>; 2] {
-        let agent_part = |secs| voice(130.0, -16.0, secs, false);
+        let agent_part = |secs| closures(&voice(130.0, -16.0, secs, false));
         let agent = [silence(3.0), agent_part(4.0), silence(1.0), agent_part(2.0)].concat();
         let customer = [
             voice(f0, -20.0, 3.0, true),
@@ -766,7 +782,7 @@ mod tests {
         // customer falls silent), at the same level: the agent's pitch,
         // so still bleed (after the customer's last syllable's hangover,
         // which carries no pitch: it would be the agent's).
-        let echo = gain(&voice(130.0, -16.0, 2.0, false), -30.0);
+        let echo = gain(&closures(&voice(130.0, -16.0, 2.0, false)), -30.0);
         let lift = 10f32.powf(9.0 / 20.0) - 1.0;
         let lifted: Vec<f32> = echo.iter().map(|e| e * lift).collect();
         let frames = talked_over(220.0, &lifted);
@@ -844,5 +860,63 @@ mod tests {
                 .count();
             assert!(near >= 150, "{hz:?}: the answer's pitch in {near} frames");
         }
+    }
+    #[test]
+    fn music_on_hold_is_not_talk_and_the_voice_after_it_is() {
+        // The customer talks 6 s, then 20 s of music: a G major chord held
+        // under a melody of pentatonic notes, 0.4 s each, each fading 4 dB
+        // (every note four harmonics, -22 dB in all), then after half a
+        // second's pause the customer again.
+        let note = |hz: f32, t: f32| -> f32 {
+            (1..=4)
+                .map(|h| (std::f32::consts::TAU * hz * h as f32 * t).sin() / h as f32)
+                .sum()
+        };
+        let melody = [392.0, 440.0, 523.3, 587.3, 659.3, 587.3, 523.3, 440.0];
+        let n = 20 * RATE;
+        let raw: Vec<f32> = (0..n)
+            .map(|i| {
+                let t = i as f32 / RATE as f32;
+                let k = (t / 0.4) as usize;
+                let fade = 10f32.powf(-4.0 / 20.0 * (t % 0.4) / 0.4);
+                let chord: f32 = [196.0, 246.9, 293.7].iter().map(|&f| note(f, t)).sum();
+                0.5 * chord + fade * note(melody[k % melody.len()], t)
+            })
+            .collect();
+        let rms = (raw.iter().map(|v| v * v).sum::<f32>() / n as f32).sqrt();
+        let music = gain(&raw, -22.0 - 3.01 - 20.0 * rms.log10());
+        let customer = [
+            voice(200.0, -20.0, 6.0, true),
+            music,
+            silence(0.5),
+            voice(200.0, -20.0, 4.0, true),
+        ]
+        .concat();
+        let [_, c] = analyse(&silence(customer.len() as f32 / RATE as f32), &customer);
+        let speech: Vec<bool> = c.iter().map(|f| f.speech).collect();
+        assert!(
+            share_in_syllables(&speech, 0.5, 6.0) > 0.95,
+            "the voice before"
+        );
+        // Past CONTINUOUS_S and CONTINUOUS_HOLD_S (and a half second's
+        // margin) of the music: no talk, no pitch.
+        let held = &c[(6.0 + 4.5) as usize * FPS..26 * FPS];
+        let talk = held
+            .iter()
+            .filter(|f| f.speech || f.f0_hz.is_some())
+            .count();
+        assert_eq!(talk, 0, "talk or pitch in {talk} frames of held music");
+        let before = c[6 * FPS..(6.0 + 4.5) as usize * FPS]
+            .iter()
+            .filter(|f| f.speech)
+            .count();
+        assert!(
+            before < 450,
+            "the music's first 4.5 s: {before} frames of talk"
+        );
+        // The voice after it, from its first syllable.
+        let answer: Vec<bool> = speech[(26.5 * FPS as f32) as usize..].to_vec();
+        let talk = share_in_syllables(&answer, 0.0, 4.0);
+        assert!(talk > 0.95, "the answer talks in {talk} of its syllables");
     }
 }
