@@ -1206,6 +1206,7 @@ mod tests {
         assert_eq!(first(500), Some(504));
         assert_eq!(first(1800), Some(1859));
     }
+
     #[test]
     fn a_voice_dipping_to_a_noisy_lines_floor_is_never_a_continuous_sound() {
         // A line whose noise sits at -40 dB, 8 dB under a fast talker:
@@ -1225,8 +1226,8 @@ mod tests {
             d.update(jitter(db), None);
             assert!(!d.continuous(), "a continuous sound at frame {k}");
         }
-        // The same line then carries a sound that never dips (-30 dB
-        // within 3 dB, 5 s): after CONTINUOUS_S it is no talk ...
+        // A quieter line (-60 dB) then carries a sound that never dips
+        // (-30 dB within 3 dB, 5 s): after CONTINUOUS_S it is no talk ...
         let mut d = detector();
         for _ in 0..500 {
             d.update(jitter(-60.0), None);
