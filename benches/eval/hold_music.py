@@ -20,8 +20,9 @@ Keys, tempi (80-120 bpm) and melodies differ by seed.
 
 Tracks (DATA is the shared data folder; nothing of it is copied into the
 project): each calm reader of `real_drift.py` (one half by `--split`),
-their calm track (as `real_drift.py` makes it) cut at 90 s, 60 s of one piece put in, the rest after,
-replayed as the customer and as the agent; and the real call
+their calm track (as `real_drift.py` makes it) cut at 90 s, 60 s of one
+piece put in, the rest after, replayed as the customer and as the agent
+(a different piece each time); and the real call
 `calls/auto_repairs_40` with the hold at 120 s, the music on the customer's
 channel and, separately, on the agent's (the other channel carrying only
 faint line noise during the hold). The control is the same track with the
