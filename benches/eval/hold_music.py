@@ -32,7 +32,14 @@ share of the hold counted as talk (speech frames) and as talk with a
 pitch, and those added alerts by kind (an escalation to a supervisor
 counted apart). `--line COND` passes every track
 through one of line_conditions.py's conditions first (`ulaw`: the
-telephone band). Needs sox, numpy and a release build.
+telephone band).
+
+And music *under* a talking customer (a radio behind them): each reader's
+calm track, as the customer, with one piece (looped) mixed in 10 dB under
+their voice's level from the start, and again switching on 60 s in; every
+alert raised is one the music made (the calm tracks alone raise none).
+Reported per style, with the talk the music took away or added against the
+track without it. Needs sox, numpy and a release build.
 """
 
 import collections
@@ -149,6 +156,30 @@ def replay(binary, args, config, who, at_s):
     return talk, pitched, kinds
 
 
+UNDER_DB = 10.0
+UNDER_FROM_S = (0.0, 60.0)
+
+
+def under(cache, src, music_path, tag, from_s):
+    """`src` with the music looped under it, UNDER_DB under the voice's
+    level (its frames within 25 dB of its loudest), from `from_s` on."""
+    out = os.path.join(cache, f"{os.path.splitext(os.path.basename(src))[0]}__under_{tag}_{from_s:.0f}.wav")
+    if not os.path.exists(out):
+        x = lc.read(src)
+        power = np.convolve(x ** 2, np.ones(240) / 240, "same")
+        db = 10 * np.log10(power[::80] + 1e-12)
+        active = np.repeat(db > np.percentile(db, 95) - 25, 80)[:len(x)]
+        m = np.resize(lc.read(music_path), len(x))
+        m *= np.sqrt(np.mean(x[active] ** 2) / np.mean(m ** 2) / 10 ** (UNDER_DB / 10))
+        m[:int(from_s * RATE)] = 0.0
+        lc.write(out, x + m)
+    return out
+
+
+def talk_s(records, who):
+    return sum(1 for r in records if r["type"] == "frame" and r["speaker"] == who and r.get("speech")) / 100
+
+
 def on_line(cache, path, cond):
     return path if cond is None else lc.render(cache, path, cond)
 
@@ -225,6 +256,36 @@ def main():
         print(f"{key[0]:32s} {key[1]:6s} {n:6d} {np.mean(talk[key]):6.2f} {np.mean(pitched[key]):7.2f}  "
               + (", ".join(f"{k} {v:+d}" for k, v in sorted(kinds.items())) or "none"))
     print("all: " + (", ".join(f"{k} {v:+d}" for k, v in sorted(total.items())) or "none"))
+    print()
+    print(f"music {UNDER_DB:.0f} dB under a talking customer (one piece per reader, looped)")
+    print(f"{'music':32s} {'style':6s} {'tracks':>6s} {'talk s':>12s}  alerts")
+    rows = collections.defaultdict(lambda: [0, 0.0, 0.0, collections.Counter()])
+    k = 0
+    for name, utts in readers:
+        calm, _ = track(cache, f"{name}x2", utts * 2)
+        plain = on_line(cache, calm, a.line)
+        base_records, _ = run(a.bin, [plain, "--speaker", "customer", "--frames"], a.config)
+        style, seed, path = pieces[k % len(pieces)]
+        k += 1
+        for from_s in UNDER_FROM_S:
+            t = on_line(cache, under(cache, calm, path, f"{style}{seed}", from_s), a.line)
+            records, _ = run(a.bin, [t, "--speaker", "customer", "--frames"], a.config)
+            row = rows[(f"under, from {from_s:.0f} s", style)]
+            row[0] += 1
+            row[1] += talk_s(base_records, "customer")
+            row[2] += talk_s(records, "customer")
+            row[3].update(r["kind"] + (" escalated" if r["severity"] == "escalate" else "") for r in records
+                          if r["type"] == "alert" and r["state"] == "raised")
+            row[3].subtract(r["kind"] + (" escalated" if r["severity"] == "escalate" else "") for r in base_records
+                            if r["type"] == "alert" and r["state"] == "raised")
+    total = collections.Counter()
+    for key in sorted(rows):
+        n, before, after, kinds = rows[key]
+        kinds = {x: v for x, v in kinds.items() if v}
+        total.update(kinds)
+        print(f"{key[0]:32s} {key[1]:6s} {n:6d} {after - before:+12.1f}  "
+              + (", ".join(f"{x} {v:+d}" for x, v in sorted(kinds.items())) or "none"))
+    print("all: " + (", ".join(f"{x} {v:+d}" for x, v in sorted(total.items())) or "none"))
 
 
 if __name__ == "__main__":
