@@ -151,9 +151,14 @@ def replay(binary, args, config, who, at_s):
     hold = frames[lo:hi]
     talk = sum(1 for f in hold if f.get("speech")) / max(len(hold), 1)
     pitched = sum(1 for f in hold if f.get("speech") and f.get("f0_hz")) / max(len(hold), 1)
-    kinds = [r["kind"] + (" escalated" if r["severity"] == "escalate" else "") for r in records
-             if r["type"] == "alert" and r["state"] == "raised" and r["t"] >= at_s]
-    return talk, pitched, kinds
+    return talk, pitched, kinds_of(records, at_s)
+
+
+def kinds_of(records, from_s=0.0):
+    """The kind of every alert raised from `from_s` on, an escalation
+    apart."""
+    return [r["kind"] + (" escalated" if r["severity"] == "escalate" else "") for r in records
+            if r["type"] == "alert" and r["state"] == "raised" and r["t"] >= from_s]
 
 
 UNDER_DB = 10.0
@@ -274,10 +279,8 @@ def main():
             row[0] += 1
             row[1] += talk_s(base_records, "customer")
             row[2] += talk_s(records, "customer")
-            row[3].update(r["kind"] + (" escalated" if r["severity"] == "escalate" else "") for r in records
-                          if r["type"] == "alert" and r["state"] == "raised")
-            row[3].subtract(r["kind"] + (" escalated" if r["severity"] == "escalate" else "") for r in base_records
-                            if r["type"] == "alert" and r["state"] == "raised")
+            row[3].update(kinds_of(records))
+            row[3].subtract(kinds_of(base_records))
     total = collections.Counter()
     for key in sorted(rows):
         n, before, after, kinds = rows[key]
