@@ -231,18 +231,24 @@ impl LevelSpan {
         }
     }
 
-    /// The level (dB) at or under which `share` of the stretch lies, to
-    /// the bin.
-    fn quantile(&self, share: f32) -> f32 {
-        let need = (share * self.filled as f32).ceil().max(1.0) as u32;
-        let mut seen = 0u32;
+    /// The levels (dB, to the bin) at or under which the stretch's
+    /// [`CONTINUOUS_LOW_SHARE`] and its 90 % lie, in one pass.
+    fn low_and_high(&self) -> (f32, f32) {
+        let need = |share: f32| (share * self.filled as f32).ceil().max(1.0) as u32;
+        let (need_low, need_high) = (need(CONTINUOUS_LOW_SHARE), need(0.9));
+        let level = |b: usize| FLOOR_CLAMP_DB + (b as f32 + 0.5) * SPAN_BIN_DB;
+        let (mut low, mut seen) = (None, 0u32);
         for (b, &c) in self.counts.iter().enumerate() {
             seen += u32::from(c);
-            if seen >= need {
-                return FLOOR_CLAMP_DB + (b as f32 + 0.5) * SPAN_BIN_DB;
+            if seen >= need_low && low.is_none() {
+                low = Some(level(b));
+            }
+            if seen >= need_high {
+                return (low.unwrap_or(level(b)), level(b));
             }
         }
-        FLOOR_CLAMP_DB + SPAN_BINS as f32 * SPAN_BIN_DB
+        let top = FLOOR_CLAMP_DB + SPAN_BINS as f32 * SPAN_BIN_DB;
+        (low.unwrap_or(top), top)
     }
 
     /// Takes a frame's level and the line's floor; says whether the
@@ -262,7 +268,7 @@ impl LevelSpan {
         if self.filled < self.ring.len() {
             return false;
         }
-        let (low, high) = (self.quantile(CONTINUOUS_LOW_SHARE), self.quantile(0.9));
+        let (low, high) = self.low_and_high();
         self.dipped = if level_db < low - CONTINUOUS_DIP_DB {
             self.dipped.saturating_add(1)
         } else {
