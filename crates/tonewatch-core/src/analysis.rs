@@ -861,6 +861,7 @@ mod tests {
             assert!(near >= 150, "{hz:?}: the answer's pitch in {near} frames");
         }
     }
+
     #[test]
     fn music_on_hold_is_not_talk_and_the_voice_after_it_is() {
         // The customer talks 6 s, then 20 s of music: a G major chord held
@@ -907,8 +908,7 @@ mod tests {
             .count();
         assert_eq!(talk, 0, "talk or pitch in {talk} frames of held music");
         // The voice after it, from its first syllable.
-        let answer: Vec<bool> = speech[(26.5 * FPS as f32) as usize..].to_vec();
-        let talk = share_in_syllables(&answer, 0.0, 4.0);
+        let talk = share_in_syllables(&speech[(26.5 * FPS as f32) as usize..], 0.0, 4.0);
         assert!(talk > 0.95, "the answer talks in {talk} of its syllables");
     }
 }
