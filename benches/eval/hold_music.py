@@ -50,7 +50,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import line_conditions as lc  # noqa: E402
-from real_drift import RATE, arguments, cache_dir, duration, run, sox, speakers, track  # noqa: E402
+from real_drift import RATE, arguments, cache_dir, duration, on_line, raised, run, sox, speakers, track  # noqa: E402
 
 STYLES = ("piano", "pad", "beat")
 SEEDS = (1, 2, 3)
@@ -113,7 +113,7 @@ def music(seconds, seed, style):
             hat = np.diff(np.r_[0, rng.standard_normal(n) * np.exp(-np.arange(n) / RATE * 80)])
             add(out, 0.2 * hat, t)
             t += beat / 2
-    return out * 10 ** (MUSIC_DBFS / 20) / np.sqrt(np.mean(out ** 2) / lc.FULL_SCALE_SINE_MS)
+    return lc.at_dbfs(out, MUSIC_DBFS)
 
 
 def piece(cache, style, seed):
@@ -146,9 +146,8 @@ def replay(binary, args, config, who, at_s):
     """(share of the hold that is talk, share that is talk with a pitch,
     alert kinds raised from the hold on)."""
     records, _ = run(binary, args + ["--frames"], config)
-    lo, hi = int(round(at_s * 100)), int(round((at_s + HOLD_S) * 100))
-    frames = [r for r in records if r["type"] == "frame" and r["speaker"] == who]
-    hold = frames[lo:hi]
+    hold = [r for r in records
+            if r["type"] == "frame" and r["speaker"] == who and at_s <= r["t"] < at_s + HOLD_S]
     talk = sum(1 for f in hold if f.get("speech")) / max(len(hold), 1)
     pitched = sum(1 for f in hold if f.get("speech") and f.get("f0_hz")) / max(len(hold), 1)
     return talk, pitched, kinds_of(records, at_s)
@@ -157,8 +156,8 @@ def replay(binary, args, config, who, at_s):
 def kinds_of(records, from_s=0.0):
     """The kind of every alert raised from `from_s` on, an escalation
     apart."""
-    return [r["kind"] + (" escalated" if r["severity"] == "escalate" else "") for r in records
-            if r["type"] == "alert" and r["state"] == "raised" and r["t"] >= from_s]
+    return [r["kind"] + (" escalated" if r["severity"] == "escalate" else "") for r in raised(records)
+            if r["t"] >= from_s]
 
 
 UNDER_DB = 10.0
@@ -182,17 +181,17 @@ def under(cache, src, music_path, tag, from_s):
 
 
 def talk_s(records, who):
-    return sum(1 for r in records if r["type"] == "frame" and r["speaker"] == who and r.get("speech")) / 100
-
-
-def on_line(cache, path, cond):
-    return path if cond is None else lc.render(cache, path, cond)
+    """Seconds of `who`'s frames that are talk (the hop read from the frames)."""
+    frames = [r for r in records if r["type"] == "frame" and r["speaker"] == who]
+    hop = frames[1]["t"] - frames[0]["t"]
+    return sum(1 for f in frames if f.get("speech")) * hop
 
 
 def main():
     ap = arguments(__doc__)
     ap.add_argument("--line", default=None, help="a line_conditions.py condition for every track (e.g. ulaw)")
     a = ap.parse_args()
+    through = on_line(a.line)
     cache = cache_dir(a, "tonewatch-hold-")
     pieces = [(style, seed, piece(cache, style, seed)) for style in STYLES for seed in SEEDS]
     silent = quiet(cache)
@@ -208,12 +207,12 @@ def main():
         if duration(calm) < READER_HOLD_AT_S + 30:
             continue
         held += 1
-        control = on_line(cache, with_hold(cache, calm, READER_HOLD_AT_S, silent, "quiet"), a.line)
+        control = through(cache, with_hold(cache, calm, READER_HOLD_AT_S, silent, "quiet"))
         for who in ("customer", "agent"):
             _, _, base = replay(a.bin, [control, "--speaker", who], a.config, who, READER_HOLD_AT_S)
             style, seed, path = pieces[k % len(pieces)]
             k += 1
-            t = on_line(cache, with_hold(cache, calm, READER_HOLD_AT_S, path, f"{style}{seed}"), a.line)
+            t = through(cache, with_hold(cache, calm, READER_HOLD_AT_S, path, f"{style}{seed}"))
             s, p, kinds = replay(a.bin, [t, "--speaker", who], a.config, who, READER_HOLD_AT_S)
             key = (f"reader as {who}", style)
             talk[key].append(s)
@@ -232,7 +231,7 @@ def main():
         def stereo(agent, customer, tag):
             out = os.path.join(cache, f"ar40__{tag}__{a.line or 'clean'}.wav")
             if not os.path.exists(out):
-                sox("-M", on_line(cache, agent, a.line), on_line(cache, customer, a.line), out)
+                sox("-M", through(cache, agent), through(cache, customer), out)
             return out
 
         q = {w: with_hold(cache, chans[w], CALL_HOLD_AT_S, silent, "quiet") for w in chans}
@@ -268,12 +267,12 @@ def main():
     k = 0
     for name, utts in readers:
         calm, _ = track(cache, f"{name}x2", utts * 2)
-        plain = on_line(cache, calm, a.line)
+        plain = through(cache, calm)
         base_records, _ = run(a.bin, [plain, "--speaker", "customer", "--frames"], a.config)
         style, seed, path = pieces[k % len(pieces)]
         k += 1
         for from_s in UNDER_FROM_S:
-            t = on_line(cache, under(cache, calm, path, f"{style}{seed}", from_s), a.line)
+            t = through(cache, under(cache, calm, path, f"{style}{seed}", from_s))
             records, _ = run(a.bin, [t, "--speaker", "customer", "--frames"], a.config)
             row = rows[(f"under, from {from_s:.0f} s", style)]
             row[0] += 1
