@@ -343,8 +343,11 @@ pub struct BaselineConfig {
     /// window: agitation shows in seconds.
     pub short_window_s: f32,
     /// The agent's recent pitch, tempo and loudness are medians over this
-    /// window: "higher and faster" is a drift that holds, not one excited
-    /// sentence. Baselines learn from speech only once it has left the
+    /// much of *their speech* (speech frames only, however long the customer
+    /// talks in between): "higher and faster" is a drift that holds, not one
+    /// excited sentence, and on a call where the agent talks a third of the
+    /// time a window of the call's last seconds held little more than their
+    /// last sentence. Baselines learn from speech only once it has left the
     /// window, so a drift is judged against the speech before it.
     pub agent_window_s: f32,
     /// The window needs this much voiced speech to be measured.
@@ -519,7 +522,7 @@ impl Default for PitchRuleConfig {
             raise_above_st: 1.5,
             clear_below_st: 0.5,
             spread_factor: 2.25,
-            min_duration_s: 5.0,
+            min_duration_s: 3.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
             warmup_voiced_s: 8.0,

@@ -173,12 +173,25 @@ pub(super) struct Measures {
     pub(super) floor_db: Option<f32>,
 }
 
+/// How a party's recent window advances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Window {
+    /// Every frame: the last seconds of the call (the customer, whose
+    /// agitation shows in seconds).
+    Wall,
+    /// Their speech frames only: the last seconds of *their voice*, however
+    /// long the other party talks in between (the agent). Read only while
+    /// they talk.
+    Speech,
+}
+
 /// One party as the rules see them: baseline, recent speech, turn state.
 #[derive(Debug, Clone)]
 pub(super) struct Party {
     pub(super) baseline: Baseline,
     pub(super) has_profile: bool,
     recent: Recent,
+    window: Window,
     rate_sps: Option<f32>,
     modulation_db_s: Option<f32>,
     pub(super) measures: Measures,
@@ -192,13 +205,20 @@ pub(super) struct Party {
 }
 
 impl Party {
-    /// A party whose recent speech is the last `window_s`.
-    pub(super) fn new(hop_s: f64, window_s: f32, prior: Option<BaselineValues>) -> Self {
+    /// A party whose recent speech is the last `window_s` (of the call or
+    /// of their speech, by `window`).
+    pub(super) fn new(
+        hop_s: f64,
+        window_s: f32,
+        window: Window,
+        prior: Option<BaselineValues>,
+    ) -> Self {
         let frames = (f64::from(window_s) / hop_s).round() as usize;
         Self {
             baseline: Baseline::new(hop_s as f32, prior),
             has_profile: prior.is_some(),
             recent: Recent::new(frames.max(1)),
+            window,
             rate_sps: None,
             modulation_db_s: None,
             measures: Measures::default(),
@@ -213,7 +233,10 @@ impl Party {
     /// Takes one of the party's frames at time `t`; returns the frame that
     /// left the recent window (for the baseline to learn).
     pub(super) fn push(&mut self, t: f64, f: &FrameFeatures) -> Option<FrameFeatures> {
-        let left = self.recent.push(f);
+        let left = match self.window {
+            Window::Speech if !f.speech => None,
+            _ => self.recent.push(f),
+        };
         if f.rate_sps.is_some() {
             self.rate_sps = f.rate_sps;
             self.modulation_db_s = f.modulation_db_s;
@@ -284,6 +307,13 @@ impl Party {
     /// first seconds is one phrase's, not the party's).
     pub(super) fn measure(&mut self, cfg: &AlertConfig, hop_s: f64) {
         if !self.recent.is_full() {
+            return;
+        }
+        // A speech window stands still while the party is silent: nothing
+        // is measured then, so a rule's held time neither grows nor resets
+        // on the last sentence while the other party talks.
+        if self.window == Window::Speech && !self.talking {
+            self.measures = Measures::default();
             return;
         }
         let min_voiced = (f64::from(cfg.baseline.min_voiced_s) / hop_s) as usize;
