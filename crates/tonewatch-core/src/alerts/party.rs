@@ -52,7 +52,8 @@ impl Sorted {
 }
 
 /// A party's recent speech: the last window of frames (`agent_window_s`
-/// for the agent, `short_window_s` for the customer). The agent's
+/// of the agent's speech frames, `short_window_s` of the customer's
+/// frames, see [`Window`]). The agent's
 /// baseline learns from the frames that leave it, so a drift is measured
 /// against the speech before it and never learned into the baseline before
 /// it can be seen.
