@@ -53,21 +53,6 @@ EARLY = (("pitch", "300"), ("tempo", "1.25"))
 AGENT_KINDS = real_drift.AGENT_KINDS
 
 
-def utterance(cache, name, i, src, effect=None):
-    """Utterance `i` of speaker `name` at 8 kHz mono (with sox `effect`),
-    the same files real_drift.py makes."""
-    base = name.replace(":", "_")
-    plain = os.path.join(cache, f"{base}_{i}.wav")
-    if not os.path.exists(plain):
-        real_drift.sox(src, "-r", RATE, "-c", 1, "-b", 16, plain)
-    if effect is None:
-        return plain
-    out = os.path.join(cache, f"{base}_{i}_{'_'.join(effect)}.wav")
-    if not os.path.exists(out):
-        real_drift.sox(plain, out, *effect, "rate", RATE)
-    return out
-
-
 def compose(cache, agent, customer, seed, effect=None, from_s=None):
     """Two channels of alternating turns. `agent`/`customer`: (name,
     utterance paths). Returns (agent samples, customer samples, the agent's
@@ -83,7 +68,7 @@ def compose(cache, agent, customer, seed, effect=None, from_s=None):
 
     while ai < len(a_utts):
         for k in range(rng.integers(1, 4)):
-            s = lc.read(utterance(cache, c_name, ci % len(c_utts), c_utts[ci % len(c_utts)]))
+            s = lc.read(real_drift.utterance(cache, c_name, ci % len(c_utts), c_utts[ci % len(c_utts)]))
             ci += 1
             put("customer", t, s)
             t += len(s) / RATE + (INSIDE_TURN_S if k < 2 else 0.0)
@@ -93,7 +78,7 @@ def compose(cache, agent, customer, seed, effect=None, from_s=None):
             start = t
         n = min(rng.integers(1, 4), len(a_utts) - ai)
         for k in range(n):
-            s = lc.read(utterance(cache, a_name, ai, a_utts[ai], effect if drifted else None))
+            s = lc.read(real_drift.utterance(cache, a_name, ai, a_utts[ai], effect if drifted else None))
             ai += 1
             put("agent", t, s)
             placed.append((t, t + len(s) / RATE))

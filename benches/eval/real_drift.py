@@ -89,6 +89,22 @@ def duration(path):
     return float(r.stdout)
 
 
+def utterance(cache, name, i, src, effect=None, rate=RATE):
+    """Utterance `i` (file `src`) of speaker `name`, mono at `rate`, with
+    sox `effect` when given; rendered once into `cache`."""
+    wide = "" if rate == RATE else f"_{rate // 1000}k"
+    base = name.replace(":", "_")
+    plain = os.path.join(cache, f"{base}_{i}{wide}.wav")
+    if not os.path.exists(plain):
+        sox(src, "-r", rate, "-c", 1, "-b", 16, plain)
+    if effect is None:
+        return plain
+    out = os.path.join(cache, f"{base}_{i}_{'_'.join(effect)}{wide}.wav")
+    if not os.path.exists(out):
+        sox(plain, out, *effect, "rate", rate)
+    return out
+
+
 def track(cache, name, utterances, effect=None, from_s=None, rate=RATE):
     """Joins the utterances (mono at `rate`, 8 kHz unless told, pauses
     between); from the first utterance starting at or after `from_s`, each
@@ -101,16 +117,10 @@ def track(cache, name, utterances, effect=None, from_s=None, rate=RATE):
         sox("-n", "-r", rate, "-c", 1, "-b", 16, pause, "trim", 0, PAUSE_S)
     parts, t, start = [], 0.0, None
     for i, u in enumerate(utterances):
-        plain = os.path.join(cache, f"{name.replace(':', '_')}_{i}{wide}.wav")
-        if not os.path.exists(plain):
-            sox(u, "-r", rate, "-c", 1, "-b", 16, plain)
-        part = plain
-        if effect is not None and t >= from_s:
-            if start is None:
-                start = t
-            part = os.path.join(cache, f"{name.replace(':', '_')}_{i}_{tag}.wav")
-            if not os.path.exists(part):
-                sox(plain, part, *effect, "rate", rate)
+        drifted = effect is not None and t >= from_s
+        if drifted and start is None:
+            start = t
+        part = utterance(cache, name, i, u, effect if drifted else None, rate)
         parts += [part, pause]
         t += duration(part) + PAUSE_S
     if not os.path.exists(out):
