@@ -317,6 +317,29 @@ pub struct SustainConfig {
     pub cooldown_s: f32,
 }
 
+/// The sustained-drift path of `agent_pitch` and `agent_pace`, next to
+/// their raise level: a drift under that level which holds across the
+/// agent's turns. Each second of the agent's talking adds how far their
+/// excursion stands above its reference (the larger of the rule's
+/// `sustained_above_*` floor and `sustained_spreads` of their own spread),
+/// in spreads (never finer than the floor over `sustained_spreads`, so a
+/// monotone voice is not judged in a spread near nothing), and takes off
+/// as much when it stands below (never under zero: a one-sided CUSUM); the
+/// rule raises once that reaches `sustained_spread_s` and the excursion
+/// still stands above the reference. One excited sentence adds a little and is taken
+/// back by the calm ones after it; a voice that stays higher or faster
+/// adds up. 0 leaves the path out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SustainedDrift {
+    /// The reference's floor, in the rule's excursion unit (semitones, or
+    /// the natural log of the tempo ratio).
+    pub floor: f32,
+    /// The reference in the speaker's spreads.
+    pub spreads: f32,
+    /// Spread-seconds over the reference that raise.
+    pub spread_s: f32,
+}
+
 macro_rules! sustain_accessor {
     ($t:ty) => {
         impl $t {
@@ -401,6 +424,13 @@ pub struct PaceConfig {
     /// modulation with no more syllables is a more emphatic voice, not a
     /// faster one.
     pub min_syllable_rate_pct: f32,
+    /// A smaller drift that holds also raises: see [`SustainedDrift`]. Its
+    /// floor, in percent of the tempo.
+    pub sustained_above_tempo_pct: f32,
+    /// See [`SustainedDrift`].
+    pub sustained_spreads: f32,
+    /// See [`SustainedDrift`].
+    pub sustained_spread_s: f32,
     /// See [`SustainConfig`].
     pub min_duration_s: f32,
     /// See [`SustainConfig`].
@@ -419,6 +449,9 @@ impl Default for PaceConfig {
             clear_below_pct: None,
             spread_factor: 1.5,
             min_syllable_rate_pct: 0.0,
+            sustained_above_tempo_pct: 8.0,
+            sustained_spreads: 1.0,
+            sustained_spread_s: 8.0,
             min_duration_s: 4.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
@@ -428,6 +461,16 @@ impl Default for PaceConfig {
 sustain_accessor!(PaceConfig);
 
 impl PaceConfig {
+    /// The sustained-drift path, its floor as the log of the tempo ratio.
+    #[must_use]
+    pub fn sustained(&self) -> SustainedDrift {
+        SustainedDrift {
+            floor: (1.0 + self.sustained_above_tempo_pct / 100.0).ln(),
+            spreads: self.sustained_spreads,
+            spread_s: self.sustained_spread_s,
+        }
+    }
+
     /// The raise and clear levels in percent of the agent's tempo: the
     /// tempo keys, or an old key's percent of modulation read as the tempo
     /// change it stood for.
@@ -501,6 +544,13 @@ pub struct PitchRuleConfig {
     /// How many of the agent's own pitch spreads (how far their pitch
     /// wanders from chunk to chunk of calm speech) the excess must reach.
     pub spread_factor: f32,
+    /// A smaller drift that holds also raises: see [`SustainedDrift`]. Its
+    /// floor, in semitones.
+    pub sustained_above_st: f32,
+    /// See [`SustainedDrift`].
+    pub sustained_spreads: f32,
+    /// See [`SustainedDrift`].
+    pub sustained_spread_s: f32,
     /// See [`SustainConfig`].
     pub min_duration_s: f32,
     /// See [`SustainConfig`].
@@ -522,6 +572,9 @@ impl Default for PitchRuleConfig {
             raise_above_st: 1.5,
             clear_below_st: 0.5,
             spread_factor: 2.25,
+            sustained_above_st: 0.75,
+            sustained_spreads: 1.2,
+            sustained_spread_s: 15.0,
             min_duration_s: 3.0,
             clear_after_s: 3.0,
             cooldown_s: 20.0,
@@ -530,6 +583,18 @@ impl Default for PitchRuleConfig {
     }
 }
 sustain_accessor!(PitchRuleConfig);
+
+impl PitchRuleConfig {
+    /// The sustained-drift path, its floor in semitones.
+    #[must_use]
+    pub fn sustained(&self) -> SustainedDrift {
+        SustainedDrift {
+            floor: self.sustained_above_st,
+            spreads: self.sustained_spreads,
+            spread_s: self.sustained_spread_s,
+        }
+    }
+}
 
 /// `agent_volume`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -757,6 +822,9 @@ impl AlertConfig {
             clear_below_tempo_pct: -100.0 => p.raise_above_tempo_pct,
             spread_factor: 0.0 => 10.0,
             min_syllable_rate_pct: -100.0 => 200.0,
+            sustained_above_tempo_pct: 0.0 => 400.0,
+            sustained_spreads: 0.0 => 10.0,
+            sustained_spread_s: 0.0 => 3600.0,
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,
             cooldown_s: 0.0 => 3600.0,
@@ -785,6 +853,9 @@ impl AlertConfig {
             raise_above_st: 0.1 => 24.0,
             clear_below_st: -24.0 => p.raise_above_st,
             spread_factor: 0.0 => 10.0,
+            sustained_above_st: 0.0 => 24.0,
+            sustained_spreads: 0.0 => 10.0,
+            sustained_spread_s: 0.0 => 3600.0,
             min_duration_s: 0.0 => 600.0,
             clear_after_s: 0.0 => 600.0,
             cooldown_s: 0.0 => 3600.0,

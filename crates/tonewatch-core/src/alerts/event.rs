@@ -125,6 +125,11 @@ pub struct Evidence {
     /// for calm speech, before the call has shown enough).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spread_from: Option<&'static str>,
+    /// Pitch and pace raised by a drift that held under the raise level
+    /// (the rule's sustained path): the spread-seconds it accrued over its
+    /// reference, which `threshold` then gives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accrued_spread_s: Option<f64>,
     /// Pace: the syllable rate behind the tempo.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_sps: Option<f64>,
@@ -199,6 +204,10 @@ pub struct Agitation {
 
 /// What the engine reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "events are made on the per-frame path, which must not allocate: no Box"
+)]
 pub enum Event {
     /// An alert was raised or cleared.
     Alert(Alert),

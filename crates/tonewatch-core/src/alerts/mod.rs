@@ -47,7 +47,7 @@ use dead_air::DeadAir;
 use monologue::Monologue;
 use overtalk::Overtalk;
 use party::{Party, Window};
-use sustain::Rule;
+use sustain::{DriftAccount, Rule};
 
 /// Whole-call figures the engine keeps for the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -99,6 +99,9 @@ pub struct AlertEngine {
     tick_frames: u64,
     pace: Rule,
     pitch: Rule,
+    /// The sustained paths of `pace` and `pitch`.
+    pace_drift: DriftAccount,
+    pitch_drift: DriftAccount,
     volume: Rule,
     agitation: AgitationRule,
     overtalk: Overtalk,
@@ -177,6 +180,8 @@ impl AlertEngine {
             tick_frames: ((f64::from(cfg.baseline.tick_s) / hop_s).round() as u64).max(1),
             pace: agent_rule(AlertKind::AgentPace, pace::RAISE, pace::CLEAR),
             pitch: agent_rule(AlertKind::AgentPitch, pitch::RAISE, pitch::CLEAR),
+            pace_drift: DriftAccount::default(),
+            pitch_drift: DriftAccount::default(),
             volume: agent_rule(AlertKind::AgentVolume, volume::RAISE, volume::CLEAR),
             agitation: AgitationRule::new(&cfg.customer_agitation, cfg.baseline.tick_s),
             overtalk: Overtalk::new(),
@@ -300,6 +305,7 @@ impl AlertEngine {
         }
         let cfg = &self.cfg;
         let warm = cfg.baseline.warmup_voiced_s;
+        let tick_s = self.tick_frames as f64 * self.hop_s;
         if let Some(agent) = &self.agent {
             let (pitch_spread, tempo_spread) = agent.baseline.spreads();
             let from = agent.baseline.spread_from();
@@ -308,10 +314,18 @@ impl AlertEngine {
             let above = |l: Option<(bool, bool)>| l.is_some_and(|(_, below_clear)| !below_clear);
             let mut elevated = Elevated::default();
             if let Some(base) = agent.baseline.current(warm) {
-                let (pace_levels, ev) =
-                    pace::check(agent, &base, (tempo_spread, from), &cfg.agent_pace);
+                let (pace, ev) = pace::check(
+                    agent,
+                    &base,
+                    (tempo_spread, from),
+                    &cfg.agent_pace,
+                    (&mut self.pace_drift, tick_s),
+                );
+                let pace_levels = pace.levels;
                 self.pace
                     .step(t, pace_levels, &cfg.agent_pace.sustain(), ev, out);
+                self.pace_drift
+                    .settle(self.pace.state.is_raised(), pace.by_sustained);
                 let (volume_levels, ev) = volume::check(agent, &base, &cfg.agent_volume);
                 self.volume
                     .step(t, volume_levels, &cfg.agent_volume.sustain(), ev, out);
@@ -325,10 +339,18 @@ impl AlertEngine {
             let pitch_cfg = &cfg.agent_pitch;
             if let Some(base) = agent.baseline.current(pitch_cfg.warmup_voiced_s.min(warm)) {
                 let young = !agent.baseline.has_prior() && agent.baseline.voiced_s() < warm;
-                let (pitch_levels, ev) =
-                    pitch::check(&agent.measures, &base, (pitch_spread, from), pitch_cfg);
+                let (pitch, ev) = pitch::check(
+                    &agent.measures,
+                    &base,
+                    (pitch_spread, from),
+                    pitch_cfg,
+                    (&mut self.pitch_drift, tick_s),
+                );
+                let pitch_levels = pitch.levels;
                 self.pitch
                     .step(t, pitch_levels, &pitch_cfg.sustain(), ev, out);
+                self.pitch_drift
+                    .settle(self.pitch.state.is_raised(), pitch.by_sustained);
                 elevated.pitch = above(pitch_levels) && !young;
             }
             self.agent_elevated = elevated;
@@ -754,6 +776,113 @@ mod tests {
         // straddle two turns.
         let spread = engine.agent_baseline().unwrap().pitch_spread_st.unwrap();
         assert!((1.5..=2.5).contains(&spread), "{spread}");
+    }
+
+    /// An agent whose pitch wanders 1.2 semitones turn by turn (spread
+    /// about 1.2 st, so the raise level is 2.25 spreads, 2.7 st) rises 2
+    /// semitones from 240 s and stays there. The raise level never sees it;
+    /// the sustained path does: 2 st against its reference of 1.2 spreads
+    /// (1.44 st) adds about half a spread a second of the agent's talking,
+    /// 15 spread-seconds in some 30 s of it, a minute of the call. Two turns
+    /// at +2 st before (150-174 s), back to calm after, add a third of that
+    /// and are taken back: nothing.
+    #[test]
+    fn a_smaller_rise_that_holds_across_turns_is_raised() {
+        let st = |x: f32| 120.0 * 2f32.powf(x / 12.0);
+        let script = |t: f64| {
+            let level = if t >= 240.0 || (150.0..174.0).contains(&t) {
+                2.0
+            } else {
+                [-1.2, 0.0, 1.2][((t / 12.0) as usize) % 3]
+            };
+            let agent = Voice {
+                f0_hz: st(level),
+                ..calm(120.0)
+            };
+            turns(t, agent, calm(210.0))
+        };
+        let (alerts, _, engine) = run(400.0, &AlertConfig::default(), script);
+        let r = raised(&alerts, AlertKind::AgentPitch);
+        assert_eq!(r.len(), 1, "{alerts:?}");
+        assert!(r[0] > 270.0 && r[0] < 360.0, "{alerts:?}");
+        let spread = engine.agent_baseline().unwrap().pitch_spread_st.unwrap();
+        assert!((0.8..=1.6).contains(&spread), "{spread}");
+        let ev = alerts
+            .iter()
+            .find(|a| a.kind == AlertKind::AgentPitch)
+            .unwrap()
+            .evidence;
+        // Raised by the sustained path: its account full, and the threshold
+        // given is its reference (1.2 spreads over the baseline), under the
+        // 2.25 spreads of the raise level and under what was measured.
+        assert!(ev.accrued_spread_s.unwrap() >= 15.0, "{ev:?}");
+        let (base, threshold, measured) = (
+            ev.baseline.unwrap(),
+            ev.threshold.unwrap(),
+            ev.measured.unwrap(),
+        );
+        let over = |hz: f64| 12.0 * (hz / base).log2();
+        assert!(
+            (over(threshold) - 1.2 * ev.spread.unwrap()).abs() < 0.05,
+            "{ev:?}"
+        );
+        assert!((over(measured) - 2.0).abs() < 0.4, "{ev:?}");
+
+        // Without the path, the raise level alone never raises.
+        let mut cfg = AlertConfig::default();
+        cfg.agent_pitch.sustained_spread_s = 0.0;
+        let (alerts, _, _) = run(400.0, &cfg, script);
+        assert!(
+            raised(&alerts, AlertKind::AgentPitch).is_empty(),
+            "{alerts:?}"
+        );
+    }
+
+    /// From 120 s the agent speaks 15 % faster and stays so: their level
+    /// moves 9 % faster (1.15^0.62) and 15 % more syllables come. Under the
+    /// 31 % floor of the raise level, it is raised by the sustained path
+    /// (a synthetic voice's tempo does not wander, so its reference is the
+    /// 8 % floor, in units of that floor: 0.8 units a second of talking,
+    /// 8 in some 10 s of it); the same voice back to calm at 180 s after
+    /// 12 s of fast talking (two turns) is not.
+    #[test]
+    fn a_smaller_speed_up_that_holds_is_raised_and_a_short_one_is_not() {
+        let fast = Voice {
+            rate_sps: 4.6,
+            modulation_db_s: 250.0 * 1.15f32.powf(0.62),
+            ..calm(120.0)
+        };
+        let held = |t: f64| turns(t, if t >= 120.0 { fast } else { calm(120.0) }, calm(210.0));
+        let (alerts, _, _) = run(300.0, &AlertConfig::default(), held);
+        let pace = raised(&alerts, AlertKind::AgentPace);
+        assert_eq!(pace.len(), 1, "{alerts:?}");
+        // The window half fast at 125.6 s; 10 s of talking accrue, 4 more
+        // held: about 20 s of the agent's talking, 40 s of the call.
+        assert!(pace[0] > 140.0 && pace[0] < 180.0, "{alerts:?}");
+        let ev = alerts[0].evidence;
+        assert!(ev.accrued_spread_s.is_some(), "{ev:?}");
+        assert_eq!(ev.threshold, Some(8.0), "{ev:?}");
+
+        let short = |t: f64| {
+            let agent = if (120.0..144.0).contains(&t) {
+                fast
+            } else {
+                calm(120.0)
+            };
+            turns(t, agent, calm(210.0))
+        };
+        let (alerts, _, _) = run(300.0, &AlertConfig::default(), short);
+        assert!(
+            raised(&alerts, AlertKind::AgentPace).is_empty(),
+            "{alerts:?}"
+        );
+        let mut cfg = AlertConfig::default();
+        cfg.agent_pace.sustained_spread_s = 0.0;
+        let (alerts, _, _) = run(300.0, &cfg, held);
+        assert!(
+            raised(&alerts, AlertKind::AgentPace).is_empty(),
+            "{alerts:?}"
+        );
     }
 
     /// A monotone agent whose pitch rises 3 semitones 25 s into the call,

@@ -29,7 +29,7 @@
 
 use super::event::Evidence;
 use super::party::Party;
-use super::sustain::levels;
+use super::sustain::{DriftAccount, Judged};
 use crate::baseline::BaselineValues;
 use crate::rate::MODULATION_PER_TEMPO;
 use crate::settings::PaceConfig;
@@ -38,15 +38,19 @@ use crate::units::round;
 pub(super) const RAISE: &str = "Slow down: you are speaking faster than your usual pace.";
 pub(super) const CLEAR: &str = "Pace is back to your usual.";
 
-/// The rule's raise/clear levels and evidence for the agent now. While the
-/// agent is not talking nothing is measured, and the alert holds: it clears
-/// on speech back at their usual pace.
+/// The rule's raise/clear levels and evidence for the agent now, after a
+/// tick of `dt` seconds on the sustained path's `account` (a smaller
+/// speed-up that holds across the agent's turns, see
+/// [`SustainedDrift`](crate::settings::SustainedDrift)). While the agent
+/// is not talking nothing is measured, and the alert holds: it clears on
+/// speech back at their usual pace.
 pub(super) fn check(
     agent: &Party,
     base: &BaselineValues,
     (spread, spread_from): (f32, &'static str),
     cfg: &PaceConfig,
-) -> (Option<(bool, bool)>, Evidence) {
+    (account, dt): (&mut DriftAccount, f64),
+) -> (Judged, Evidence) {
     let m = agent.measures;
     let rate_known = agent.has_profile
         || agent.baseline.rate_readings() as f32 * super::RATE_READING_S >= cfg.warmup_talk_s;
@@ -74,10 +78,19 @@ pub(super) fn check(
     let raise = floor.max(cfg.spread_factor * spread);
     let clear = raise - (floor - (1.0 + clear_pct / 100.0).max(1e-3).ln());
     let pct = |ln: f32| 100.0 * (ln.exp() - 1.0);
+    // The syllable-rate fallback has no spread: the floor alone, no
+    // sustained path.
+    let mut judged = account.judge(log_up, spread, (raise, clear), &cfg.sustained(), dt);
+    let threshold = if judged.by_sustained {
+        judged.reference
+    } else {
+        raise
+    };
     let evidence = Evidence {
         measured: log_up.map(|l| f64::from(pct(l)).round()),
         baseline: Some(0.0),
-        threshold: Some(f64::from(pct(raise)).round()),
+        threshold: Some(f64::from(pct(threshold)).round()),
+        accrued_spread_s: judged.by_sustained.then(|| round(judged.accrued, 1)),
         unit: Some("%"),
         spread: (spread > 0.0).then(|| round(f64::from(pct(spread)), 1)),
         excursion_spreads: log_up
@@ -93,6 +106,6 @@ pub(super) fn check(
     let counted_faster = cfg.min_syllable_rate_pct <= -100.0
         || m.window_rate_sps
             .is_some_and(|r| r >= base.rate_median_sps * (1.0 + cfg.min_syllable_rate_pct / 100.0));
-    let levels = levels(log_up, raise, clear).map(|(on, off)| (on && counted_faster, off));
-    (levels, evidence)
+    judged.levels = judged.levels.map(|(on, off)| (on && counted_faster, off));
+    (judged, evidence)
 }

@@ -193,3 +193,88 @@ impl Rule {
 pub(super) fn levels(excess: Option<f32>, raise_at: f32, clear_below: f32) -> Option<(bool, bool)> {
     excess.map(|e| (e >= raise_at, e < clear_below))
 }
+
+/// The sustained-drift path of a drift rule (see
+/// [`SustainedDrift`](crate::settings::SustainedDrift)): its account of
+/// spread-seconds over the reference, and whether the rule's raise came
+/// from it (then it clears the same distance under the path's reference
+/// as the rule's clear level stands under its raise level).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct DriftAccount {
+    spread_s: f64,
+    raised_by_it: bool,
+    was_raised: bool,
+}
+
+/// What [`DriftAccount::judge`] found on one tick.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Judged {
+    /// The rule's raise and clear conditions (`None`: nothing measured).
+    pub(super) levels: Option<(bool, bool)>,
+    /// The sustained path raises where the raise level does not.
+    pub(super) by_sustained: bool,
+    /// The path's reference, in the excursion's unit.
+    pub(super) reference: f32,
+    /// Spread-seconds accrued.
+    pub(super) accrued: f64,
+}
+
+impl DriftAccount {
+    /// One tick of `dt` seconds: `up` the excursion over the baseline
+    /// (`None` while nothing is measured: the account stands still),
+    /// `spread` the speaker's own, `raise`/`clear` the rule's levels.
+    pub(super) fn judge(
+        &mut self,
+        up: Option<f32>,
+        spread: f32,
+        (raise, clear): (f32, f32),
+        path: &crate::settings::SustainedDrift,
+        dt: f64,
+    ) -> Judged {
+        let reference = path.floor.max(path.spreads * spread);
+        // In the speaker's spreads, but never finer than the floor makes
+        // them: a monotone voice (a rendered one, whose spread is near
+        // nothing) would otherwise fill the account in a breath.
+        let unit = if path.spreads > 0.0 {
+            reference / path.spreads
+        } else {
+            spread
+        };
+        if let Some(u) = up
+            && unit > 0.0
+        {
+            self.spread_s = (self.spread_s + f64::from((u - reference) / unit) * dt).max(0.0);
+        }
+        // The account full and the drift still there now.
+        let sustained = path.spread_s > 0.0
+            && self.spread_s >= f64::from(path.spread_s)
+            && up.is_some_and(|u| u >= reference);
+        let clear = if self.raised_by_it {
+            clear.min(reference - (raise - clear))
+        } else {
+            clear
+        };
+        let levels = up.map(|u| (u >= raise || sustained, u < clear));
+        Judged {
+            levels,
+            by_sustained: sustained && up.is_some_and(|u| u < raise),
+            reference,
+            accrued: self.spread_s,
+        }
+    }
+
+    /// After the rule's step: whether it is raised now, and whether the
+    /// tick's raise condition was the sustained path's alone. A raise
+    /// empties the account: the next one needs a drift that holds anew.
+    pub(super) fn settle(&mut self, raised: bool, by_sustained: bool) {
+        if raised && !self.was_raised {
+            self.raised_by_it = by_sustained;
+        }
+        if raised {
+            self.spread_s = 0.0;
+        } else {
+            self.raised_by_it = false;
+        }
+        self.was_raised = raised;
+    }
+}
