@@ -450,7 +450,7 @@ impl Default for PaceConfig {
             spread_factor: 1.5,
             min_syllable_rate_pct: 0.0,
             sustained_above_tempo_pct: 8.0,
-            sustained_spreads: 1.0,
+            sustained_spreads: 1.2,
             sustained_spread_s: 8.0,
             min_duration_s: 4.0,
             clear_after_s: 3.0,
