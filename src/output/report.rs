@@ -606,7 +606,9 @@ fn evidence_text(e: &Evidence) -> String {
         parts.push(format!("{x} of the speaker's own spreads (from {from})"));
     }
     if let Some(a) = e.accrued_spread_s {
-        parts.push(format!("a drift that held: {a} spread-seconds over that level"));
+        parts.push(format!(
+            "a drift that held: {a} spread-seconds over that level"
+        ));
     }
     if let Some(s) = e.sustained_s {
         parts.push(format!("held {s} s"));

@@ -78,8 +78,8 @@ pub(super) fn check(
     let raise = floor.max(cfg.spread_factor * spread);
     let clear = raise - (floor - (1.0 + clear_pct / 100.0).max(1e-3).ln());
     let pct = |ln: f32| 100.0 * (ln.exp() - 1.0);
-    // The syllable-rate fallback has no spread: the floor alone, no
-    // sustained path.
+    // The syllable-rate fallback has no spread: its raise level is the
+    // floor, and its sustained path counts in units of that path's floor.
     let mut judged = account.judge(log_up, spread, (raise, clear), &cfg.sustained(), dt);
     let threshold = if judged.by_sustained {
         judged.reference

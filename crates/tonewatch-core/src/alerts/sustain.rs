@@ -4,7 +4,7 @@
 
 use super::event::{Alert, AlertKind, AlertState, Event, Evidence, Severity};
 use crate::analysis::Speaker;
-use crate::settings::SustainConfig;
+use crate::settings::{SustainConfig, SustainedDrift};
 use crate::units::round;
 
 /// A sustain setting with no minimum duration, hold or cooldown: the rule
@@ -194,11 +194,10 @@ pub(super) fn levels(excess: Option<f32>, raise_at: f32, clear_below: f32) -> Op
     excess.map(|e| (e >= raise_at, e < clear_below))
 }
 
-/// The sustained-drift path of a drift rule (see
-/// [`SustainedDrift`](crate::settings::SustainedDrift)): its account of
-/// spread-seconds over the reference, and whether the rule's raise came
-/// from it (then it clears the same distance under the path's reference
-/// as the rule's clear level stands under its raise level).
+/// The sustained-drift path of a drift rule (see [`SustainedDrift`]): its
+/// account of spread-seconds over the reference, and whether the rule's
+/// raise came from it (then it clears the same distance under the path's
+/// reference as the rule's clear level stands under its raise level).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct DriftAccount {
     spread_s: f64,
@@ -228,7 +227,7 @@ impl DriftAccount {
         up: Option<f32>,
         spread: f32,
         (raise, clear): (f32, f32),
-        path: &crate::settings::SustainedDrift,
+        path: &SustainedDrift,
         dt: f64,
     ) -> Judged {
         let reference = path.floor.max(path.spreads * spread);
