@@ -842,9 +842,10 @@ mod tests {
     /// moves 9 % faster (1.15^0.62) and 15 % more syllables come. Under the
     /// 31 % floor of the raise level, it is raised by the sustained path
     /// (a synthetic voice's tempo does not wander, so its reference is the
-    /// 8 % floor, in units of that floor: 0.8 units a second of talking,
-    /// 8 in some 10 s of it); the same voice back to calm at 180 s after
-    /// 12 s of fast talking (two turns) is not.
+    /// 8 % floor, counted in units of that floor over 1.2 spreads: about
+    /// one a second of talking, 8 in some 8 s of it, then the 4-s hold);
+    /// the same voice back to calm at 144 s after 12 s of fast talking
+    /// (two turns) is not.
     #[test]
     fn a_smaller_speed_up_that_holds_is_raised_and_a_short_one_is_not() {
         let fast = Voice {
