@@ -326,9 +326,9 @@ pub struct SustainConfig {
 /// monotone voice is not judged in a spread near nothing), and takes off
 /// as much when it stands below (never under zero: a one-sided CUSUM); the
 /// rule raises once that reaches `sustained_spread_s` and the excursion
-/// still stands above the reference. One excited sentence adds a little and is taken
-/// back by the calm ones after it; a voice that stays higher or faster
-/// adds up. 0 leaves the path out.
+/// still stands above the reference. One excited sentence adds a little
+/// and is taken back by the calm ones after it; a voice that stays higher
+/// or faster adds up. 0 leaves the path out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SustainedDrift {
     /// The reference's floor, in the rule's excursion unit (semitones, or
@@ -1084,6 +1084,12 @@ mod tests {
         assert_eq!(
             alerts.validate().unwrap_err().key,
             "alerts.agent_pace.clear_below_pct"
+        );
+        alerts = AlertConfig::default();
+        alerts.agent_pitch.sustained_spread_s = -1.0;
+        assert_eq!(
+            alerts.validate().unwrap_err().key,
+            "alerts.agent_pitch.sustained_spread_s"
         );
         alerts = AlertConfig::default();
         alerts.customer_agitation.cooldown_s = f32::NAN;
