@@ -81,16 +81,12 @@ pub(super) fn check(
     // The syllable-rate fallback has no spread: its raise level is the
     // floor, and its sustained path counts in units of that path's floor.
     let mut judged = account.judge(log_up, spread, (raise, clear), &cfg.sustained(), dt);
-    let threshold = if judged.by_sustained {
-        judged.reference
-    } else {
-        raise
-    };
+    let threshold = judged.threshold(raise);
     let evidence = Evidence {
         measured: log_up.map(|l| f64::from(pct(l)).round()),
         baseline: Some(0.0),
         threshold: Some(f64::from(pct(threshold)).round()),
-        accrued_spread_s: judged.by_sustained.then(|| round(judged.accrued, 1)),
+        accrued_spread_s: judged.accrued_spread_s(),
         unit: Some("%"),
         spread: (spread > 0.0).then(|| round(f64::from(pct(spread)), 1)),
         excursion_spreads: log_up

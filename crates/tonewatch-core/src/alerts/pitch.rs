@@ -32,16 +32,12 @@ pub(super) fn check(
     let raise = cfg.raise_above_st.max(cfg.spread_factor * spread_st);
     let clear = raise - (cfg.raise_above_st - cfg.clear_below_st);
     let judged = account.judge(up_st, spread_st, (raise, clear), &cfg.sustained(), dt);
-    let threshold = if judged.by_sustained {
-        judged.reference
-    } else {
-        raise
-    };
+    let threshold = judged.threshold(raise);
     let evidence = Evidence {
         measured: m.pitch_st.map(|st| f64::from(st_to_hz(st))),
         baseline: Some(f64::from(base.pitch_median_hz)),
         threshold: Some(f64::from(st_to_hz(base_st + threshold))),
-        accrued_spread_s: judged.by_sustained.then(|| round(judged.accrued, 1)),
+        accrued_spread_s: judged.accrued_spread_s(),
         unit: Some("hz"),
         spread: Some(round(f64::from(spread_st), 2)),
         excursion_spreads: up_st.map(|up| round(f64::from(up / spread_st.max(1e-3)), 2)),

@@ -213,9 +213,27 @@ pub(super) struct Judged {
     /// The sustained path raises where the raise level does not.
     pub(super) by_sustained: bool,
     /// The path's reference, in the excursion's unit.
-    pub(super) reference: f32,
+    reference: f32,
     /// Spread-seconds accrued.
-    pub(super) accrued: f64,
+    accrued: f64,
+}
+
+impl Judged {
+    /// The level an alert raised now crossed, for its evidence: the
+    /// sustained path's reference when that raises it, else `raise`.
+    pub(super) fn threshold(&self, raise: f32) -> f32 {
+        if self.by_sustained {
+            self.reference
+        } else {
+            raise
+        }
+    }
+
+    /// The evidence's `accrued_spread_s`: the account, when the sustained
+    /// path raises.
+    pub(super) fn accrued_spread_s(&self) -> Option<f64> {
+        self.by_sustained.then(|| round(self.accrued, 1))
+    }
 }
 
 impl DriftAccount {
